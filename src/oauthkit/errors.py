@@ -1,0 +1,482 @@
+"""Every error oauthkit raises, under one root.
+
+::
+
+    OAuthKitError
+    ├── ConfigurationError (also ValueError)     a caller's mistake: bad argument, missing endpoint
+    │   └── InsecureTransportError               plain http to a host that is not loopback
+    ├── TransportError                           the server could not be reached (cause attached)
+    ├── InvalidResponse                          a server reply that is not what the spec says
+    │   └── CallbackNotConfirmed                 OAuth 1.0a: oauth_callback_confirmed missing
+    ├── OAuthServerError                         the server refused (RFC 6749 §5.2, RFC 5849)
+    │   ├── InvalidRequest                       invalid_request
+    │   ├── InvalidClient                        invalid_client
+    │   ├── InvalidGrant                         invalid_grant
+    │   ├── UnauthorizedClient                   unauthorized_client
+    │   ├── UnsupportedGrantType                 unsupported_grant_type
+    │   ├── InvalidScope                         invalid_scope
+    │   ├── InvalidTarget                        invalid_target (RFC 8707)
+    │   ├── AuthorizationPending                 authorization_pending (RFC 8628)
+    │   ├── SlowDown                             slow_down (RFC 8628)
+    │   ├── AccessDenied                         access_denied (RFC 8628 §3.5)
+    │   ├── ExpiredToken                         expired_token (RFC 8628 §3.5)
+    │   ├── UnsupportedTokenType                 unsupported_token_type (RFC 7009)
+    │   └── OAuth1ServerError                    an OAuth 1.0a endpoint answered non-2xx
+    ├── AuthorizationResponseError               the authorization redirect carried an error
+    │   └── AuthorizationDenied                  the user said no (OAuth 1.0a ``denied=``)
+    ├── CallbackError (also ValueError)          the redirect back to us failed validation
+    │   ├── DuplicateParameter                   a parameter appears more than once
+    │   ├── StateMismatch                        ``state`` is missing or not ours
+    │   ├── IssuerMismatch                       ``iss`` is missing or not the issuer (RFC 9207)
+    │   ├── TokenMismatch                        OAuth 1.0a ``oauth_token`` is not the one we got
+    │   ├── MissingParameter                     ``code`` or ``oauth_verifier`` is absent
+    │   └── UnexpectedParameter                  tokens arriving where only a code belongs
+    ├── StoreError                               a token store failed or holds something foreign
+    └── ReauthenticationRequired                 the credentials are gone: sign in again
+
+Server errors map from their ``error`` code to a class through :data:`SERVER_ERRORS`, an
+explicit table. Every message is free of secrets: a body shown in a message is truncated and
+has the values of secret-bearing fields replaced (see :func:`redact`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+if TYPE_CHECKING:
+    from .protocol.http import HttpResponse
+
+__all__ = [
+    "SERVER_ERRORS",
+    "AccessDenied",
+    "AuthorizationDenied",
+    "AuthorizationPending",
+    "AuthorizationResponseError",
+    "CallbackError",
+    "CallbackNotConfirmed",
+    "ConfigurationError",
+    "DuplicateParameter",
+    "ExpiredToken",
+    "InsecureTransportError",
+    "InvalidClient",
+    "InvalidGrant",
+    "InvalidRequest",
+    "InvalidResponse",
+    "InvalidScope",
+    "InvalidTarget",
+    "IssuerMismatch",
+    "MissingParameter",
+    "OAuth1ServerError",
+    "OAuthKitError",
+    "OAuthServerError",
+    "ReauthenticationRequired",
+    "SlowDown",
+    "StateMismatch",
+    "StoreError",
+    "TokenMismatch",
+    "TransportError",
+    "UnauthorizedClient",
+    "UnexpectedParameter",
+    "UnsupportedGrantType",
+    "UnsupportedTokenType",
+    "redact",
+    "server_error_from_response",
+]
+
+#: Field names whose values never appear in a message.
+SECRET_FIELDS = frozenset(
+    {
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "code",
+        "code_verifier",
+        "client_secret",
+        "client_assertion",
+        "assertion",
+        "device_code",
+        "subject_token",
+        "actor_token",
+        "password",
+        "oauth_token",
+        "oauth_token_secret",
+        "oauth_verifier",
+        "oauth_signature",
+        "oauth_consumer_secret",
+    }
+)
+
+#: How many characters of a server body a message shows.
+BODY_PREVIEW = 300
+
+_SECRET_JSON_RE = re.compile(
+    r'("(?:' + "|".join(sorted(SECRET_FIELDS)) + r')"\s*:\s*)"(?:[^"\\]|\\.)*"'
+)
+
+
+def redact(body: bytes | str, limit: int = BODY_PREVIEW) -> str:
+    """Return a short, secret-free preview of a server body for an error message.
+
+    JSON objects and form-encoded bodies have the values of :data:`SECRET_FIELDS` replaced by
+    ``"[redacted]"``; anything else is shown as text. The preview is cut at ``limit``
+    characters (after redaction, so a cut can never expose half a secret).
+    """
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    stripped = text.strip()
+    if not stripped:
+        return "(empty body)"
+    redacted = _redact_text(stripped)
+    if len(redacted) > limit:
+        return redacted[:limit] + f"… ({len(redacted)} characters)"
+    return redacted
+
+
+def _redact_text(text: str) -> str:
+    if text.startswith("{"):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return _SECRET_JSON_RE.sub(r'\1"[redacted]"', text)
+        return json.dumps(_redact_json(value), ensure_ascii=False)
+    if "=" in text and "<" not in text and " " not in text:
+        pairs = parse_qsl(text, keep_blank_values=True)
+        if pairs:
+            return "&".join(f"{k}={'[redacted]' if k in SECRET_FIELDS else v}" for k, v in pairs)
+    return text
+
+
+def _redact_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: "[redacted]" if k in SECRET_FIELDS else _redact_json(v) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_redact_json(v) for v in value]
+    return value
+
+
+class OAuthKitError(Exception):
+    """The root of every error oauthkit raises."""
+
+
+class ConfigurationError(OAuthKitError, ValueError):
+    """A caller's mistake: an argument that cannot work, a missing endpoint or key."""
+
+
+class InsecureTransportError(ConfigurationError):
+    """An endpoint uses plain http on a host that is not loopback.
+
+    OAuth 1.0a (RFC 5849 §3.5, §4.4) and OAuth 2.0 (RFC 6749 §3.1, §3.2, RFC 9700 §2.6) need
+    TLS for credentials to stay secret. Loopback hosts (127.0.0.0/8, ::1, ``localhost``) are
+    allowed as they are; anything else needs ``allow_insecure_http=True``.
+    """
+
+
+class TransportError(OAuthKitError):
+    """The server could not be reached, or the connection failed mid-exchange.
+
+    The underlying HTTP library's exception is attached as ``__cause__``.
+    """
+
+
+class InvalidResponse(OAuthKitError):
+    """A server reply that does not follow the spec: an HTML page, a body that is not JSON or
+    not a form, a missing or malformed field. ``status_code`` and a redacted ``body_preview``
+    say what came back.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        response: HttpResponse | None = None,
+    ) -> None:
+        self.response = response
+        self.status_code = response.status_code if response is not None else None
+        self.body_preview = redact(response.body) if response is not None else None
+        if response is not None:
+            message = f"{message} (HTTP {response.status_code}; body: {self.body_preview})"
+        super().__init__(message)
+
+
+class CallbackNotConfirmed(InvalidResponse):
+    """RFC 5849 §2.1: the temporary-credentials response lacks ``oauth_callback_confirmed=true``.
+
+    Without it the server may be a pre-1.0a implementation open to session fixation.
+    """
+
+
+class OAuthServerError(OAuthKitError):
+    """The server refused a request with an error response (RFC 6749 §5.2, RFC 5849 §3.2).
+
+    ``error``, ``error_description`` and ``error_uri`` come from the body when it has them;
+    ``status_code`` and ``response`` say what arrived.
+    """
+
+    #: The RFC 6749 §5.2 ``error`` code this class stands for (``None`` for the generic class).
+    code: str | None = None
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        error: str | None = None,
+        error_description: str | None = None,
+        error_uri: str | None = None,
+        status_code: int | None = None,
+        response: HttpResponse | None = None,
+    ) -> None:
+        self.error = error if error is not None else self.code
+        self.error_description = error_description
+        self.error_uri = error_uri
+        self.response = response
+        self.status_code = (
+            status_code
+            if status_code is not None
+            else (response.status_code if response is not None else None)
+        )
+        if message is None:
+            message = self._default_message()
+        super().__init__(message)
+
+    def _default_message(self) -> str:
+        parts = [f"the server answered {self.error or 'an error'}"]
+        if self.status_code is not None:
+            parts.append(f"(HTTP {self.status_code})")
+        text = " ".join(parts)
+        if self.error_description:
+            text += f": {_one_line(self.error_description)}"
+        if self.error_uri:
+            text += f" (see {self.error_uri})"
+        return text
+
+
+class InvalidRequest(OAuthServerError):
+    """``invalid_request`` (RFC 6749 §5.2)."""
+
+    code = "invalid_request"
+
+
+class InvalidClient(OAuthServerError):
+    """``invalid_client``: client authentication failed (RFC 6749 §5.2)."""
+
+    code = "invalid_client"
+
+
+class InvalidGrant(OAuthServerError):
+    """``invalid_grant``: the code, refresh token or assertion is invalid, expired, revoked or
+    was issued to another client (RFC 6749 §5.2)."""
+
+    code = "invalid_grant"
+
+
+class UnauthorizedClient(OAuthServerError):
+    """``unauthorized_client`` (RFC 6749 §5.2)."""
+
+    code = "unauthorized_client"
+
+
+class UnsupportedGrantType(OAuthServerError):
+    """``unsupported_grant_type`` (RFC 6749 §5.2)."""
+
+    code = "unsupported_grant_type"
+
+
+class InvalidScope(OAuthServerError):
+    """``invalid_scope`` (RFC 6749 §5.2)."""
+
+    code = "invalid_scope"
+
+
+class InvalidTarget(OAuthServerError):
+    """``invalid_target``: the requested resource is unknown (RFC 8707 §2)."""
+
+    code = "invalid_target"
+
+
+class AuthorizationPending(OAuthServerError):
+    """``authorization_pending``: the user has not finished yet (RFC 8628 §3.5)."""
+
+    code = "authorization_pending"
+
+
+class SlowDown(OAuthServerError):
+    """``slow_down``: poll less often (RFC 8628 §3.5)."""
+
+    code = "slow_down"
+
+
+class AccessDenied(OAuthServerError):
+    """``access_denied`` at the token endpoint: the user refused (RFC 8628 §3.5)."""
+
+    code = "access_denied"
+
+
+class ExpiredToken(OAuthServerError):
+    """``expired_token``: the device code expired (RFC 8628 §3.5)."""
+
+    code = "expired_token"
+
+
+class UnsupportedTokenType(OAuthServerError):
+    """``unsupported_token_type`` (RFC 7009 §2.2.1)."""
+
+    code = "unsupported_token_type"
+
+
+class OAuth1ServerError(OAuthServerError):
+    """An OAuth 1.0a endpoint answered with a non-2xx status (RFC 5849 §3.2).
+
+    OAuth 1.0a defines no error body; many servers answer 401 with an empty body or plain
+    text. ``error`` holds ``oauth_problem`` when the server uses that extension, and
+    ``body_preview`` a redacted preview of what came back.
+    """
+
+    def __init__(self, what: str, response: HttpResponse) -> None:
+        body = response.body
+        problem = None
+        advice = None
+        try:
+            fields = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        except (UnicodeDecodeError, ValueError):
+            fields = {}
+        problem = fields.get("oauth_problem") or None
+        self.body_preview = redact(body)
+        if response.status_code == 401:
+            advice = (
+                "OAuth 1.0a servers often say no more than this: check the consumer key and "
+                "secret, the token, the signature method and this machine's clock"
+            )
+        message = f"{what} answered HTTP {response.status_code}"
+        if problem:
+            message += f" with oauth_problem={problem}"
+        message += f"; body: {self.body_preview}"
+        if advice:
+            message += f" ({advice})"
+        super().__init__(
+            message,
+            error=problem,
+            error_description=fields.get("oauth_problem_advice"),
+            response=response,
+        )
+
+
+class AuthorizationResponseError(OAuthKitError):
+    """The authorization server redirected back with an error (RFC 6749 §4.1.2.1).
+
+    ``error`` is the code (``access_denied``, ``invalid_scope``, …); ``error_description`` and
+    ``error_uri`` are the server's words, shown as given.
+    """
+
+    def __init__(
+        self,
+        error: str,
+        error_description: str | None = None,
+        error_uri: str | None = None,
+        *,
+        message: str | None = None,
+    ) -> None:
+        self.error = error
+        self.error_description = error_description
+        self.error_uri = error_uri
+        if message is None:
+            message = f"the authorization server answered {error}"
+            if error_description:
+                message += f": {_one_line(error_description)}"
+            if error_uri:
+                message += f" (see {error_uri})"
+        super().__init__(message)
+
+
+class AuthorizationDenied(AuthorizationResponseError):
+    """The user refused to authorize the client (an ``access_denied`` redirect, or OAuth 1.0a's
+    de-facto ``denied=<token>`` callback)."""
+
+    def __init__(self, message: str = "the user denied the authorization request") -> None:
+        super().__init__("access_denied", message=message)
+
+
+class CallbackError(OAuthKitError, ValueError):
+    """The redirect back to the client failed validation; nothing was sent to the server."""
+
+
+class DuplicateParameter(CallbackError):
+    """A callback parameter appears more than once (RFC 6749 §3.1: parameters MUST NOT be
+    included more than once)."""
+
+
+class StateMismatch(CallbackError):
+    """``state`` is missing or differs from the one sent (RFC 6749 §10.12: CSRF)."""
+
+
+class IssuerMismatch(CallbackError):
+    """``iss`` is missing or differs from the expected issuer (RFC 9207 §2.4: mix-up)."""
+
+
+class TokenMismatch(CallbackError):
+    """OAuth 1.0a: the callback's ``oauth_token`` is not the temporary credential this flow
+    obtained (RFC 5849 §2.2)."""
+
+
+class MissingParameter(CallbackError):
+    """A parameter the callback must carry (``code``, ``oauth_verifier``) is absent."""
+
+
+class UnexpectedParameter(CallbackError):
+    """The callback carries something that must not be there, such as an ``access_token`` in an
+    authorization-code callback (RFC 9700 §2.1.2)."""
+
+
+class StoreError(OAuthKitError):
+    """A token store failed, or holds data it cannot read."""
+
+
+class ReauthenticationRequired(OAuthKitError):
+    """The stored credentials cannot be used or renewed: the user must sign in again."""
+
+
+#: RFC 6749 §5.2 (and extensions) ``error`` codes and the class each becomes.
+SERVER_ERRORS: Mapping[str, type[OAuthServerError]] = {
+    cls.code: cls
+    for cls in (
+        InvalidRequest,
+        InvalidClient,
+        InvalidGrant,
+        UnauthorizedClient,
+        UnsupportedGrantType,
+        InvalidScope,
+        InvalidTarget,
+        AuthorizationPending,
+        SlowDown,
+        AccessDenied,
+        ExpiredToken,
+        UnsupportedTokenType,
+    )
+    if cls.code is not None
+}
+
+
+def server_error_from_response(
+    fields: Mapping[str, Any], response: HttpResponse
+) -> OAuthServerError:
+    """Build the typed error for an RFC 6749 §5.2 error body already parsed into ``fields``."""
+    error = fields.get("error")
+    code = error if isinstance(error, str) else None
+    cls = SERVER_ERRORS.get(code or "", OAuthServerError)
+    description = fields.get("error_description")
+    uri = fields.get("error_uri")
+    return cls(
+        error=code,
+        error_description=description if isinstance(description, str) else None,
+        error_uri=uri if isinstance(uri, str) else None,
+        response=response,
+    )
+
+
+def _one_line(text: str, limit: int = BODY_PREVIEW) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit] + "…"

@@ -1,0 +1,79 @@
+"""The two values a protocol step exchanges with its driver, and the step type itself.
+
+A step is a generator: it yields an :class:`HttpRequest`, receives the :class:`HttpResponse`
+through ``send()``, and finally returns its result. The same step serves sync and async code;
+only the driver that runs it differs (see :mod:`oauthkit.drivers`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+__all__ = ["MAX_BODY", "HttpRequest", "HttpResponse", "Step"]
+
+T = TypeVar("T")
+
+#: A protocol step: yields requests, receives responses, returns a result.
+Step = Generator["HttpRequest", "HttpResponse", T]
+
+#: The largest response body a driver reads for a protocol step (1 MiB).
+MAX_BODY = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """One request a protocol step wants sent. Never followed through redirects."""
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (case-insensitive), or ``None``."""
+        lowered = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lowered:
+                return value
+        return None
+
+    def __repr__(self) -> str:
+        # Headers and body may carry credentials: show neither.
+        return f"HttpRequest({self.method} {self.url.split('?', 1)[0]})"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    """What came back: status, headers (names lower-cased) and the body, read in full up to
+    :data:`MAX_BODY` bytes."""
+
+    status_code: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    url: str = ""
+
+    @classmethod
+    def build(
+        cls,
+        status_code: int,
+        headers: Iterable[tuple[str, str]] | Mapping[str, str] = (),
+        body: bytes = b"",
+        url: str = "",
+    ) -> HttpResponse:
+        """Make a response, lower-casing header names (repeated headers are joined by ``, ``)."""
+        items = headers.items() if isinstance(headers, Mapping) else headers
+        merged: dict[str, str] = {}
+        for name, value in items:
+            key = name.lower()
+            merged[key] = f"{merged[key]}, {value}" if key in merged else value
+        return cls(status_code, merged, body, url)
+
+    @property
+    def media_type(self) -> str:
+        """The Content-Type without parameters, lower-cased (``""`` when absent)."""
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+    def __repr__(self) -> str:
+        return f"HttpResponse({self.status_code}, {len(self.body)} bytes)"
