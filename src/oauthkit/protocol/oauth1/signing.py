@@ -119,6 +119,11 @@ def sign_request(
     ct_name, media_type = _content_type(out_headers)
     is_form = media_type == FORM_TYPE
     if placement == "body":
+        if method in ("GET", "HEAD"):
+            raise ConfigurationError(
+                f"placement='body' needs a form body, and a {method} request has none "
+                "(RFC 5849 §3.5.2); sign it with placement 'header' or 'query'"
+            )
         if media_type is None and not raw_body:
             out_headers["Content-Type"] = FORM_TYPE
             is_form = True
