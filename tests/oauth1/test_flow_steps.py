@@ -28,8 +28,12 @@ TEMP = TemporaryCredentials(token="reqtok", token_secret="reqsecret", callback="
 FORM = "application/x-www-form-urlencoded"
 
 
-def _answer(step: Generator[HttpRequest, HttpResponse, Any], status: int, body: bytes,
-            content_type: str = FORM) -> tuple[HttpRequest, Any]:
+def _answer(
+    step: Generator[HttpRequest, HttpResponse, Any],
+    status: int,
+    body: bytes,
+    content_type: str = FORM,
+) -> tuple[HttpRequest, Any]:
     request = next(step)
     try:
         step.send(HttpResponse.build(status, {"Content-Type": content_type}, body))
@@ -40,7 +44,10 @@ def _answer(step: Generator[HttpRequest, HttpResponse, Any], status: int, body: 
 
 def test_request_token_step_sends_a_signed_post_with_the_callback() -> None:
     step = flow.request_temporary_credentials(
-        SIGNER, CONSUMER, "https://p.example/request_token", "https://app.example/cb",
+        SIGNER,
+        CONSUMER,
+        "https://p.example/request_token",
+        "https://app.example/cb",
         {"x_auth_access_type": "read"},
     )
     request, temp = _answer(
@@ -52,7 +59,8 @@ def test_request_token_step_sends_a_signed_post_with_the_callback() -> None:
     assert 'oauth_callback="https%3A%2F%2Fapp.example%2Fcb"' in auth
     assert 'oauth_timestamp="1700000000"' in auth
     assert "oauth_token=" not in auth
-    assert temp.token == "t1" and temp.token_secret == "s1"
+    assert temp.token == "t1"
+    assert temp.token_secret == "s1"
     assert temp.callback == "https://app.example/cb"
     assert dict(temp.extra) == {"x": "y"}
 
@@ -65,7 +73,11 @@ def test_callback_confirmed_accepts_true_in_any_case(value: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "body", [b"oauth_token=t&oauth_token_secret=s", b"oauth_token=t&oauth_token_secret=s&oauth_callback_confirmed=false"]
+    "body",
+    [
+        b"oauth_token=t&oauth_token_secret=s",
+        b"oauth_token=t&oauth_token_secret=s&oauth_callback_confirmed=false",
+    ],
 )
 def test_callback_not_confirmed_is_refused(body: bytes) -> None:
     step = flow.request_temporary_credentials(SIGNER, CONSUMER, "https://p.example/rt")
@@ -86,7 +98,13 @@ def test_callback_not_confirmed_is_refused(body: bytes) -> None:
         (200, b"<html><body>Login</body></html>", "text/html", InvalidResponse, "HTML"),
         (200, b"oauth_token=t", FORM, InvalidResponse, "oauth_token_secret"),
         (200, b"oauth_token=&oauth_token_secret=s", FORM, InvalidResponse, "without oauth_token"),
-        (200, b"oauth_token=a&oauth_token=b&oauth_token_secret=s", FORM, InvalidResponse, "repeats"),
+        (
+            200,
+            b"oauth_token=a&oauth_token=b&oauth_token_secret=s",
+            FORM,
+            InvalidResponse,
+            "repeats",
+        ),
         (200, b"[1, 2]", "application/json", InvalidResponse, "not an object"),
         (200, b"{nope", "application/json", InvalidResponse, "malformed JSON"),
         (200, b"\xff\xfe", FORM, InvalidResponse, "UTF-8"),
@@ -126,13 +144,16 @@ def test_access_token_step_keeps_extra_fields_and_signs_with_the_verifier() -> N
         SIGNER, CONSUMER, "https://p.example/at", TEMP, "  pin123 \n"
     )
     request, creds = _answer(
-        step, 200, b"oauth_token=at&oauth_token_secret=as&user_id=42&screen_name=alice",
+        step,
+        200,
+        b"oauth_token=at&oauth_token_secret=as&user_id=42&screen_name=alice",
         "text/html",
     )
     auth = request.header("Authorization") or ""
     assert 'oauth_verifier="pin123"' in auth
     assert 'oauth_token="reqtok"' in auth
-    assert creds.token == "at" and creds.token_secret == "as"
+    assert creds.token == "at"
+    assert creds.token_secret == "as"
     assert dict(creds.extra) == {"user_id": "42", "screen_name": "alice"}
     assert creds.consumer_key == "ck"
 
@@ -140,7 +161,9 @@ def test_access_token_step_keeps_extra_fields_and_signs_with_the_verifier() -> N
 def test_access_token_step_accepts_a_json_object() -> None:
     step = flow.request_token_credentials(SIGNER, CONSUMER, "https://p.example/at", TEMP, "v")
     _, creds = _answer(
-        step, 200, b'{"oauth_token": "a", "oauth_token_secret": "b", "user_id": 7}',
+        step,
+        200,
+        b'{"oauth_token": "a", "oauth_token_secret": "b", "user_id": 7}',
         "application/json",
     )
     assert creds.extra["user_id"] == "7"

@@ -162,8 +162,27 @@ def test_a_tampered_request_fails_the_oracle() -> None:
     """The oracle can fail: change one query value after signing and it refuses."""
     creds = OAuth1Credentials(consumer_key="key", consumer_secret="s", token="t", token_secret="u")
     signed = sign_request("GET", "https://a.example/p?x=1", credentials=creds)
-    assert oracle.verify_hmac_sha1(_oracle_request("GET", signed.url, None, signed.headers), "s", "u")
+    assert oracle.verify_hmac_sha1(
+        _oracle_request("GET", signed.url, None, signed.headers), "s", "u"
+    )
     tampered = signed.url.replace("x=1", "x=2")
     assert not oracle.verify_hmac_sha1(
         _oracle_request("GET", tampered, None, signed.headers), "s", "u"
     )
+
+
+form_text = st.lists(
+    st.sampled_from([*list("aZ09-._~+&=%!*'() é☃"), "%41", "%2b", "%2B", "%C3%A9", "%00", "%zz"]),
+    max_size=20,
+).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(form_text)
+def test_encode_form_fast_path_equals_decode_then_encode(text_: str) -> None:
+    """encode_form skips decoding canonical input; the result must not differ."""
+    from oauthkit.protocol.oauth1.encoding import encode_form, parse_form, percent_encode
+
+    assert encode_form(text_) == [
+        (percent_encode(k), percent_encode(v)) for k, v in parse_form(text_)
+    ]

@@ -331,8 +331,8 @@ class ProviderApp(ABC):
                 return Response(405, [("Allow", "GET")])
             return self._authorize(req)
         if req.path == RESOURCE_PATH:
-            if req.method not in ("GET", "POST"):
-                return Response(405, [("Allow", "GET, POST")])
+            if req.method not in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+                return Response(405, [("Allow", "GET, POST, PUT, PATCH, DELETE")])
             return self._echo(req)
         return Response(404)
 

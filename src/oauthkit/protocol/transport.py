@@ -9,11 +9,11 @@ needs the caller to say ``allow_insecure_http=True``.
 from __future__ import annotations
 
 import ipaddress
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from ..errors import ConfigurationError, InsecureTransportError
 
-__all__ = ["check_endpoint", "is_loopback_host"]
+__all__ = ["check_endpoint", "check_split_endpoint", "is_loopback_host"]
 
 
 def is_loopback_host(host: str) -> bool:
@@ -34,15 +34,26 @@ def check_endpoint(url: str, *, what: str, allow_insecure_http: bool = False) ->
     """
     try:
         parts = urlsplit(url)
+    except ValueError as exc:
+        raise ConfigurationError(f"{what} is not a valid URL: {exc}") from None
+    check_split_endpoint(parts, what=what, allow_insecure_http=allow_insecure_http)
+    return url
+
+
+def check_split_endpoint(
+    parts: SplitResult, *, what: str, allow_insecure_http: bool = False
+) -> None:
+    """:func:`check_endpoint` for a URL already split by ``urllib.parse.urlsplit``."""
+    try:
         host = parts.hostname or ""
+        _ = parts.port
     except ValueError as exc:
         raise ConfigurationError(f"{what} is not a valid URL: {exc}") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not host:
-        raise ConfigurationError(f"{what} must be an absolute http(s) URL, got {url!r}")
+        raise ConfigurationError(f"{what} must be an absolute http(s) URL, got {parts.geturl()!r}")
     if scheme == "http" and not allow_insecure_http and not is_loopback_host(host):
         raise InsecureTransportError(
             f"{what} uses plain http on {host}, which would expose credentials; use https, "
             "or pass allow_insecure_http=True if this is a test server on a trusted network"
         )
-    return url

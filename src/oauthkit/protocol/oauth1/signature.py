@@ -7,8 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from ...errors import ConfigurationError
 from .encoding import percent_encode
@@ -26,10 +25,10 @@ __all__ = [
     "sign_base_string",
 ]
 
-HMAC_METHODS: Final[dict[str, Callable[..., Any]]] = {
-    "HMAC-SHA1": hashlib.sha1,
-    "HMAC-SHA256": hashlib.sha256,
-    "HMAC-SHA512": hashlib.sha512,
+HMAC_METHODS: Final[dict[str, str]] = {
+    "HMAC-SHA1": "sha1",
+    "HMAC-SHA256": "sha256",
+    "HMAC-SHA512": "sha512",
 }
 RSA_METHODS: Final[dict[str, str]] = {
     "RSA-SHA1": "sha1",
@@ -61,7 +60,7 @@ def sign_base_string(
     digest = HMAC_METHODS.get(signature_method)
     if digest is not None:
         key = plaintext_signature(consumer_secret, token_secret).encode("utf-8", "surrogateescape")
-        mac = hmac.new(key, base_string.encode("utf-8", "surrogateescape"), digest).digest()
+        mac = hmac.digest(key, base_string.encode("utf-8", "surrogateescape"), digest)
         return base64.b64encode(mac).decode("ascii")
     hash_name = RSA_METHODS.get(signature_method)
     if hash_name is not None:

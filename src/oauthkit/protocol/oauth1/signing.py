@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal
+from urllib.parse import urlsplit
 
 from ...errors import ConfigurationError
-from ..transport import check_endpoint
+from ..transport import check_split_endpoint
 from .credentials import OAuth1Credentials
-from .encoding import parse_form, percent_encode, signature_base_string
+from .encoding import encode_form, encoded_base_string, percent_encode
 from .signature import RSA_METHODS, SIGNATURE_METHODS, sign_base_string
 from .signature import body_hash as compute_body_hash
 
@@ -21,18 +23,14 @@ Placement = Literal["header", "query", "body"]
 PLACEMENTS: Final[tuple[str, ...]] = ("header", "query", "body")
 FORM_TYPE: Final = "application/x-www-form-urlencoded"
 
-_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+# base64's "+" and "/" become letters: strict servers take only letters and digits.
+_NONCE_TABLE = bytes.maketrans(b"+/", b"pq")
 
 
 def make_nonce() -> str:
-    """A nonce of 144 random bits from :mod:`secrets`, as 24-25 letters and digits (RFC 5849
-    §3.3; letters and digits only, so that strict servers accept it)."""
-    n = int.from_bytes(secrets.token_bytes(18), "big")
-    out = []
-    while n:
-        n, r = divmod(n, 62)
-        out.append(_BASE62[r])
-    return "".join(out).rjust(24, "0")
+    """A nonce of 24 letters and digits from 144 random bits of :mod:`secrets` (RFC 5849
+    §3.3); folding base64's two symbols into letters leaves more than 142 bits."""
+    return base64.b64encode(secrets.token_bytes(18)).translate(_NONCE_TABLE).decode("ascii")
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -111,7 +109,12 @@ def sign_request(
             raise ConfigurationError(f"{signature_method} needs credentials with an rsa_key")
     elif credentials.consumer_secret is None:
         raise ConfigurationError(f"{signature_method} needs credentials with a consumer_secret")
-    check_endpoint(url, what="the request URL", allow_insecure_http=allow_insecure_http)
+    url = url.partition("#")[0]
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise ConfigurationError(f"the request URL is not a valid URL: {exc}") from None
+    check_split_endpoint(parts, what="the request URL", allow_insecure_http=allow_insecure_http)
 
     method = method.upper()
     out_headers = dict(headers) if headers else {}
@@ -133,15 +136,9 @@ def sign_request(
                 "(RFC 5849 §3.5.2); use 'header' or 'query' for other bodies"
             )
 
-    url, _, _fragment = url.partition("#")
-    _, _, query = url.partition("?")
-    params = parse_form(query) if query else []
+    pairs = encode_form(parts.query) if parts.query else []
     if is_form and raw_body:
-        try:
-            form_text = raw_body.decode("utf-8", "surrogateescape")
-        except UnicodeDecodeError:  # pragma: no cover - surrogateescape never fails
-            form_text = ""
-        params += parse_form(form_text)
+        pairs += encode_form(raw_body.decode("utf-8", "surrogateescape"))
 
     oauth: list[tuple[str, str]] = [("oauth_consumer_key", credentials.consumer_key)]
     if credentials.token is not None:
@@ -159,7 +156,10 @@ def sign_request(
     if body_hash and not is_form:
         oauth.append(("oauth_body_hash", compute_body_hash(signature_method, raw_body or b"")))
 
-    base = signature_base_string(method, url, params + oauth)
+    # Protocol parameter names are unreserved; their values are encoded once, for the base
+    # string and for the placement alike.
+    encoded = [(k, percent_encode(v)) for k, v in oauth]
+    base = encoded_base_string(method, parts, pairs + encoded)
     signature = sign_base_string(
         signature_method,
         base,
@@ -167,21 +167,21 @@ def sign_request(
         token_secret=credentials.token_secret or "",
         rsa_key=credentials.rsa_key,
     )
-    oauth.append(("oauth_signature", signature))
+    encoded.append(("oauth_signature", percent_encode(signature)))
 
     if placement == "header":
         fields = [f'realm="{_quote_realm(realm)}"'] if realm is not None else []
-        fields += [f'{k}="{percent_encode(v)}"' for k, v in oauth]
+        fields += [f'{k}="{v}"' for k, v in encoded]
         for name in [n for n in out_headers if n.lower() == "authorization"]:
             del out_headers[name]
         out_headers["Authorization"] = "OAuth " + ", ".join(fields)
         return SignedRequest(method, url, out_headers, raw_body)
-    encoded = "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in oauth)
+    form = "&".join([f"{k}={v}" for k, v in encoded])
     if placement == "query":
-        separator = "&" if query else ("" if url.endswith("?") else "?")
-        url = f"{url}{separator}{encoded}"
+        separator = "&" if parts.query else ("" if url.endswith("?") else "?")
+        url = f"{url}{separator}{form}"
         return SignedRequest(method, url, out_headers, raw_body)
-    new_body = f"{raw_body.decode('ascii', 'surrogateescape')}&{encoded}" if raw_body else encoded
+    new_body = f"{raw_body.decode('ascii', 'surrogateescape')}&{form}" if raw_body else form
     body_bytes = new_body.encode("ascii", "surrogateescape")
     for name in [n for n in out_headers if n.lower() == "content-length"]:
         out_headers[name] = str(len(body_bytes))
