@@ -9,6 +9,13 @@ import pytest
 from peers import oauth1_authlib, oauth1_oauthlib
 from peers.oauth1_common import OAuth1Peer
 
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests (marked ``anyio``) run on asyncio."""
+    return "asyncio"
+
+
 # ----------------------------------------------------------------------------- OAuth 1.0a peers
 
 _LIVE_OAUTH1_PEERS: list[OAuth1Peer] = []

@@ -118,11 +118,6 @@ async def test_three_legged_flow_async(
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def _logged_in(peer: OAuth1Peer, **overrides: Any) -> tuple[OAuth1Client, OAuth1Credentials]:
     client = OAuth1Client(**{**_client_args(peer, "HMAC-SHA1", "header"), **overrides})
     temp = client.fetch_request_token(callback=CALLBACK)

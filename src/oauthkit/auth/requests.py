@@ -51,7 +51,7 @@ class RequestsOAuth1Auth(requests.auth.AuthBase):
             r.method or "GET",
             r.url or "",
             {k: v if isinstance(v, str) else v.decode("latin-1") for k, v in r.headers.items()},
-            r.body,  # type: ignore[arg-type]
+            r.body,
         )
         r.url = signed.url
         r.headers.clear()
