@@ -4,17 +4,20 @@
 A driver sends each :class:`~oauthkit.protocol.http.HttpRequest` the step yields, never
 following redirects, reads at most :data:`~oauthkit.protocol.http.MAX_BODY` bytes of the
 answer, and sends the :class:`~oauthkit.protocol.http.HttpResponse` back into the step until
-it returns. Network failures become :class:`~oauthkit.errors.TransportError`.
+it returns; a :class:`~oauthkit.protocol.http.Wait` is a sleep (``time.sleep`` or
+``anyio.sleep``). Network failures become :class:`~oauthkit.errors.TransportError`.
 """
 
 from __future__ import annotations
 
+import time
 from typing import TypeVar
 
+import anyio
 import httpx2
 
 from .errors import InvalidResponse, TransportError
-from .protocol.http import MAX_BODY, HttpRequest, HttpResponse, Step
+from .protocol.http import MAX_BODY, HttpRequest, HttpResponse, Step, Wait
 
 __all__ = ["arun", "run"]
 
@@ -26,7 +29,11 @@ def run(step: Step[T], http: httpx2.Client) -> T:
     try:
         request = next(step)
         while True:
-            request = step.send(_send(http, request))
+            if isinstance(request, Wait):
+                time.sleep(request.seconds)
+                request = step.send(None)
+            else:
+                request = step.send(_send(http, request))
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]
 
@@ -36,7 +43,11 @@ async def arun(step: Step[T], http: httpx2.AsyncClient) -> T:
     try:
         request = next(step)
         while True:
-            request = step.send(await _asend(http, request))
+            if isinstance(request, Wait):
+                await anyio.sleep(request.seconds)
+                request = step.send(None)
+            else:
+                request = step.send(await _asend(http, request))
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]
 

@@ -30,7 +30,9 @@
     │   ├── IssuerMismatch                       ``iss`` is missing or not the issuer (RFC 9207)
     │   ├── TokenMismatch                        OAuth 1.0a ``oauth_token`` is not the one we got
     │   ├── MissingParameter                     ``code`` or ``oauth_verifier`` is absent
-    │   └── UnexpectedParameter                  tokens arriving where only a code belongs
+    │   ├── UnexpectedParameter                  tokens arriving where only a code belongs
+    │   └── RequestAlreadyUsed                   the authorization request was exchanged already
+    ├── PollingTimeout (also TimeoutError)       device flow: no answer before the deadline
     ├── StoreError                               a token store failed or holds something foreign
     └── ReauthenticationRequired                 the credentials are gone: sign in again
 
@@ -73,7 +75,9 @@ __all__ = [
     "OAuth1ServerError",
     "OAuthKitError",
     "OAuthServerError",
+    "PollingTimeout",
     "ReauthenticationRequired",
+    "RequestAlreadyUsed",
     "SlowDown",
     "StateMismatch",
     "StoreError",
@@ -429,6 +433,16 @@ class MissingParameter(CallbackError):
 class UnexpectedParameter(CallbackError):
     """The callback carries something that must not be there, such as an ``access_token`` in an
     authorization-code callback (RFC 9700 §2.1.2)."""
+
+
+class RequestAlreadyUsed(CallbackError):
+    """The authorization request was already exchanged for a token; a callback may be used
+    once (RFC 6749 §4.1.2: codes are single-use). Start a new authorization request."""
+
+
+class PollingTimeout(OAuthKitError, TimeoutError):
+    """RFC 8628 §3.5: the device code expired, or the caller's timeout passed, before the user
+    finished."""
 
 
 class StoreError(OAuthKitError):

@@ -11,12 +11,12 @@ from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-__all__ = ["MAX_BODY", "HttpRequest", "HttpResponse", "Step"]
+__all__ = ["MAX_BODY", "HttpRequest", "HttpResponse", "Step", "Wait", "fetch"]
 
 T = TypeVar("T")
 
-#: A protocol step: yields requests, receives responses, returns a result.
-Step = Generator["HttpRequest", "HttpResponse", T]
+#: A protocol step: yields requests (and waits), receives responses, returns a result.
+Step = Generator["HttpRequest | Wait", "HttpResponse | None", T]
 
 #: The largest response body a driver reads for a protocol step (1 MiB).
 MAX_BODY = 1024 * 1024
@@ -42,6 +42,14 @@ class HttpRequest:
     def __repr__(self) -> str:
         # Headers and body may carry credentials: show neither.
         return f"HttpRequest({self.method} {self.url.split('?', 1)[0]})"
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """A step asks its driver to pause (RFC 8628 §3.5 polling); the driver sends ``None``
+    back. Sync drivers sleep, async drivers await."""
+
+    seconds: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,3 +85,12 @@ class HttpResponse:
 
     def __repr__(self) -> str:
         return f"HttpResponse({self.status_code}, {len(self.body)} bytes)"
+
+
+def fetch(request: HttpRequest) -> Step[HttpResponse]:
+    """Yield ``request`` and return the response the driver sends back
+    (``response = yield from fetch(request)``)."""
+    response = yield request
+    if not isinstance(response, HttpResponse):
+        raise TypeError("a driver must answer an HttpRequest with an HttpResponse")
+    return response

@@ -23,7 +23,7 @@ from ...errors import (
     OAuth1ServerError,
     TokenMismatch,
 )
-from ..http import HttpRequest, HttpResponse, Step
+from ..http import HttpRequest, HttpResponse, Step, fetch
 from ..transport import check_endpoint
 from .credentials import OAuth1Credentials, TemporaryCredentials
 from .encoding import parse_form
@@ -67,7 +67,7 @@ def request_temporary_credentials(
     if params:
         url = _add_query(url, params)
     consumer = credentials if credentials.token is None else _consumer_only(credentials)
-    response = yield _post(signer, consumer, url, callback=callback)
+    response = yield from fetch(_post(signer, consumer, url, callback=callback))
     fields = parse_credentials_response(response, "the temporary-credentials endpoint")
     confirmed = fields.pop("oauth_callback_confirmed", None)
     if confirmed is None or confirmed.lower() != "true":
@@ -143,7 +143,7 @@ def request_token_credentials(
     if not verifier:
         raise ConfigurationError("the verifier (or PIN) is empty")
     with_temporary = credentials.with_token(temporary.token, temporary.token_secret)
-    response = yield _post(signer, with_temporary, url, verifier=verifier)
+    response = yield from fetch(_post(signer, with_temporary, url, verifier=verifier))
     fields = parse_credentials_response(response, "the token-credentials endpoint")
     token = fields.pop("oauth_token")
     secret = fields.pop("oauth_token_secret")

@@ -1,0 +1,354 @@
+"""``OAuth2Client`` and ``AsyncOAuth2Client``: every OAuth 2 grant as a thin shell over the
+steps in :mod:`oauthkit.protocol.oauth2`."""
+
+from __future__ import annotations
+
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
+
+import anyio.to_thread
+import httpx2
+
+from ..auth.oauth2 import OAuth2Auth
+from ..drivers import arun, run
+from ..errors import ConfigurationError
+from ..protocol.http import Step
+from ..protocol.oauth2 import grants
+from ..protocol.oauth2.authorization import (
+    AuthorizationCode,
+    AuthorizationRequest,
+    build_authorization_request,
+    validate_callback,
+)
+from ..protocol.oauth2.client_auth import ClientAuth
+from ..protocol.oauth2.config import ClientConfig, MetadataCache, server_metadata
+from ..protocol.oauth2.grants import DeviceAuthorization
+from ..protocol.oauth2.metadata import ServerMetadata
+from ..protocol.oauth2.token import Token
+
+__all__ = ["AsyncOAuth2Client", "OAuth2Client"]
+
+H = TypeVar("H", httpx2.Client, httpx2.AsyncClient)
+T = TypeVar("T")
+Callback = str | Mapping[str, str | Iterable[str]]
+
+
+def _tls_context(cert: tuple[str, str] | str | None) -> ssl.SSLContext | bool:
+    if cert is None:
+        return True
+    context = ssl.create_default_context()
+    if isinstance(cert, str):
+        context.load_cert_chain(cert)
+    else:
+        context.load_cert_chain(*cert)
+    return context
+
+
+class _OAuth2Base(Generic[H]):
+    """Configuration and the pure parts, shared by both clients; each method builds a step."""
+
+    _http_class: ClassVar[type[Any]]
+
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str | None = None,
+        *,
+        private_key: Any = None,
+        auth_method: str | None = None,
+        issuer: str | None = None,
+        authorization_endpoint: str | None = None,
+        token_endpoint: str | None = None,
+        device_authorization_endpoint: str | None = None,
+        revocation_endpoint: str | None = None,
+        introspection_endpoint: str | None = None,
+        userinfo_endpoint: str | None = None,
+        redirect_uri: str | None = None,
+        scope: str | None = None,
+        pkce: Literal["S256", "plain"] = "S256",
+        insecure_no_pkce: bool = False,
+        basic_encoding: Literal["form", "raw"] = "form",
+        assertion_alg: str | None = None,
+        tls_client_cert: tuple[str, str] | str | None = None,
+        allow_insecure_http: bool = False,
+        clock: Callable[[], float] = time.time,
+        http: H | None = None,
+    ) -> None:
+        if auth_method is None:
+            auth_method = (
+                "client_secret_basic"
+                if client_secret
+                else "private_key_jwt"
+                if private_key is not None
+                else "tls_client_auth"
+                if tls_client_cert is not None
+                else "none"
+            )
+        if auth_method in ("tls_client_auth", "self_signed_tls_client_auth") and (
+            tls_client_cert is None and http is None
+        ):
+            raise ConfigurationError(
+                f"{auth_method} needs tls_client_cert=(certfile, keyfile), or an http client "
+                "configured with the certificate"
+            )
+        endpoints = {
+            name: url
+            for name, url in (
+                ("authorization_endpoint", authorization_endpoint),
+                ("token_endpoint", token_endpoint),
+                ("device_authorization_endpoint", device_authorization_endpoint),
+                ("revocation_endpoint", revocation_endpoint),
+                ("introspection_endpoint", introspection_endpoint),
+                ("userinfo_endpoint", userinfo_endpoint),
+            )
+            if url is not None
+        }
+        if issuer is None and not endpoints:
+            raise ConfigurationError("give issuer= (discovery) or the endpoints to use")
+        self.config = ClientConfig(
+            auth=ClientAuth(
+                client_id=client_id,
+                method=auth_method,
+                client_secret=client_secret,
+                private_key=private_key,
+                assertion_alg=assertion_alg,
+                basic_encoding=basic_encoding,
+            ),
+            issuer=issuer,
+            endpoints=endpoints,
+            redirect_uri=redirect_uri,
+            scope=scope,
+            pkce=None if insecure_no_pkce else pkce,
+            allow_insecure_http=allow_insecure_http,
+            clock=clock,
+        )
+        self._cache = MetadataCache()
+        self._verify = _tls_context(tls_client_cert)
+        self._owns_http = http is None
+        self.http: H = http if http is not None else self._http_class(verify=self._verify)
+        self._sync_twin: httpx2.Client | None = None
+        self._twin_lock = threading.Lock()
+
+    @property
+    def client_id(self) -> str:
+        """The client identifier (RFC 6749 §2.2)."""
+        return self.config.auth.client_id
+
+    def _sync_http(self) -> httpx2.Client:
+        """A synchronous HTTP client: ``http`` itself, or one made once for the async client
+        (a sync auth flow with an async client refreshes through it)."""
+        if isinstance(self.http, httpx2.Client):
+            return self.http
+        with self._twin_lock:
+            if self._sync_twin is None:
+                self._sync_twin = httpx2.Client(verify=self._verify)
+            return self._sync_twin
+
+    def run_sync(self, step: Step[T]) -> T:
+        """Run a step synchronously (used by :class:`OAuth2Auth` in sync flows)."""
+        return run(step, self._sync_http())
+
+    async def run_async(self, step: Step[T]) -> T:
+        """Run a step from async code (used by :class:`OAuth2Auth` in async flows); the sync
+        client runs it in a worker thread."""
+        if isinstance(self.http, httpx2.AsyncClient):
+            return await arun(step, self.http)
+        return await anyio.to_thread.run_sync(run, step, self.http)
+
+    def validate_callback(
+        self, request: AuthorizationRequest, callback: Callback
+    ) -> AuthorizationCode:
+        """Check the redirect back (RFC 6749 §4.1.2, RFC 9207) without exchanging the code."""
+        return validate_callback(request, callback)
+
+    def auth(
+        self,
+        token: Token,
+        *,
+        leeway: float = 60,
+        on_token: Callable[[Token], None] | None = None,
+    ) -> OAuth2Auth:
+        """An ``httpx2.Auth`` that sends ``token`` (RFC 6750 §2.1) and renews it when due or
+        refused as ``invalid_token``; ``on_token`` receives every renewed token."""
+        return OAuth2Auth(self, token, leeway=leeway, on_token=on_token)
+
+    # The steps, for the shells below and for OAuth2Auth.
+
+    def renew_step(self, token: Token) -> Step[Token]:
+        """Refresh ``token``, or fetch a client-credentials token again."""
+        if token.refresh_token:
+            return grants.refresh(self.config, self._cache, token)
+        if token.grant == "client_credentials":
+            return grants.client_credentials(self.config, self._cache, scope=token.scope)
+        raise ConfigurationError("this token cannot be renewed: it has no refresh token")
+
+    def can_renew(self, token: Token) -> bool:
+        """True when :meth:`renew_step` has a way to renew ``token``."""
+        return bool(token.refresh_token) or token.grant == "client_credentials"
+
+    def _exchange_step(self, request: AuthorizationRequest, callback: Callback) -> Step[Token]:
+        code = validate_callback(request, callback)
+        return grants.exchange_code(self.config, self._cache, code)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(client_id={self.client_id!r})"
+
+
+class OAuth2Client(_OAuth2Base[httpx2.Client]):
+    """An OAuth 2.x client over a synchronous ``httpx2.Client`` (one is made if ``http`` is
+    None, and closed by :meth:`close`)."""
+
+    _http_class = httpx2.Client
+
+    def metadata(self) -> ServerMetadata:
+        """The server's metadata (RFC 8414 / OIDC Discovery), fetched once."""
+        return run(server_metadata(self.config, self._cache), self.http)
+
+    def authorization_request(
+        self, scope: str | None = None, *, redirect_uri: str | None = None, **extra: Any
+    ) -> AuthorizationRequest:
+        """RFC 6749 §4.1.1 with PKCE, ``state`` and (for ``openid``) ``nonce``: ``.url`` is
+        where to send the user; keep the request for :meth:`exchange_code`."""
+        step = build_authorization_request(
+            self.config, self._cache, scope=scope, redirect_uri=redirect_uri, extra=extra
+        )
+        return run(step, self.http)
+
+    def exchange_code(self, request: AuthorizationRequest, callback: Callback) -> Token:
+        """Validate the callback (error, state, iss first), then exchange its code."""
+        return run(self._exchange_step(request, callback), self.http)
+
+    def refresh(self, token: Token, *, scope: str | None = None) -> Token:
+        """RFC 6749 §6; the old refresh token is kept when the server returns none."""
+        return run(grants.refresh(self.config, self._cache, token, scope=scope), self.http)
+
+    def client_credentials(self, scope: str | None = None, **extra: str) -> Token:
+        """RFC 6749 §4.4."""
+        step = grants.client_credentials(self.config, self._cache, scope=scope, extra=extra)
+        return run(step, self.http)
+
+    def password(self, username: str, password: str, *, scope: str | None = None) -> Token:
+        """RFC 6749 §4.3. Discouraged (RFC 9700 §2.4): for legacy servers only."""
+        step = grants.password(self.config, self._cache, username, password, scope=scope)
+        return run(step, self.http)
+
+    def jwt_bearer(self, assertion: str, *, scope: str | None = None) -> Token:
+        """RFC 7523 §2.1: a token for a signed JWT assertion."""
+        return run(grants.jwt_bearer(self.config, self._cache, assertion, scope=scope), self.http)
+
+    def token_exchange(self, **params: Any) -> Token:
+        """RFC 8693: ``subject_token=``, ``subject_token_type=`` and the optional parameters
+        of :func:`oauthkit.protocol.oauth2.grants.token_exchange`."""
+        return run(grants.token_exchange(self.config, self._cache, **params), self.http)
+
+    def device_authorization(self, scope: str | None = None, **extra: str) -> DeviceAuthorization:
+        """RFC 8628 §3.1: show ``user_code`` and ``verification_uri`` to the user."""
+        step = grants.device_authorization(self.config, self._cache, scope=scope, extra=extra)
+        return run(step, self.http)
+
+    def poll_device(self, device: DeviceAuthorization, timeout: float | None = None) -> Token:
+        """RFC 8628 §3.4: wait for the user's approval (honours pending and slow_down)."""
+        step = grants.poll_device(self.config, self._cache, device, timeout=timeout)
+        return run(step, self.http)
+
+    def revoke(self, token: Token | str, *, hint: str | None = None) -> None:
+        """RFC 7009: revoke the refresh token if there is one, else the access token."""
+        run(grants.revoke(self.config, self._cache, token, hint=hint), self.http)
+
+    def introspect(self, token: Token | str, *, hint: str | None = None) -> dict[str, Any]:
+        """RFC 7662: the server's view of the token (``active`` and more)."""
+        return run(grants.introspect(self.config, self._cache, token, hint=hint), self.http)
+
+    def close(self) -> None:
+        """Close the HTTP clients this client made."""
+        if self._owns_http:
+            self.http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncOAuth2Client(_OAuth2Base[httpx2.AsyncClient]):
+    """The ``await`` twin of :class:`OAuth2Client`, over an ``httpx2.AsyncClient``."""
+
+    _http_class = httpx2.AsyncClient
+
+    async def metadata(self) -> ServerMetadata:
+        """The server's metadata (RFC 8414 / OIDC Discovery), fetched once."""
+        return await arun(server_metadata(self.config, self._cache), self.http)
+
+    async def authorization_request(
+        self, scope: str | None = None, *, redirect_uri: str | None = None, **extra: Any
+    ) -> AuthorizationRequest:
+        """RFC 6749 §4.1.1 with PKCE, ``state`` and (for ``openid``) ``nonce``."""
+        step = build_authorization_request(
+            self.config, self._cache, scope=scope, redirect_uri=redirect_uri, extra=extra
+        )
+        return await arun(step, self.http)
+
+    async def exchange_code(self, request: AuthorizationRequest, callback: Callback) -> Token:
+        """Validate the callback (error, state, iss first), then exchange its code."""
+        return await arun(self._exchange_step(request, callback), self.http)
+
+    async def refresh(self, token: Token, *, scope: str | None = None) -> Token:
+        """RFC 6749 §6; the old refresh token is kept when the server returns none."""
+        return await arun(grants.refresh(self.config, self._cache, token, scope=scope), self.http)
+
+    async def client_credentials(self, scope: str | None = None, **extra: str) -> Token:
+        """RFC 6749 §4.4."""
+        step = grants.client_credentials(self.config, self._cache, scope=scope, extra=extra)
+        return await arun(step, self.http)
+
+    async def password(self, username: str, password: str, *, scope: str | None = None) -> Token:
+        """RFC 6749 §4.3. Discouraged (RFC 9700 §2.4): for legacy servers only."""
+        step = grants.password(self.config, self._cache, username, password, scope=scope)
+        return await arun(step, self.http)
+
+    async def jwt_bearer(self, assertion: str, *, scope: str | None = None) -> Token:
+        """RFC 7523 §2.1: a token for a signed JWT assertion."""
+        step = grants.jwt_bearer(self.config, self._cache, assertion, scope=scope)
+        return await arun(step, self.http)
+
+    async def token_exchange(self, **params: Any) -> Token:
+        """RFC 8693 (see :meth:`OAuth2Client.token_exchange`)."""
+        return await arun(grants.token_exchange(self.config, self._cache, **params), self.http)
+
+    async def device_authorization(
+        self, scope: str | None = None, **extra: str
+    ) -> DeviceAuthorization:
+        """RFC 8628 §3.1: show ``user_code`` and ``verification_uri`` to the user."""
+        step = grants.device_authorization(self.config, self._cache, scope=scope, extra=extra)
+        return await arun(step, self.http)
+
+    async def poll_device(self, device: DeviceAuthorization, timeout: float | None = None) -> Token:
+        """RFC 8628 §3.4: wait for the user's approval (honours pending and slow_down)."""
+        step = grants.poll_device(self.config, self._cache, device, timeout=timeout)
+        return await arun(step, self.http)
+
+    async def revoke(self, token: Token | str, *, hint: str | None = None) -> None:
+        """RFC 7009: revoke the refresh token if there is one, else the access token."""
+        await arun(grants.revoke(self.config, self._cache, token, hint=hint), self.http)
+
+    async def introspect(self, token: Token | str, *, hint: str | None = None) -> dict[str, Any]:
+        """RFC 7662: the server's view of the token (``active`` and more)."""
+        step = grants.introspect(self.config, self._cache, token, hint=hint)
+        return await arun(step, self.http)
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients this client made."""
+        if self._owns_http:
+            await self.http.aclose()
+        if self._sync_twin is not None:
+            self._sync_twin.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

@@ -1,0 +1,84 @@
+"""A client's configuration and its view of the server, shared by every OAuth 2 step."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import MappingProxyType
+
+from ...errors import ConfigurationError
+from ..http import Step
+from ..transport import check_endpoint
+from .client_auth import ClientAuth
+from .metadata import ENDPOINTS, ServerMetadata, discover
+from .pkce import CODE_CHALLENGE_METHODS
+
+__all__ = ["ClientConfig", "MetadataCache", "server_metadata"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    """Everything a step needs to know about the client: how it authenticates, where the
+    server is, its redirect URI and default scope, and its security settings."""
+
+    auth: ClientAuth
+    issuer: str | None = None
+    endpoints: Mapping[str, str] = field(default_factory=dict)
+    redirect_uri: str | None = None
+    scope: str | None = None
+    pkce: str | None = "S256"
+    allow_insecure_http: bool = False
+    clock: Callable[[], float] = field(default=time.time, compare=False)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.endpoints) - set(ENDPOINTS)
+        if unknown:
+            raise ConfigurationError(f"unknown endpoint names: {', '.join(sorted(unknown))}")
+        for name, url in self.endpoints.items():
+            check_endpoint(url, what=f"the {name}", allow_insecure_http=self.allow_insecure_http)
+        object.__setattr__(self, "endpoints", MappingProxyType(dict(self.endpoints)))
+        if self.issuer is not None:
+            check_endpoint(
+                self.issuer, what="the issuer", allow_insecure_http=self.allow_insecure_http
+            )
+        if self.redirect_uri is not None and self.redirect_uri.lower().startswith("http"):
+            # Plain http only on loopback (RFC 8252 §7.3) or by opt-out; private-use schemes
+            # of native apps (RFC 8252 §7.1) are the caller's to choose.
+            check_endpoint(
+                self.redirect_uri,
+                what="the redirect_uri",
+                allow_insecure_http=self.allow_insecure_http,
+            )
+        if self.pkce is not None and self.pkce not in CODE_CHALLENGE_METHODS:
+            raise ConfigurationError("pkce is 'S256', 'plain' or None (no PKCE)")
+
+    def now(self) -> datetime:
+        """The client's clock as an aware datetime."""
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+
+class MetadataCache:
+    """Server metadata, fetched once per client and kept (RFC 8414)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: ServerMetadata | None = None) -> None:
+        self.value = value
+
+
+def server_metadata(config: ClientConfig, cache: MetadataCache) -> Step[ServerMetadata]:
+    """The server's metadata: from the cache, from discovery when an issuer is configured, or
+    from the explicit endpoints alone (no request). Explicit endpoints take precedence."""
+    if cache.value is not None:
+        return cache.value
+    if config.issuer is None:
+        metadata = ServerMetadata(endpoints=config.endpoints)
+    else:
+        discovered = yield from discover(
+            config.issuer, allow_insecure_http=config.allow_insecure_http
+        )
+        metadata = discovered.with_overrides(config.endpoints)
+    cache.value = metadata
+    return metadata

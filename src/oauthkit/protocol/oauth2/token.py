@@ -1,0 +1,128 @@
+"""The OAuth 2.0 token as a frozen value (RFC 6749 §5.1)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
+from typing import Any
+
+from ...errors import ConfigurationError
+
+__all__ = ["Token"]
+
+_KNOWN = frozenset(
+    {
+        "access_token",
+        "token_type",
+        "expires_at",
+        "expires_in",
+        "refresh_token",
+        "scope",
+        "id_token",
+        "extra",
+        "grant",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Token:
+    """An access token and what comes with it (RFC 6749 §5.1).
+
+    ``expires_at`` is absolute and timezone-aware (``None``: the server gave no lifetime).
+    ``scope`` is the granted scope: the server's when it sent one (RFC 6749 §3.3), else the
+    one requested. ``grant`` names the grant that produced it (``client_credentials`` tokens
+    are renewed by asking again). ``extra`` keeps every other response field. ``repr()``
+    shows no secret.
+    """
+
+    access_token: str
+    token_type: str = "Bearer"
+    expires_at: datetime | None = None
+    refresh_token: str | None = None
+    scope: str | None = None
+    id_token: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    grant: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.expires_at is not None and self.expires_at.tzinfo is None:
+            raise ConfigurationError("expires_at must be timezone-aware")
+        object.__setattr__(self, "extra", MappingProxyType(dict(self.extra)))
+
+    def is_expired(self, leeway: float | timedelta = 0, *, now: datetime | None = None) -> bool:
+        """True when the token expires within ``leeway`` (seconds or a timedelta) from now.
+        A token without ``expires_at`` never counts as expired."""
+        if self.expires_at is None:
+            return False
+        if not isinstance(leeway, timedelta):
+            leeway = timedelta(seconds=leeway)
+        return (now or datetime.now(UTC)) + leeway >= self.expires_at
+
+    def replace(self, **changes: Any) -> Token:
+        """A copy with ``changes`` applied."""
+        return replace(self, **changes)
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        """The granted scope as a set of scope tokens."""
+        return frozenset((self.scope or "").split())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe values, ``expires_at`` in ISO 8601 (secrets included: store it safely)."""
+        data: dict[str, Any] = {
+            "access_token": self.access_token,
+            "token_type": self.token_type,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "refresh_token": self.refresh_token,
+            "scope": self.scope,
+            "id_token": self.id_token,
+            "extra": dict(self.extra),
+            "grant": self.grant,
+        }
+        json.dumps(data)  # fails early on a value a store could not keep
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, now: datetime | None = None) -> Token:
+        """Take back :meth:`to_dict`'s output, or a raw token response (``expires_in`` is
+        counted from ``now``; unknown fields go to ``extra``)."""
+        try:
+            access_token = data["access_token"]
+            if not isinstance(access_token, str) or not access_token:
+                raise ValueError("access_token must be a non-empty string")
+            expires_at = data.get("expires_at")
+            if isinstance(expires_at, str):
+                expires_at = datetime.fromisoformat(expires_at)
+            elif isinstance(expires_at, int | float) and not isinstance(expires_at, bool):
+                expires_at = datetime.fromtimestamp(expires_at, UTC)
+            elif expires_at is not None and not isinstance(expires_at, datetime):
+                raise ValueError("expires_at must be ISO 8601, a timestamp or a datetime")
+            if expires_at is None and data.get("expires_in") is not None:
+                seconds = int(data["expires_in"])
+                expires_at = (now or datetime.now(UTC)) + timedelta(seconds=seconds)
+            extra = dict(data.get("extra") or {})
+            extra.update({k: v for k, v in data.items() if k not in _KNOWN})
+            return cls(
+                access_token=access_token,
+                token_type=str(data.get("token_type") or "Bearer"),
+                expires_at=expires_at,
+                refresh_token=data.get("refresh_token"),
+                scope=data.get("scope"),
+                id_token=data.get("id_token"),
+                extra=extra,
+                grant=data.get("grant"),
+            )
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise ConfigurationError(f"not a token: {exc}") from None
+
+    def __repr__(self) -> str:
+        expires = self.expires_at.isoformat() if self.expires_at else "unknown"
+        refresh = "yes" if self.refresh_token else "no"
+        return (
+            f"Token(token_type={self.token_type!r}, expires_at={expires}, "
+            f"scope={self.scope!r}, refreshable={refresh})"
+        )
