@@ -35,7 +35,12 @@ class TokenRenewer(Protocol):
 
 
 def _replayable(request: httpx2.Request) -> bool:
+    """A body held in memory can be sent twice; a generator or file stream cannot."""
     return isinstance(request.stream, httpx2.ByteStream)
+
+
+def _origin(url: httpx2.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port
 
 
 class OAuth2Auth(httpx2.Auth):
@@ -73,12 +78,15 @@ class OAuth2Auth(httpx2.Auth):
         return token.is_expired(self._leeway) and self._client.can_renew(token)
 
     def _should_retry(
-        self, request: httpx2.Request, response: httpx2.Response, token: Token
+        self, replayable: bool, request: httpx2.Request, response: httpx2.Response, token: Token
     ) -> bool:
+        """RFC 6750 §3.1: only an ``invalid_token`` challenge from the origin the token was
+        sent to, for a body that can be sent again, and a token that can be renewed."""
         return (
-            response.status_code == 401
+            replayable
+            and response.status_code == 401
+            and _origin(response.url) == _origin(request.url)
             and bearer_challenge_error(response.headers.get("www-authenticate")) == "invalid_token"
-            and _replayable(request)
             and self._client.can_renew(token)
         )
 
@@ -125,8 +133,9 @@ class OAuth2Auth(httpx2.Auth):
         request.headers["Authorization"] = authorization_header(
             token.token_type, token.access_token
         )
+        replayable = _replayable(request)
         response = yield request
-        if self._should_retry(request, response, token):
+        if self._should_retry(replayable, request, response, token):
             token = self._renew_sync(token)
             request.headers["Authorization"] = authorization_header(
                 token.token_type, token.access_token
@@ -143,8 +152,9 @@ class OAuth2Auth(httpx2.Auth):
         request.headers["Authorization"] = authorization_header(
             token.token_type, token.access_token
         )
+        replayable = _replayable(request)
         response = yield request
-        if self._should_retry(request, response, token):
+        if self._should_retry(replayable, request, response, token):
             token = await self._renew_async(token)
             request.headers["Authorization"] = authorization_header(
                 token.token_type, token.access_token
