@@ -3,10 +3,11 @@ clients alike."""
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from collections.abc import AsyncGenerator, Callable, Generator
-from datetime import timedelta
-from typing import Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
 import anyio
 import httpx2
@@ -32,6 +33,14 @@ class TokenRenewer(Protocol):
     def run_sync(self, step: Step[T]) -> T: ...
 
     async def run_async(self, step: Step[T]) -> T: ...
+
+
+class _Current(NamedTuple):
+    """The token in use, its Authorization header, and when to renew it (epoch seconds)."""
+
+    token: Token
+    header: str
+    renew_at: float
 
 
 def _replayable(request: httpx2.Request) -> bool:
@@ -63,19 +72,24 @@ class OAuth2Auth(httpx2.Auth):
         on_token: Callable[[Token], None] | None = None,
     ) -> None:
         self._client = client
-        self._token = token
-        self._leeway = timedelta(seconds=leeway)
+        self._leeway = leeway
         self._on_token = on_token
+        self._current = self._prepare(token)
         self._thread_lock = threading.Lock()
         self._task_lock: anyio.Lock | None = None
 
     @property
     def token(self) -> Token:
         """The current token (renewed ones replace it)."""
-        return self._token
+        return self._current.token
 
-    def _due(self, token: Token) -> bool:
-        return token.is_expired(self._leeway) and self._client.can_renew(token)
+    def _prepare(self, token: Token) -> _Current:
+        """Precompute the header and the time to renew, so that sending takes no work."""
+        renew_at = math.inf
+        if token.expires_at is not None and self._client.can_renew(token):
+            renew_at = token.expires_at.timestamp() - self._leeway
+        header = authorization_header(token.token_type, token.access_token)
+        return _Current(token, header, renew_at)
 
     def _should_retry(
         self, replayable: bool, request: httpx2.Request, response: httpx2.Response, token: Token
@@ -90,11 +104,11 @@ class OAuth2Auth(httpx2.Auth):
             and self._client.can_renew(token)
         )
 
-    def _adopt(self, new: Token) -> Token:
-        self._token = new
+    def _adopt(self, new: Token) -> _Current:
+        self._current = self._prepare(new)
         if self._on_token is not None:
             self._on_token(new)
-        return new
+        return self._current
 
     @staticmethod
     def _renewal_failed() -> ReauthenticationRequired:
@@ -102,23 +116,24 @@ class OAuth2Auth(httpx2.Auth):
             "the token could not be renewed (the server answered invalid_grant): sign in again"
         )
 
-    def _renew_sync(self, stale: Token) -> Token:
+    def _renew_sync(self, stale: _Current) -> _Current:
         with self._thread_lock:
-            if self._token is not stale:  # another thread renewed it meanwhile
-                return self._token
+            if self._current is not stale:  # another thread renewed it meanwhile
+                return self._current
             try:
-                return self._adopt(self._client.run_sync(self._client.renew_step(stale)))
+                new = self._client.run_sync(self._client.renew_step(stale.token))
             except InvalidGrant as exc:
                 raise self._renewal_failed() from exc
+            return self._adopt(new)
 
-    async def _renew_async(self, stale: Token) -> Token:
+    async def _renew_async(self, stale: _Current) -> _Current:
         if self._task_lock is None:
             self._task_lock = anyio.Lock()
         async with self._task_lock:
-            if self._token is not stale:  # another task renewed it meanwhile
-                return self._token
+            if self._current is not stale:  # another task renewed it meanwhile
+                return self._current
             try:
-                new = await self._client.run_async(self._client.renew_step(stale))
+                new = await self._client.run_async(self._client.renew_step(stale.token))
             except InvalidGrant as exc:
                 raise self._renewal_failed() from exc
             return self._adopt(new)
@@ -127,39 +142,31 @@ class OAuth2Auth(httpx2.Auth):
         self, request: httpx2.Request
     ) -> Generator[httpx2.Request, httpx2.Response, None]:
         """Send with the token; renew when due, or once after an ``invalid_token`` 401."""
-        token = self._token
-        if self._due(token):
-            token = self._renew_sync(token)
-        request.headers["Authorization"] = authorization_header(
-            token.token_type, token.access_token
-        )
+        current = self._current
+        if time.time() >= current.renew_at:
+            current = self._renew_sync(current)
+        request.headers["Authorization"] = current.header
         replayable = _replayable(request)
         response = yield request
-        if self._should_retry(replayable, request, response, token):
-            token = self._renew_sync(token)
-            request.headers["Authorization"] = authorization_header(
-                token.token_type, token.access_token
-            )
+        if self._should_retry(replayable, request, response, current.token):
+            current = self._renew_sync(current)
+            request.headers["Authorization"] = current.header
             yield request
 
     async def async_auth_flow(
         self, request: httpx2.Request
     ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
         """The async twin of :meth:`sync_auth_flow`."""
-        token = self._token
-        if self._due(token):
-            token = await self._renew_async(token)
-        request.headers["Authorization"] = authorization_header(
-            token.token_type, token.access_token
-        )
+        current = self._current
+        if time.time() >= current.renew_at:
+            current = await self._renew_async(current)
+        request.headers["Authorization"] = current.header
         replayable = _replayable(request)
         response = yield request
-        if self._should_retry(replayable, request, response, token):
-            token = await self._renew_async(token)
-            request.headers["Authorization"] = authorization_header(
-                token.token_type, token.access_token
-            )
+        if self._should_retry(replayable, request, response, current.token):
+            current = await self._renew_async(current)
+            request.headers["Authorization"] = current.header
             yield request
 
     def __repr__(self) -> str:
-        return f"OAuth2Auth({self._token!r})"
+        return f"OAuth2Auth({self._current.token!r})"
