@@ -107,7 +107,8 @@ def _report(title: str, best: dict[str, float], bar: float) -> bool:
         print(f"  {name:14} {rate:9.0f} req/s   {rate / bare:5.3f} of bare")
     verdict = "ok" if ours >= bar else "BELOW"
     print(
-        f"  oauthkit vs bar {bar}: {verdict};  vs Authlib: {best['oauthkit'] / best['Authlib']:.2f}×"
+        f"  oauthkit vs bar {bar}: {verdict};  "
+        f"vs Authlib: {best['oauthkit'] / best['Authlib']:.2f}×"
     )
     return ours >= bar
 
