@@ -242,3 +242,48 @@ def test_repr_shows_no_token(client: OAuth2Client) -> None:
     auth = client.auth(_token("SECRET-ACCESS"))
     assert "SECRET" not in repr(auth)
     assert json.dumps(repr(client))
+
+
+def test_requests_adapter_renews_when_due_and_retries_once(server: FakeServer) -> None:
+    import requests
+    import requests.adapters
+
+    from oauthkit.auth.requests import RequestsOAuth2Auth
+
+    class Adapter(requests.adapters.BaseAdapter):
+        def send(self, request: requests.PreparedRequest, **kwargs: object) -> requests.Response:
+            answer = server(
+                httpx2.Request(
+                    request.method or "GET",
+                    request.url or "",
+                    headers=dict(request.headers),
+                    content=request.body or b"",
+                )
+            )
+            response = requests.Response()
+            response.status_code = answer.status_code
+            response.headers.update(answer.headers)
+            response._content = answer.content
+            response.url = request.url or ""
+            response.request = request
+            response.connection = self
+            return response
+
+        def close(self) -> None:
+            pass
+
+    http = httpx2.Client(transport=httpx2.MockTransport(server))
+    with (
+        OAuth2Client("cid", "sec", token_endpoint=TOKEN_URL, http=http) as client,
+        requests.Session() as session,
+    ):
+        session.mount("https://", Adapter())
+        session.auth = RequestsOAuth2Auth(client, _token(expires_in=30))
+        assert session.get(API).status_code == 200  # due: refreshed first
+        server.current = "rotated-elsewhere"
+        assert session.post(API, data=b"x").status_code == 200  # 401 invalid_token: retried
+        server.challenge = 'Bearer error="insufficient_scope"'
+        server.current = "other"
+        assert session.get(API).status_code == 401
+    assert server.grants == ["refresh_token", "refresh_token"]
+    assert server.api_headers == ["Bearer AT1", "Bearer AT1", "Bearer AT2", "Bearer AT2"]

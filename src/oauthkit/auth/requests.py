@@ -1,18 +1,22 @@
-"""Adapters for the requests library (extra ``requests``): sign a ``requests.Session``'s
-requests with the same core as the httpx2 classes."""
+"""Adapters for the requests library (extra ``requests``): sign or authorize a
+``requests.Session``'s requests with the same core as the httpx2 classes."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import requests.auth
 
 from ..protocol.oauth1.credentials import OAuth1Credentials
 from ..protocol.oauth1.signing import Placement, Signer
+from ..protocol.oauth2.token import Token
+from .oauth2 import TokenHolder, TokenRenewer
 
-__all__ = ["RequestsOAuth1Auth"]
+__all__ = ["RequestsOAuth1Auth", "RequestsOAuth2Auth"]
 
 
 class RequestsOAuth1Auth(requests.auth.AuthBase):
@@ -63,3 +67,70 @@ class RequestsOAuth1Auth(requests.auth.AuthBase):
 
     def __repr__(self) -> str:
         return f"RequestsOAuth1Auth({self.credentials!r}, {self.signer.signature_method})"
+
+
+def _origin(url: str | None) -> tuple[str, str | None, int | None]:
+    parts = urlsplit(url or "")
+    return parts.scheme, parts.hostname, parts.port
+
+
+class RequestsOAuth2Auth(requests.auth.AuthBase):
+    """A ``requests`` auth carrying an OAuth 2 token (RFC 6750 §2.1), renewed like
+    :class:`~oauthkit.auth.oauth2.OAuth2Auth`: when due within ``leeway`` seconds, and once
+    after an ``invalid_token`` 401 from the same origin when the body can be sent again.
+
+    ``session.auth = RequestsOAuth2Auth(client, token)`` with an ``OAuth2Client``.
+    """
+
+    def __init__(
+        self,
+        client: TokenRenewer,
+        token: Token,
+        *,
+        leeway: float = 60,
+        on_token: Callable[[Token], None] | None = None,
+    ) -> None:
+        self.holder = TokenHolder(client, token, leeway=leeway, on_token=on_token)
+
+    @property
+    def token(self) -> Token:
+        """The current token (renewed ones replace it)."""
+        return self.holder.current.token
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Authorize the request, renewing first when due (RFC 6750 §2.1)."""
+        current = self.holder.current
+        if time.time() >= current.renew_at:
+            current = self.holder.renew_sync(current)
+        r.headers["Authorization"] = current.header
+        r.register_hook("response", self._after)  # type: ignore[no-untyped-call]
+        return r
+
+    def _after(self, response: requests.Response, **kwargs: Any) -> requests.Response:
+        request = response.request
+        sent = request.headers.get("Authorization")
+        current = self.holder.current
+        replayable = request.body is None or isinstance(request.body, bytes | str)
+        if (
+            not replayable
+            or getattr(request, "_oauthkit_retried", False)
+            or _origin(response.url) != _origin(request.url)
+            or not self.holder.retry_after(
+                response.status_code, response.headers.get("www-authenticate"), current.token
+            )
+        ):
+            return response
+        if sent == current.header:
+            current = self.holder.renew_sync(current)
+        response.content  # noqa: B018 - read it so the connection can be reused
+        response.close()
+        retry = request.copy()
+        retry.headers["Authorization"] = current.header
+        retry._oauthkit_retried = True  # type: ignore[attr-defined]
+        again = response.connection.send(retry, **kwargs)
+        again.history.append(response)
+        again.request = retry
+        return again
+
+    def __repr__(self) -> str:
+        return f"RequestsOAuth2Auth({self.token!r})"
