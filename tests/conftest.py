@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 from peers import oauth1_authlib, oauth1_oauthlib
 from peers.oauth1_common import OAuth1Peer
+from peers.oidc_provider import OIDCPeer, OIDCPeerUnavailable, start_oidc_provider
 
 
 @pytest.fixture
@@ -53,3 +56,58 @@ def _reset_oauth1_peers() -> None:
     """Before every test: restore the switches and clear the request log of running peers."""
     for peer in _LIVE_OAUTH1_PEERS:
         peer.reset()
+
+
+# ----------------------------------------------------------------------------- OAuth 2 / OIDC peer
+
+_LIVE_OIDC_PEERS: list[OIDCPeer] = []
+
+
+def _start_oidc_or_skip(**options: Any) -> OIDCPeer:
+    """Start oidc-provider; without node or ``npm ci``: fail under ``CI=true``, else skip."""
+    try:
+        return start_oidc_provider(**options)
+    except OIDCPeerUnavailable as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"oidc-provider peer unavailable under CI: {exc}", pytrace=False)
+        pytest.skip(f"oidc-provider peer unavailable: {exc}")
+
+
+@pytest.fixture(scope="session")
+def oidc_provider() -> Iterator[OIDCPeer]:
+    """panva's oidc-provider with the default options and clients, started once per session.
+
+    Its request log is cleared before every test.  Do not restart it or change its state in
+    ways other tests would see; use ``start_oidc`` for special options.
+    """
+    peer = _start_oidc_or_skip()
+    _LIVE_OIDC_PEERS.append(peer)
+    yield peer
+    _LIVE_OIDC_PEERS.remove(peer)
+    peer.stop()
+
+
+@pytest.fixture
+def start_oidc() -> Iterator[Callable[..., OIDCPeer]]:
+    """Factory: ``start_oidc(**options)`` starts a provider of the test's own
+    (:func:`peers.oidc_provider.start_oidc_provider` options, e.g. ``ttl={"AccessToken": 2}``,
+    ``rotate_refresh_token=False``, ``require_par=True``, ``access_token_format="jwt"``,
+    ``tls=True``); every provider it started is stopped at teardown."""
+    started: list[OIDCPeer] = []
+
+    def start(**options: Any) -> OIDCPeer:
+        peer = _start_oidc_or_skip(**options)
+        started.append(peer)
+        return peer
+
+    yield start
+    for peer in started:
+        peer.stop()
+
+
+@pytest.fixture(autouse=True)
+def _reset_oidc_logs() -> None:
+    """Before every test: clear the request log of the session's oidc-provider, if running."""
+    for peer in _LIVE_OIDC_PEERS:
+        if peer.running:
+            peer.reset_log()
