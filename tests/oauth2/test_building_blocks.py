@@ -261,3 +261,45 @@ def test_refresh_keeps_the_old_refresh_token_when_none_comes_back() -> None:
 )
 def test_bearer_challenge_error(header: str | None, error: str | None) -> None:
     assert bearer_challenge_error(header) == error
+
+
+def test_password_grant_sends_the_credentials_form() -> None:
+    sent, token = _drive(
+        grants.password(CONFIG, MetadataCache(), "alice", "pw d", scope="read"),
+        _json(200, {"access_token": "AT", "token_type": "Bearer"}),
+    )
+    request = sent[0]
+    assert isinstance(request, HttpRequest)
+    assert dict(parse_qsl(request.body.decode())) == {
+        "grant_type": "password",
+        "username": "alice",
+        "password": "pw d",
+        "scope": "read",
+    }
+    assert (request.header("Authorization") or "").startswith("Basic ")
+    assert token.grant == "password"
+
+
+def test_token_exchange_accepts_n_a_and_requires_issued_token_type() -> None:
+    ok = {
+        "access_token": "ID",
+        "token_type": "N_A",
+        "issued_token_type": "urn:ietf:params:oauth:token-type:id_token",
+    }
+    _, token = _drive(
+        grants.token_exchange(CONFIG, MetadataCache(), subject_token="s"), _json(200, ok)
+    )
+    assert token.token_type == "N_A"
+    missing = {"access_token": "AT", "token_type": "Bearer"}
+    with pytest.raises(InvalidResponse, match="issued_token_type"):
+        _drive(
+            grants.token_exchange(CONFIG, MetadataCache(), subject_token="s"), _json(200, missing)
+        )
+    with pytest.raises(ConfigurationError, match="actor_token"):
+        next(grants.token_exchange(CONFIG, MetadataCache(), subject_token="s", actor_token="a"))
+
+
+def test_client_credentials_needs_an_authenticated_client() -> None:
+    public = dataclasses.replace(CONFIG, auth=ClientAuth("cid"))
+    with pytest.raises(ConfigurationError, match="authenticated"):
+        next(grants.client_credentials(public, MetadataCache()))
