@@ -18,7 +18,7 @@ from ..protocol.http import Step
 from ..protocol.oauth2.bearer import authorization_header, bearer_challenge_error
 from ..protocol.oauth2.token import Token
 
-__all__ = ["OAuth2Auth", "TokenHolder", "TokenRenewer"]
+__all__ = ["HoldsToken", "OAuth2Auth", "TokenHolder", "TokenRenewer"]
 
 T = TypeVar("T")
 
@@ -134,16 +134,8 @@ def _same_origin(a: httpx2.URL, b: httpx2.URL) -> bool:
     return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
 
 
-class OAuth2Auth(httpx2.Auth):
-    """An ``httpx2.Auth`` carrying an OAuth 2 token (RFC 6750 §2.1).
-
-    The token is renewed — refreshed (RFC 6749 §6), or fetched again for a client-credentials
-    token — when it expires within ``leeway`` seconds, and once more when the origin it was
-    sent to answers 401 with ``error="invalid_token"`` and the request body can be sent again.
-    An ``insufficient_scope`` answer is returned as it is. Threads (and tasks) that meet a due
-    token together wait for one renewal. ``on_token`` receives each renewed token. The
-    Authorization header never follows a redirect to another origin (httpx2 drops it).
-    """
+class HoldsToken:
+    """The constructor and ``token`` of every OAuth 2 auth object (httpx2's and requests')."""
 
     def __init__(
         self,
@@ -159,6 +151,21 @@ class OAuth2Auth(httpx2.Auth):
     def token(self) -> Token:
         """The current token (renewed ones replace it)."""
         return self.holder.current.token
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.token!r})"
+
+
+class OAuth2Auth(HoldsToken, httpx2.Auth):
+    """An ``httpx2.Auth`` carrying an OAuth 2 token (RFC 6750 §2.1).
+
+    The token is renewed — refreshed (RFC 6749 §6), or fetched again for a client-credentials
+    token — when it expires within ``leeway`` seconds, and once more when the origin it was
+    sent to answers 401 with ``error="invalid_token"`` and the request body can be sent again.
+    An ``insufficient_scope`` answer is returned as it is. Threads (and tasks) that meet a due
+    token together wait for one renewal. ``on_token`` receives each renewed token. The
+    Authorization header never follows a redirect to another origin (httpx2 drops it).
+    """
 
     def _retry(
         self, replayable: bool, request: httpx2.Request, response: httpx2.Response, token: Token
@@ -200,6 +207,3 @@ class OAuth2Auth(httpx2.Auth):
         if self._retry(replayable, request, response, current.token):
             request.headers["Authorization"] = (await holder.renew_async(current)).header
             yield request
-
-    def __repr__(self) -> str:
-        return f"OAuth2Auth({self.token!r})"

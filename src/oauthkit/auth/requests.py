@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,9 +11,8 @@ import requests
 import requests.auth
 
 from ..protocol.oauth1.credentials import OAuth1Credentials
-from ..protocol.oauth1.signing import Placement, Signer
-from ..protocol.oauth2.token import Token
-from .oauth2 import TokenHolder, TokenRenewer
+from ..protocol.oauth1.signing import Signer
+from .oauth2 import HoldsToken
 
 __all__ = ["RequestsOAuth1Auth", "RequestsOAuth2Auth"]
 
@@ -27,26 +25,12 @@ class RequestsOAuth1Auth(requests.auth.AuthBase):
     """
 
     def __init__(
-        self,
-        credentials: OAuth1Credentials,
-        *,
-        signature_method: str = "HMAC-SHA1",
-        placement: Placement = "header",
-        realm: str | None = None,
-        body_hash: bool = False,
-        allow_insecure_http: bool = False,
-        clock: Callable[[], float] = time.time,
-        signer: Signer | None = None,
+        self, credentials: OAuth1Credentials, *, signer: Signer | None = None, **options: Any
     ) -> None:
+        """``options`` are :class:`~oauthkit.oauth1.Signer`'s (``signature_method``,
+        ``placement``, ``realm``, ``body_hash``, ``allow_insecure_http``, ``clock``)."""
         self.credentials = credentials
-        self.signer = signer or Signer(
-            signature_method=signature_method,
-            placement=placement,
-            realm=realm,
-            body_hash=body_hash,
-            allow_insecure_http=allow_insecure_http,
-            clock=clock,
-        )
+        self.signer = signer or Signer(**options)
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         """Sign the prepared request in place (RFC 5849 §3.5)."""
@@ -74,28 +58,13 @@ def _origin(url: str | None) -> tuple[str, str | None, int | None]:
     return parts.scheme, parts.hostname, parts.port
 
 
-class RequestsOAuth2Auth(requests.auth.AuthBase):
+class RequestsOAuth2Auth(HoldsToken, requests.auth.AuthBase):
     """A ``requests`` auth carrying an OAuth 2 token (RFC 6750 §2.1), renewed like
     :class:`~oauthkit.auth.oauth2.OAuth2Auth`: when due within ``leeway`` seconds, and once
     after an ``invalid_token`` 401 from the same origin when the body can be sent again.
 
     ``session.auth = RequestsOAuth2Auth(client, token)`` with an ``OAuth2Client``.
     """
-
-    def __init__(
-        self,
-        client: TokenRenewer,
-        token: Token,
-        *,
-        leeway: float = 60,
-        on_token: Callable[[Token], None] | None = None,
-    ) -> None:
-        self.holder = TokenHolder(client, token, leeway=leeway, on_token=on_token)
-
-    @property
-    def token(self) -> Token:
-        """The current token (renewed ones replace it)."""
-        return self.holder.current.token
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         """Authorize the request, renewing first when due (RFC 6750 §2.1)."""
@@ -131,6 +100,3 @@ class RequestsOAuth2Auth(requests.auth.AuthBase):
         again.history.append(response)
         again.request = retry
         return again
-
-    def __repr__(self) -> str:
-        return f"RequestsOAuth2Auth({self.token!r})"

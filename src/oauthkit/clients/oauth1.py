@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import httpx2
 
@@ -17,6 +17,7 @@ from ..protocol.oauth1 import flow
 from ..protocol.oauth1.credentials import OAuth1Credentials, TemporaryCredentials
 from ..protocol.oauth1.signing import Placement, Signer
 from ..protocol.transport import check_endpoint
+from ._lifecycle import AsyncLifecycle, SyncLifecycle
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -127,7 +128,7 @@ class _OAuth1Base(Generic[H]):
         return f"{type(self).__name__}({self.consumer!r}, {self.signer.signature_method})"
 
 
-class OAuth1Client(_OAuth1Base[httpx2.Client]):
+class OAuth1Client(_OAuth1Base[httpx2.Client], SyncLifecycle):
     """An OAuth 1.0a client (RFC 5849) over a synchronous ``httpx2.Client``.
 
     ``http`` is the client to use; one is made (and closed by :meth:`close`) if it is None.
@@ -171,19 +172,8 @@ class OAuth1Client(_OAuth1Base[httpx2.Client]):
         """A signed DELETE."""
         return self.request("DELETE", url, credentials=credentials, **kwargs)
 
-    def close(self) -> None:
-        """Close the HTTP client if this client made it."""
-        if self._owns_http:
-            self.http.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class AsyncOAuth1Client(_OAuth1Base[httpx2.AsyncClient]):
+class AsyncOAuth1Client(_OAuth1Base[httpx2.AsyncClient], AsyncLifecycle):
     """The ``await`` twin of :class:`OAuth1Client`, over an ``httpx2.AsyncClient``."""
 
     _http_class = httpx2.AsyncClient
@@ -235,14 +225,3 @@ class AsyncOAuth1Client(_OAuth1Base[httpx2.AsyncClient]):
     ) -> httpx2.Response:
         """A signed DELETE."""
         return await self.request("DELETE", url, credentials=credentials, **kwargs)
-
-    async def aclose(self) -> None:
-        """Close the HTTP client if this client made it."""
-        if self._owns_http:
-            await self.http.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()

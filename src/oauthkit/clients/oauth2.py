@@ -7,7 +7,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import anyio.to_thread
 import httpx2
@@ -28,6 +28,7 @@ from ..protocol.oauth2.config import ClientConfig, MetadataCache, server_metadat
 from ..protocol.oauth2.grants import DeviceAuthorization
 from ..protocol.oauth2.metadata import ServerMetadata
 from ..protocol.oauth2.token import Token
+from ._lifecycle import AsyncLifecycle, SyncLifecycle
 
 __all__ = ["AsyncOAuth2Client", "OAuth2Client"]
 
@@ -197,7 +198,7 @@ class _OAuth2Base(Generic[H]):
         return f"{type(self).__name__}(client_id={self.client_id!r})"
 
 
-class OAuth2Client(_OAuth2Base[httpx2.Client]):
+class OAuth2Client(_OAuth2Base[httpx2.Client], SyncLifecycle):
     """An OAuth 2.x client over a synchronous ``httpx2.Client`` (one is made if ``http`` is
     None, and closed by :meth:`close`)."""
 
@@ -262,19 +263,8 @@ class OAuth2Client(_OAuth2Base[httpx2.Client]):
         """RFC 7662: the server's view of the token (``active`` and more)."""
         return run(grants.introspect(self.config, self._cache, token, hint=hint), self.http)
 
-    def close(self) -> None:
-        """Close the HTTP clients this client made."""
-        if self._owns_http:
-            self.http.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class AsyncOAuth2Client(_OAuth2Base[httpx2.AsyncClient]):
+class AsyncOAuth2Client(_OAuth2Base[httpx2.AsyncClient], AsyncLifecycle):
     """The ``await`` twin of :class:`OAuth2Client`, over an ``httpx2.AsyncClient``."""
 
     _http_class = httpx2.AsyncClient
@@ -342,13 +332,6 @@ class AsyncOAuth2Client(_OAuth2Base[httpx2.AsyncClient]):
 
     async def aclose(self) -> None:
         """Close the HTTP clients this client made."""
-        if self._owns_http:
-            await self.http.aclose()
+        await super().aclose()
         if self._sync_twin is not None:
             self._sync_twin.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
