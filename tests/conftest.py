@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 
 from peers import oauth1_authlib, oauth1_oauthlib
+from peers.counting_server import CountingServer, start_counting_server
 from peers.oauth1_common import OAuth1Peer
 from peers.oidc_provider import OIDCPeer, OIDCPeerUnavailable, start_oidc_provider
+from peers.redis_server import RedisPeer, RedisUnavailable, start_redis
 
 
 @pytest.fixture
@@ -111,3 +113,48 @@ def _reset_oidc_logs() -> None:
     for peer in _LIVE_OIDC_PEERS:
         if peer.running:
             peer.reset_log()
+
+
+# ----------------------------------------------------------------------------- Redis
+
+
+def _start_redis_or_skip() -> RedisPeer:
+    """Start redis-server; without it (or redis-py): fail under ``CI=true``, else skip."""
+    try:
+        return start_redis()
+    except RedisUnavailable as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"Redis peer unavailable under CI: {exc}", pytrace=False)
+        pytest.skip(f"Redis peer unavailable: {exc}")
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisPeer]:
+    """A ``redis-server`` of our own on a free 127.0.0.1 port, started once per session.
+
+    Tests normally use ``redis_url`` (which empties it first); use this one for the port or
+    ``redis_server.client()``.  Do not stop it.
+    """
+    peer = _start_redis_or_skip()
+    yield peer
+    peer.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisPeer) -> str:
+    """``redis://127.0.0.1:<port>/0`` of the session's Redis, emptied (FLUSHALL) first."""
+    redis_server.flushall()
+    return redis_server.url
+
+
+# ----------------------------------------------------------------------------- counting token server
+
+
+@pytest.fixture
+def counting_server() -> Iterator[CountingServer]:
+    """A fresh :class:`peers.counting_server.CountingServer` per test (default options:
+    ``access_ttl=60``, ``token_delay=0``, ``rotate=True``, ``reuse_detection=True``; change
+    them with ``counting_server.set(...)``), stopped at teardown."""
+    server = start_counting_server()
+    yield server
+    server.stop()

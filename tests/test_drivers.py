@@ -66,6 +66,7 @@ def test_an_unreachable_server_is_a_transport_error() -> None:
     with httpx2.Client() as http, pytest.raises(TransportError) as info:
         run(_one_request(url), http)
     assert isinstance(info.value.__cause__, httpx2.ConnectError)
+    assert info.value.sent is False
     assert "secret=abc" not in str(info.value)
 
 

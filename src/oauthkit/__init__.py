@@ -13,6 +13,7 @@ from .protocol.oauth1.credentials import OAuth1Credentials, TemporaryCredentials
 from .protocol.oauth2.authorization import AuthorizationRequest
 from .protocol.oauth2.grants import DeviceAuthorization
 from .protocol.oauth2.token import Token
+from .session import Session
 
 __all__ = [
     "AsyncOAuth1Client",
@@ -25,6 +26,7 @@ __all__ = [
     "OAuth2Auth",
     "OAuth2Client",
     "OAuthKitError",
+    "Session",
     "TemporaryCredentials",
     "Token",
     "__version__",

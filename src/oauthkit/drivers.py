@@ -71,9 +71,21 @@ def _too_large(response: httpx2.Response, request: HttpRequest) -> InvalidRespon
     )
 
 
+#: Failures that happen before a request leaves this machine.
+_NOT_SENT = (
+    httpx2.ConnectError,
+    httpx2.ConnectTimeout,
+    httpx2.PoolTimeout,
+    httpx2.UnsupportedProtocol,
+)
+
+
 def _failed(exc: httpx2.HTTPError, request: HttpRequest) -> TransportError:
     where = request.url.split("?", 1)[0]
-    return TransportError(f"{request.method} {where} failed: {type(exc).__name__}: {exc}")
+    return TransportError(
+        f"{request.method} {where} failed: {type(exc).__name__}: {exc}",
+        sent=not isinstance(exc, _NOT_SENT),
+    )
 
 
 def _send(http: httpx2.Client, request: HttpRequest) -> HttpResponse:

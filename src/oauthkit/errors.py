@@ -34,6 +34,8 @@
     │   └── RequestAlreadyUsed                   the authorization request was exchanged already
     ├── PollingTimeout (also TimeoutError)       device flow: no answer before the deadline
     ├── StoreError                               a token store failed or holds something foreign
+    │   ├── StoreConflict                        a compare-and-set write lost: someone wrote first
+    │   └── LockTimeout (also TimeoutError)      the store's lock for a key was not had in time
     └── ReauthenticationRequired                 the credentials are gone: sign in again
 
 Server errors map from their ``error`` code to a class through :data:`SERVER_ERRORS`, an
@@ -71,6 +73,7 @@ __all__ = [
     "InvalidScope",
     "InvalidTarget",
     "IssuerMismatch",
+    "LockTimeout",
     "MissingParameter",
     "OAuth1ServerError",
     "OAuthKitError",
@@ -80,6 +83,7 @@ __all__ = [
     "RequestAlreadyUsed",
     "SlowDown",
     "StateMismatch",
+    "StoreConflict",
     "StoreError",
     "TokenMismatch",
     "TransportError",
@@ -183,8 +187,14 @@ class InsecureTransportError(ConfigurationError):
 class TransportError(OAuthKitError):
     """The server could not be reached, or the connection failed mid-exchange.
 
-    The underlying HTTP library's exception is attached as ``__cause__``.
+    ``sent`` is False when the request certainly never reached the server (no connection);
+    True when it may have (the answer was lost): a refresh whose answer was lost may have
+    rotated the refresh token. The HTTP library's exception is attached as ``__cause__``.
     """
+
+    def __init__(self, message: str, *, sent: bool = True) -> None:
+        super().__init__(message)
+        self.sent = sent
 
 
 class InvalidResponse(OAuthKitError):
@@ -447,6 +457,15 @@ class PollingTimeout(OAuthKitError, TimeoutError):
 
 class StoreError(OAuthKitError):
     """A token store failed, or holds data it cannot read."""
+
+
+class StoreConflict(StoreError):
+    """A compare-and-set write found another version than the one read: another process wrote
+    first, or this one's lock expired (the write was not made)."""
+
+
+class LockTimeout(StoreError, TimeoutError):
+    """The store's lock for a key could not be taken in time."""
 
 
 class ReauthenticationRequired(OAuthKitError):

@@ -8,32 +8,27 @@ import math
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Generator
-from typing import NamedTuple, Protocol, TypeVar
+from typing import NamedTuple, Protocol
 
 import anyio
 import httpx2
 
 from ..errors import InvalidGrant, ReauthenticationRequired
-from ..protocol.http import Step
 from ..protocol.oauth2.bearer import authorization_header, bearer_challenge_error
 from ..protocol.oauth2.token import Token
 
 __all__ = ["HoldsToken", "OAuth2Auth", "TokenHolder", "TokenRenewer"]
 
-T = TypeVar("T")
-
 
 class TokenRenewer(Protocol):
-    """What a token holder needs from a client: a way to renew a token and to run the
-    renewal from sync or async code (``OAuth2Client`` and ``AsyncOAuth2Client`` are both)."""
+    """What a token holder needs: whether a token can be renewed, and renewal from sync and
+    from async code (``OAuth2Client``, ``AsyncOAuth2Client`` and ``Session`` are all)."""
 
     def can_renew(self, token: Token) -> bool: ...
 
-    def renew_step(self, token: Token) -> Step[Token]: ...
+    def renew_sync(self, token: Token) -> Token: ...
 
-    def run_sync(self, step: Step[T]) -> T: ...
-
-    async def run_async(self, step: Step[T]) -> T: ...
+    async def renew_async(self, token: Token) -> Token: ...
 
 
 class Current(NamedTuple):
@@ -70,10 +65,13 @@ class TokenHolder:
         self.current = self._prepare(token)
 
     def _prepare(self, token: Token) -> Current:
-        renew_at = math.inf
-        if token.expires_at is not None and self._client.can_renew(token):
-            renew_at = token.expires_at.timestamp() - self._leeway
+        at = token.renew_at(self._leeway) if self._client.can_renew(token) else None
+        renew_at = at.timestamp() if at is not None else math.inf
         return Current(token, authorization_header(token.token_type, token.access_token), renew_at)
+
+    def reset(self, token: Token) -> None:
+        """Use ``token`` from now on (a new sign-in)."""
+        self.current = self._prepare(token)
 
     def can_renew(self, token: Token) -> bool:
         """True when ``token`` can be refreshed or fetched again."""
@@ -106,7 +104,7 @@ class TokenHolder:
             if self.current is not stale:
                 return self.current
             try:
-                new = self._client.run_sync(self._client.renew_step(stale.token))
+                new = self._client.renew_sync(stale.token)
             except InvalidGrant as exc:
                 raise self._renewal_failed() from exc
             return self._adopt(new)
@@ -119,7 +117,7 @@ class TokenHolder:
             if self.current is not stale:
                 return self.current
             try:
-                new = await self._client.run_async(self._client.renew_step(stale.token))
+                new = await self._client.renew_async(stale.token)
             except InvalidGrant as exc:
                 raise self._renewal_failed() from exc
             return self._adopt(new)
@@ -147,10 +145,19 @@ class HoldsToken:
     ) -> None:
         self.holder = TokenHolder(client, token, leeway=leeway, on_token=on_token)
 
+    holder: TokenHolder | None
+
     @property
     def token(self) -> Token:
         """The current token (renewed ones replace it)."""
-        return self.holder.current.token
+        return (self.holder or self._sync_holder()).current.token
+
+    def _sync_holder(self) -> TokenHolder:
+        """The holder when :attr:`holder` is not set yet (a session loads it on first use)."""
+        raise ReauthenticationRequired("this auth object has no token")
+
+    async def _async_holder(self) -> TokenHolder:
+        return self._sync_holder()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.token!r})"
@@ -167,13 +174,19 @@ class OAuth2Auth(HoldsToken, httpx2.Auth):
     Authorization header never follows a redirect to another origin (httpx2 drops it).
     """
 
+    @staticmethod
     def _retry(
-        self, replayable: bool, request: httpx2.Request, response: httpx2.Response, token: Token
+        holder: TokenHolder,
+        replayable: bool,
+        request: httpx2.Request,
+        response: httpx2.Response,
+        token: Token,
     ) -> bool:
         return (
-            replayable
+            response.status_code == 401  # the cheap test first: this runs on every response
+            and replayable
             and _same_origin(response.url, request.url)
-            and self.holder.retry_after(
+            and holder.retry_after(
                 response.status_code, response.headers.get("www-authenticate"), token
             )
         )
@@ -182,14 +195,14 @@ class OAuth2Auth(HoldsToken, httpx2.Auth):
         self, request: httpx2.Request
     ) -> Generator[httpx2.Request, httpx2.Response, None]:
         """Send with the token; renew when due, or once after an ``invalid_token`` 401."""
-        holder = self.holder
+        holder = self.holder or self._sync_holder()
         current = holder.current
         if time.time() >= current.renew_at:
             current = holder.renew_sync(current)
         request.headers["Authorization"] = current.header
         replayable = _replayable(request)
         response = yield request
-        if self._retry(replayable, request, response, current.token):
+        if self._retry(holder, replayable, request, response, current.token):
             request.headers["Authorization"] = holder.renew_sync(current).header
             yield request
 
@@ -197,13 +210,13 @@ class OAuth2Auth(HoldsToken, httpx2.Auth):
         self, request: httpx2.Request
     ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
         """The async twin of :meth:`sync_auth_flow`."""
-        holder = self.holder
+        holder = self.holder or await self._async_holder()
         current = holder.current
         if time.time() >= current.renew_at:
             current = await holder.renew_async(current)
         request.headers["Authorization"] = current.header
         replayable = _replayable(request)
         response = yield request
-        if self._retry(replayable, request, response, current.token):
+        if self._retry(holder, replayable, request, response, current.token):
             request.headers["Authorization"] = (await holder.renew_async(current)).header
             yield request

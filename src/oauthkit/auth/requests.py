@@ -68,29 +68,33 @@ class RequestsOAuth2Auth(HoldsToken, requests.auth.AuthBase):
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         """Authorize the request, renewing first when due (RFC 6750 §2.1)."""
-        current = self.holder.current
+        holder = self.holder or self._sync_holder()
+        current = holder.current
         if time.time() >= current.renew_at:
-            current = self.holder.renew_sync(current)
+            current = holder.renew_sync(current)
         r.headers["Authorization"] = current.header
         r.register_hook("response", self._after)  # type: ignore[no-untyped-call]
         return r
 
     def _after(self, response: requests.Response, **kwargs: Any) -> requests.Response:
+        if response.status_code != 401:
+            return response
         request = response.request
         sent = request.headers.get("Authorization")
-        current = self.holder.current
+        holder = self.holder or self._sync_holder()
+        current = holder.current
         replayable = request.body is None or isinstance(request.body, bytes | str)
         if (
             not replayable
             or getattr(request, "_oauthkit_retried", False)
             or _origin(response.url) != _origin(request.url)
-            or not self.holder.retry_after(
+            or not holder.retry_after(
                 response.status_code, response.headers.get("www-authenticate"), current.token
             )
         ):
             return response
         if sent == current.header:
-            current = self.holder.renew_sync(current)
+            current = holder.renew_sync(current)
         response.content  # noqa: B018 - read it so the connection can be reused
         response.close()
         retry = request.copy()

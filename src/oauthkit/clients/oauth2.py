@@ -149,15 +149,23 @@ class _OAuth2Base(Generic[H]):
             return self._sync_twin
 
     def run_sync(self, step: Step[T]) -> T:
-        """Run a step synchronously (used by :class:`OAuth2Auth` in sync flows)."""
+        """Run a step synchronously (the async client through a sync twin of its HTTP
+        client)."""
         return run(step, self._sync_http())
 
     async def run_async(self, step: Step[T]) -> T:
-        """Run a step from async code (used by :class:`OAuth2Auth` in async flows); the sync
-        client runs it in a worker thread."""
+        """Run a step from async code; the sync client runs it in a worker thread."""
         if isinstance(self.http, httpx2.AsyncClient):
             return await arun(step, self.http)
         return await anyio.to_thread.run_sync(run, step, self.http)
+
+    def renew_sync(self, token: Token) -> Token:
+        """Renew ``token`` (refresh, or client credentials again) from sync code."""
+        return self.run_sync(self.renew_step(token))
+
+    async def renew_async(self, token: Token) -> Token:
+        """Renew ``token`` from async code."""
+        return await self.run_async(self.renew_step(token))
 
     def validate_callback(
         self, request: AuthorizationRequest, callback: Callback

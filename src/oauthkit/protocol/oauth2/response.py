@@ -146,4 +146,5 @@ def parse_token_response(
         id_token=id_token,
         extra=fields,
         grant=grant,
+        issued_at=issued,
     )

@@ -24,6 +24,7 @@ _KNOWN = frozenset(
         "id_token",
         "extra",
         "grant",
+        "issued_at",
     }
 )
 
@@ -32,7 +33,8 @@ _KNOWN = frozenset(
 class Token:
     """An access token and what comes with it (RFC 6749 §5.1).
 
-    ``expires_at`` is absolute and timezone-aware (``None``: the server gave no lifetime).
+    ``expires_at`` is absolute and timezone-aware (``None``: the server gave no lifetime);
+    ``issued_at`` is when it was received, so that its lifetime is known.
     ``scope`` is the granted scope: the server's when it sent one (RFC 6749 §3.3), else the
     one requested. ``grant`` names the grant that produced it (``client_credentials`` tokens
     are renewed by asking again). ``extra`` keeps every other response field. ``repr()``
@@ -47,10 +49,13 @@ class Token:
     id_token: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
     grant: str | None = None
+    issued_at: datetime | None = None
 
     def __post_init__(self) -> None:
-        if self.expires_at is not None and self.expires_at.tzinfo is None:
-            raise ConfigurationError("expires_at must be timezone-aware")
+        for name in ("expires_at", "issued_at"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                raise ConfigurationError(f"{name} must be timezone-aware")
         object.__setattr__(self, "extra", MappingProxyType(dict(self.extra)))
 
     def is_expired(self, leeway: float | timedelta = 0, *, now: datetime | None = None) -> bool:
@@ -65,6 +70,29 @@ class Token:
     def replace(self, **changes: Any) -> Token:
         """A copy with ``changes`` applied."""
         return replace(self, **changes)
+
+    def renew_at(self, leeway: float = 60) -> datetime | None:
+        """When to renew: ``leeway`` seconds before expiry, but no earlier than halfway
+        through the token's lifetime when that is known (a token that lives less than twice
+        the leeway would otherwise be renewed at once, on every use). ``None``: never."""
+        if self.expires_at is None:
+            return None
+        lifetime = self.lifetime
+        if lifetime is not None:
+            leeway = min(leeway, max(lifetime.total_seconds(), 0) / 2)
+        return self.expires_at - timedelta(seconds=leeway)
+
+    def is_due(self, leeway: float = 60, *, now: datetime | None = None) -> bool:
+        """True once :meth:`renew_at` has passed."""
+        at = self.renew_at(leeway)
+        return at is not None and (now or datetime.now(UTC)) >= at
+
+    @property
+    def lifetime(self) -> timedelta | None:
+        """How long the token was issued for (``None`` when unknown)."""
+        if self.expires_at is None or self.issued_at is None:
+            return None
+        return self.expires_at - self.issued_at
 
     @property
     def scopes(self) -> frozenset[str]:
@@ -82,6 +110,7 @@ class Token:
             "id_token": self.id_token,
             "extra": dict(self.extra),
             "grant": self.grant,
+            "issued_at": self.issued_at.isoformat() if self.issued_at else None,
         }
         json.dumps(data)  # fails early on a value a store could not keep
         return data
@@ -94,16 +123,11 @@ class Token:
             access_token = data["access_token"]
             if not isinstance(access_token, str) or not access_token:
                 raise ValueError("access_token must be a non-empty string")
-            expires_at = data.get("expires_at")
-            if isinstance(expires_at, str):
-                expires_at = datetime.fromisoformat(expires_at)
-            elif isinstance(expires_at, int | float) and not isinstance(expires_at, bool):
-                expires_at = datetime.fromtimestamp(expires_at, UTC)
-            elif expires_at is not None and not isinstance(expires_at, datetime):
-                raise ValueError("expires_at must be ISO 8601, a timestamp or a datetime")
+            expires_at = _instant(data.get("expires_at"), "expires_at")
+            issued_at = _instant(data.get("issued_at"), "issued_at")
             if expires_at is None and data.get("expires_in") is not None:
-                seconds = int(data["expires_in"])
-                expires_at = (now or datetime.now(UTC)) + timedelta(seconds=seconds)
+                issued_at = issued_at or now or datetime.now(UTC)
+                expires_at = issued_at + timedelta(seconds=int(data["expires_in"]))
             extra = dict(data.get("extra") or {})
             extra.update({k: v for k, v in data.items() if k not in _KNOWN})
             return cls(
@@ -115,6 +139,7 @@ class Token:
                 id_token=data.get("id_token"),
                 extra=extra,
                 grant=data.get("grant"),
+                issued_at=issued_at,
             )
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise ConfigurationError(f"not a token: {exc}") from None
@@ -126,3 +151,13 @@ class Token:
             f"Token(token_type={self.token_type!r}, expires_at={expires}, "
             f"scope={self.scope!r}, refreshable={refresh})"
         )
+
+
+def _instant(value: Any, name: str) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        return datetime.fromisoformat(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    raise ValueError(f"{name} must be ISO 8601, a timestamp or a datetime")

@@ -1,0 +1,261 @@
+"""``Session``: a token kept in a store, fresh for every thread, task, process and machine
+that shares the store, and renewed exactly once per expiry.
+
+The fast path — the token in memory is not due — takes no lock and touches no store. When it
+is due (or a resource server said ``invalid_token``):
+
+1. one in-process single flight: threads (or tasks) that meet it together wait for one
+   renewal (:class:`~oauthkit.auth.oauth2.TokenHolder`);
+2. the store's lock for the key (across processes or machines);
+3. the store is read again: another process may have renewed already, then that token is
+   used and nothing is sent;
+4. otherwise the stored token is refreshed (or, for client credentials, fetched again), and
+5. the new token is written with compare-and-set and committed *before* any request uses
+   it, so a rotated refresh token is never lost to a crash after the answer arrived.
+
+A refresh refused with ``invalid_grant``, or whose answer was lost after it was sent, ends
+in :class:`~oauthkit.errors.ReauthenticationRequired`; a failed write surfaces as
+:class:`~oauthkit.errors.StoreError` and the new token is not used.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .auth.oauth2 import OAuth2Auth, TokenHolder
+from .errors import InvalidGrant, ReauthenticationRequired, StoreError, TransportError
+from .protocol.oauth2.token import Token
+from .stores.base import DEFAULT_LOCK_TIMEOUT, AsyncTransaction, Entry, TokenStore, Transaction
+
+__all__ = ["Session", "SessionAuth"]
+
+
+class _Client(Protocol):
+    def can_renew(self, token: Token) -> bool: ...
+    def renew_sync(self, token: Token) -> Token: ...
+    async def renew_async(self, token: Token) -> Token: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Load:
+    """Read the key's entry under the lock."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Renew:
+    """Refresh (or fetch again) this token over HTTP."""
+
+    token: Token
+
+
+@dataclass(frozen=True, slots=True)
+class _Save:
+    """Compare-and-set the new token over ``version``."""
+
+    token: Token
+    version: int
+
+
+_Op = _Load | _Renew | _Save
+
+
+class Session:
+    """A token under ``key`` in ``store`` (default: :class:`~oauthkit.stores.SQLiteStore`),
+    kept fresh with ``client``.
+
+    ``auth()`` is an ``httpx2.Auth`` for sync and async clients alike; ``token()`` /
+    ``atoken()`` give the current token, renewed first when due (``leeway`` seconds before
+    it expires). ``save(token)`` stores a token obtained by signing in.
+    """
+
+    def __init__(
+        self,
+        client: _Client,
+        store: TokenStore | None = None,
+        key: str = "default",
+        *,
+        leeway: float = 60,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    ) -> None:
+        if store is None:
+            from .stores.sqlite import SQLiteStore
+
+            store = SQLiteStore()
+        self.client = client
+        self.store = store
+        self.key = key
+        self.leeway = leeway
+        self.lock_timeout = lock_timeout
+        self._holder: TokenHolder | None = None
+        self._start_lock = threading.Lock()
+
+    # -- the token in memory --------------------------------------------------------------
+
+    def _adopt_stored(self, value: object) -> TokenHolder:
+        if value is None:
+            raise ReauthenticationRequired(f"no token is stored under {self.key!r}: sign in")
+        if not isinstance(value, Token):
+            raise StoreError(f"{self.key!r} holds OAuth 1.0a credentials, not an OAuth 2 token")
+        with self._start_lock:
+            if self._holder is None:
+                self._holder = TokenHolder(self, value, leeway=self.leeway)
+            return self._holder
+
+    def _sync_holder(self) -> TokenHolder:
+        return self._holder or self._adopt_stored(self.store.get(self.key))
+
+    async def _async_holder(self) -> TokenHolder:
+        return self._holder or self._adopt_stored(await self.store.aget(self.key))
+
+    def token(self) -> Token:
+        """The current token, renewed first if it is due."""
+        holder = self._sync_holder()
+        current = holder.current
+        if time.time() >= current.renew_at:
+            current = holder.renew_sync(current)
+        return current.token
+
+    async def atoken(self) -> Token:
+        """The ``await`` twin of :meth:`token`."""
+        holder = await self._async_holder()
+        current = holder.current
+        if time.time() >= current.renew_at:
+            current = await holder.renew_async(current)
+        return current.token
+
+    def save(self, token: Token) -> None:
+        """Store ``token`` (after signing in) and use it from now on."""
+        self.store.put(self.key, token)
+        self._reset(token)
+
+    async def asave(self, token: Token) -> None:
+        """The ``await`` twin of :meth:`save`."""
+        await self.store.aput(self.key, token)
+        self._reset(token)
+
+    def _reset(self, token: Token) -> None:
+        with self._start_lock:
+            if self._holder is None:
+                self._holder = TokenHolder(self, token, leeway=self.leeway)
+            else:
+                self._holder.reset(token)
+
+    def auth(self) -> SessionAuth:
+        """An ``httpx2.Auth`` (sync and async) sending this session's token."""
+        return SessionAuth(self)
+
+    # -- renewal, called by the holder inside its single flight ---------------------------
+
+    def can_renew(self, token: Token) -> bool:
+        """True when the client can refresh ``token`` or fetch it again."""
+        return self.client.can_renew(token)
+
+    def _renewal(self, stale: Token) -> Generator[_Op, Any, Token]:
+        """Steps 3-5 of the module docstring, for either driver below."""
+        entry: Entry | None = yield _Load()
+        if entry is None:
+            raise ReauthenticationRequired(f"the token under {self.key!r} was removed: sign in")
+        stored = entry.value
+        if not isinstance(stored, Token):
+            raise StoreError(f"{self.key!r} holds OAuth 1.0a credentials, not an OAuth 2 token")
+        if stored.access_token != stale.access_token and not stored.is_due(self.leeway):
+            return stored  # another process renewed it: nothing to send
+        try:
+            new: Token = yield _Renew(stored)
+        except InvalidGrant as exc:
+            raise ReauthenticationRequired(
+                f"the refresh token under {self.key!r} was refused (invalid_grant): sign in again"
+            ) from exc
+        except TransportError as exc:
+            if not exc.sent:
+                raise  # never reached the server: the stored token is still good
+            again: Entry | None = yield _Load()
+            if (
+                isinstance(again, Entry)
+                and isinstance(again.value, Token)
+                and again.value.access_token != stored.access_token
+            ):
+                return again.value
+            raise ReauthenticationRequired(
+                "the answer to the refresh was lost after it was sent; the server may have "
+                "rotated the refresh token, so sign in again"
+            ) from exc
+        yield _Save(new, entry.version)
+        return new
+
+    def renew_sync(self, stale: Token) -> Token:
+        """Renew under the store's lock (threads of this process are already in line)."""
+        with self.store.lock(self.key, timeout=self.lock_timeout) as transaction:
+            return self._drive(self._renewal(stale), transaction)
+
+    async def renew_async(self, stale: Token) -> Token:
+        """The ``await`` twin of :meth:`renew_sync`."""
+        async with self.store.alock(self.key, timeout=self.lock_timeout) as transaction:
+            return await self._adrive(self._renewal(stale), transaction)
+
+    def _drive(self, steps: Generator[_Op, Any, Token], transaction: Transaction) -> Token:
+        answer: Any = None
+        failure: BaseException | None = None
+        while True:
+            try:
+                op = steps.throw(failure) if failure else steps.send(answer)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+            answer, failure = None, None
+            try:
+                if isinstance(op, _Load):
+                    answer = transaction.load()
+                elif isinstance(op, _Renew):
+                    answer = self.client.renew_sync(op.token)
+                else:
+                    answer = transaction.save(op.token, op.version)
+            except (InvalidGrant, TransportError) as exc:
+                failure = exc
+
+    async def _adrive(
+        self, steps: Generator[_Op, Any, Token], transaction: AsyncTransaction
+    ) -> Token:
+        answer: Any = None
+        failure: BaseException | None = None
+        while True:
+            try:
+                op = steps.throw(failure) if failure else steps.send(answer)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+            answer, failure = None, None
+            try:
+                if isinstance(op, _Load):
+                    answer = await transaction.load()
+                elif isinstance(op, _Renew):
+                    answer = await self.client.renew_async(op.token)
+                else:
+                    answer = await transaction.save(op.token, op.version)
+            except (InvalidGrant, TransportError) as exc:
+                failure = exc
+
+    def __repr__(self) -> str:
+        return f"Session(key={self.key!r}, store={self.store!r})"
+
+
+class SessionAuth(OAuth2Auth):
+    """The ``httpx2.Auth`` of a :class:`Session`: the session's token, loaded from the store
+    on first use and renewed through the session."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self.holder = session._holder  # shared with the session; loaded on first use if None
+
+    def _sync_holder(self) -> TokenHolder:
+        self.holder = self._session._sync_holder()
+        return self.holder
+
+    async def _async_holder(self) -> TokenHolder:
+        self.holder = await self._session._async_holder()
+        return self.holder
+
+    def __repr__(self) -> str:
+        return f"SessionAuth({self._session!r})"

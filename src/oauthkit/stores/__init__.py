@@ -1,0 +1,31 @@
+"""Token stores: where tokens live between runs (``TokenStore`` is the protocol).
+
+``MemoryStore`` and ``SQLiteStore`` (the default) are always here; ``KeyringStore`` and
+``RedisStore`` need the extras ``keyring`` and ``redis`` and are imported on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .base import Entry, TokenStore
+from .memory import MemoryStore
+from .sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from .keyring import KeyringStore
+    from .redis import RedisStore
+
+__all__ = ["Entry", "KeyringStore", "MemoryStore", "RedisStore", "SQLiteStore", "TokenStore"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RedisStore":
+        from .redis import RedisStore
+
+        return RedisStore
+    if name == "KeyringStore":
+        from .keyring import KeyringStore
+
+        return KeyringStore
+    raise AttributeError(name)

@@ -1,0 +1,222 @@
+"""What every token store is: the :class:`TokenStore` protocol, the stored format, and
+:class:`BlockingStore`, which serves async callers of a blocking store from worker threads."""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager, asynccontextmanager
+from typing import Any, NamedTuple, Protocol, TypeAlias
+
+import anyio
+import anyio.to_thread
+
+from ..errors import ConfigurationError, StoreError
+from ..protocol.oauth1.credentials import OAuth1Credentials
+from ..protocol.oauth2.token import Token
+
+__all__ = [
+    "DEFAULT_LOCK_TIMEOUT",
+    "AsyncTransaction",
+    "BlockingStore",
+    "Entry",
+    "Stored",
+    "TokenStore",
+    "Transaction",
+    "decode",
+    "encode",
+]
+
+#: What a store keeps: an OAuth 2 token, or OAuth 1.0a token credentials.
+Stored: TypeAlias = Token | OAuth1Credentials
+#: How long :meth:`TokenStore.lock` waits by default (seconds).
+DEFAULT_LOCK_TIMEOUT = 30.0
+FORMAT = "oauthkit/1"
+
+
+class Entry(NamedTuple):
+    """A stored value and its version (which every write increments)."""
+
+    value: Stored
+    version: int
+
+
+class Transaction(Protocol):
+    """The holder of a key's lock reads and writes that key through this."""
+
+    def load(self) -> Entry | None:
+        """The current entry, or ``None``."""
+        ...
+
+    def save(self, value: Stored, version: int | None) -> int:
+        """Compare-and-set: write ``value`` if the stored version is still ``version``
+        (``None``: nothing stored) and this holder still owns the lock; return the new
+        version, else raise :class:`~oauthkit.errors.StoreConflict`."""
+        ...
+
+
+class AsyncTransaction(Protocol):
+    """The ``await`` twin of :class:`Transaction`."""
+
+    async def load(self) -> Entry | None:
+        """The current entry, or ``None``."""
+        ...
+
+    async def save(self, value: Stored, version: int | None) -> int:
+        """Compare-and-set, as :meth:`Transaction.save`."""
+        ...
+
+
+class TokenStore(Protocol):
+    """Where tokens live between runs, shared by threads, tasks, processes or machines.
+
+    ``get``/``put``/``delete`` for plain use; ``lock(key)`` gives the one holder of a key a
+    :class:`Transaction` to re-read and compare-and-set it (how a refresh is made once).
+    Every method has an ``a``-prefixed ``await`` twin.
+    """
+
+    def get(self, key: str) -> Stored | None: ...
+    def put(self, key: str, value: Stored) -> None: ...
+    def delete(self, key: str) -> None: ...
+    def keys(self) -> list[str]: ...
+    def lock(
+        self, key: str, *, timeout: float = DEFAULT_LOCK_TIMEOUT
+    ) -> AbstractContextManager[Transaction]: ...
+    async def aget(self, key: str) -> Stored | None: ...
+    async def aput(self, key: str, value: Stored) -> None: ...
+    async def adelete(self, key: str) -> None: ...
+    async def akeys(self) -> list[str]: ...
+    def alock(
+        self, key: str, *, timeout: float = DEFAULT_LOCK_TIMEOUT
+    ) -> Any: ...  # an async context manager of AsyncTransaction
+
+
+def encode(value: Stored) -> str:
+    """The JSON a store keeps for ``value``: everything needed to use and renew it
+    (``expires_at`` absolute, refresh token, scope, ID token; for OAuth 1.0a the token
+    credentials and the client credentials that sign with them)."""
+    if isinstance(value, Token):
+        return json.dumps({"format": FORMAT, "kind": "oauth2", "data": value.to_dict()})
+    if isinstance(value, OAuth1Credentials):
+        data = {
+            **value.to_dict(),
+            "consumer_secret": value.consumer_secret,
+            "rsa_key": _pem(value.rsa_key) if value.rsa_key is not None else None,
+        }
+        return json.dumps({"format": FORMAT, "kind": "oauth1", "data": data})
+    raise ConfigurationError("a store keeps a Token or OAuth1Credentials")
+
+
+def decode(text: str | bytes) -> Stored:
+    """Take back what :func:`encode` wrote; anything else is a :class:`StoreError`."""
+    try:
+        document = json.loads(text)
+        if not isinstance(document, dict) or document.get("format") != FORMAT:
+            raise ValueError("not an oauthkit entry")
+        data = document["data"]
+        if document["kind"] == "oauth2":
+            return Token.from_dict(data)
+        if document["kind"] == "oauth1":
+            return OAuth1Credentials(
+                consumer_key=data["consumer_key"],
+                consumer_secret=data.get("consumer_secret"),
+                rsa_key=data.get("rsa_key"),
+                token=data.get("token"),
+                token_secret=data.get("token_secret"),
+                extra=data.get("extra") or {},
+            )
+        raise ValueError(f"unknown kind {document['kind']!r}")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StoreError(f"the store holds an entry oauthkit cannot read: {exc}") from None
+
+
+def _pem(key: Any) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    return str(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode("ascii")
+    )
+
+
+class _ThreadedTransaction:
+    """A blocking :class:`Transaction` awaited from worker threads."""
+
+    def __init__(self, inner: Transaction) -> None:
+        self._inner = inner
+
+    async def load(self) -> Entry | None:
+        return await anyio.to_thread.run_sync(self._inner.load)
+
+    async def save(self, value: Stored, version: int | None) -> int:
+        return await anyio.to_thread.run_sync(self._inner.save, value, version)
+
+
+class BlockingStore(ABC):
+    """A store whose I/O blocks (memory, SQLite, keyring): the ``a``-methods run the blocking
+    ones in worker threads, so that an event loop never waits on a disk or a lock."""
+
+    @abstractmethod
+    def get(self, key: str) -> Stored | None:
+        """The value stored under ``key``, or ``None``."""
+
+    @abstractmethod
+    def put(self, key: str, value: Stored) -> None:
+        """Store ``value`` under ``key`` (a new version)."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Forget ``key`` (nothing happens if it is absent)."""
+
+    @abstractmethod
+    def keys(self) -> list[str]:
+        """Every key stored, sorted."""
+
+    @abstractmethod
+    def lock(
+        self, key: str, *, timeout: float = DEFAULT_LOCK_TIMEOUT
+    ) -> AbstractContextManager[Transaction]:
+        """Hold ``key``'s lock (across processes where the store is shared) and read and
+        compare-and-set it through the :class:`Transaction` given; raises
+        :class:`~oauthkit.errors.LockTimeout` after ``timeout`` seconds."""
+
+    async def aget(self, key: str) -> Stored | None:
+        """:meth:`get`, from a worker thread."""
+        return await anyio.to_thread.run_sync(self.get, key)
+
+    async def aput(self, key: str, value: Stored) -> None:
+        """:meth:`put`, from a worker thread."""
+        await anyio.to_thread.run_sync(self.put, key, value)
+
+    async def adelete(self, key: str) -> None:
+        """:meth:`delete`, from a worker thread."""
+        await anyio.to_thread.run_sync(self.delete, key)
+
+    async def akeys(self) -> list[str]:
+        """:meth:`keys`, from a worker thread."""
+        return await anyio.to_thread.run_sync(self.keys)
+
+    @asynccontextmanager
+    async def alock(
+        self, key: str, *, timeout: float = DEFAULT_LOCK_TIMEOUT
+    ) -> AsyncIterator[_ThreadedTransaction]:
+        """:meth:`lock`, taken and released from worker threads (released even when the
+        task is cancelled)."""
+        manager = self.lock(key, timeout=timeout)
+        transaction = await anyio.to_thread.run_sync(manager.__enter__)
+        try:
+            yield _ThreadedTransaction(transaction)
+        except BaseException as exc:
+            with anyio.CancelScope(shield=True):
+                suppressed = await anyio.to_thread.run_sync(
+                    manager.__exit__, type(exc), exc, exc.__traceback__
+                )
+            if not suppressed:
+                raise
+        else:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(manager.__exit__, None, None, None)

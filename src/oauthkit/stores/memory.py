@@ -1,0 +1,72 @@
+"""``MemoryStore``: tokens in this process's memory (tests, short-lived programs)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ..errors import LockTimeout, StoreConflict
+from .base import DEFAULT_LOCK_TIMEOUT, BlockingStore, Entry, Stored, Transaction
+
+__all__ = ["MemoryStore"]
+
+
+class _MemoryTransaction:
+    def __init__(self, store: MemoryStore, key: str) -> None:
+        self._store = store
+        self._key = key
+
+    def load(self) -> Entry | None:
+        with self._store._guard:
+            return self._store._entries.get(self._key)
+
+    def save(self, value: Stored, version: int | None) -> int:
+        with self._store._guard:
+            current = self._store._entries.get(self._key)
+            if (current.version if current else None) != version:
+                raise StoreConflict(f"{self._key!r} changed since it was read")
+            new = (version or 0) + 1
+            self._store._entries[self._key] = Entry(value, new)
+            return new
+
+
+class MemoryStore(BlockingStore):
+    """Tokens kept in a dict of this process; gone when it exits. Thread- and task-safe."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, Entry] = {}
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    def get(self, key: str) -> Stored | None:
+        with self._guard:
+            entry = self._entries.get(key)
+        return entry.value if entry else None
+
+    def put(self, key: str, value: Stored) -> None:
+        with self._guard:
+            current = self._entries.get(key)
+            self._entries[key] = Entry(value, (current.version if current else 0) + 1)
+
+    def delete(self, key: str) -> None:
+        with self._guard:
+            self._entries.pop(key, None)
+
+    def keys(self) -> list[str]:
+        with self._guard:
+            return sorted(self._entries)
+
+    @contextmanager
+    def lock(self, key: str, *, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[Transaction]:
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        if not lock.acquire(timeout=timeout):
+            raise LockTimeout(f"the lock for {key!r} was not free within {timeout} s")
+        try:
+            yield _MemoryTransaction(self, key)
+        finally:
+            lock.release()
+
+    def __repr__(self) -> str:
+        return f"MemoryStore({len(self._entries)} entries)"

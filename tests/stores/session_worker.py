@@ -1,0 +1,66 @@
+"""A separate process sharing a Session's store, for the multi-process and crash tests.
+
+    python session_worker.py '<json config>'
+
+Config: ``store`` ("sqlite" or "redis"), ``location`` (file path or Redis URL), ``key``,
+``client`` (OAuth2Client keyword arguments: client_id, client_secret, token_endpoint, …),
+``api`` (a URL answering 200 to a valid bearer token), ``threads``, ``calls`` (per thread),
+``mode`` ("requests": wait for a line on stdin, then every thread calls the API; "token":
+wait for a line, then call ``session.token()`` once). Prints one JSON line with the outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from typing import Any
+
+import httpx2
+
+from oauthkit import OAuth2Client, Session
+from oauthkit.stores import RedisStore, SQLiteStore
+
+
+def main() -> int:
+    config: dict[str, Any] = json.loads(sys.argv[1])
+    store = (
+        SQLiteStore(config["location"])
+        if config["store"] == "sqlite"
+        else RedisStore(config["location"], lock_ttl=config.get("lock_ttl", 30))
+    )
+    client = OAuth2Client(**config["client"])
+    session = Session(client, store, config["key"], leeway=config.get("leeway", 60))
+    print("ready", flush=True)
+    sys.stdin.readline()  # the go signal: every process starts together
+    if config["mode"] == "token":
+        try:
+            token = session.token()
+            print(json.dumps({"token": token.access_token}), flush=True)
+        except Exception as exc:
+            print(json.dumps({"error": type(exc).__name__, "message": str(exc)}), flush=True)
+        return 0
+    statuses: list[int] = []
+    errors: list[str] = []
+    barrier = threading.Barrier(config["threads"])
+
+    def work() -> None:
+        with httpx2.Client(auth=session.auth(), timeout=30) as http:
+            barrier.wait()
+            for _ in range(config["calls"]):
+                try:
+                    statuses.append(http.get(config["api"]).status_code)
+                except Exception as exc:  # reported, not raised: the parent asserts
+                    errors.append(f"{type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=work) for _ in range(config["threads"])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    print(json.dumps({"statuses": statuses, "errors": errors}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

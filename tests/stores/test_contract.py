@@ -1,0 +1,312 @@
+"""One contract, every store: a real SQLite file, a real redis-server, the keyring through a
+real file-backed backend, and memory. Sync and async callers alike."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from oauthkit import OAuth1Credentials, Token
+from oauthkit.errors import LockTimeout, StoreConflict, StoreError
+from oauthkit.stores import KeyringStore, MemoryStore, RedisStore, SQLiteStore, TokenStore
+
+pytestmark = pytest.mark.anyio
+
+STORES = ["memory", "sqlite", "keyring", "redis"]
+
+
+def file_keyring(path: Path) -> Any:
+    """keyrings.alt's file-backed keyring, its file redirected into the test's folder."""
+    from keyrings.alt.file import PlaintextKeyring
+
+    backend = PlaintextKeyring()
+    backend.file_path = str(path / "keyring.cfg")
+    return backend
+
+
+@pytest.fixture(params=STORES)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TokenStore]:
+    kind = request.param
+    if kind == "memory":
+        yield MemoryStore()
+    elif kind == "sqlite":
+        yield SQLiteStore(tmp_path / "tokens.sqlite3")
+    elif kind == "keyring":
+        yield KeyringStore(backend=file_keyring(tmp_path), lock_dir=tmp_path / "locks")
+    else:
+        redis_store = RedisStore(request.getfixturevalue("redis_url"), lock_ttl=5)
+        yield redis_store
+        redis_store.close()
+
+
+def _token(n: int = 1) -> Token:
+    return Token(
+        f"access-{n}",
+        expires_at=datetime(2030, 1, 1, tzinfo=UTC) + timedelta(seconds=n),
+        refresh_token=f"refresh-{n}",
+        scope="a b",
+        id_token="h.p.s",
+        extra={"refresh_token_expires_in": 86400, "nested": {"x": [1, 2]}},
+        grant="authorization_code",
+    )
+
+
+def test_put_get_delete_keys(store: TokenStore) -> None:
+    assert store.get("github:me") is None
+    store.put("github:me", _token())
+    store.put("google:me", _token(2))
+    assert store.get("github:me") == _token()
+    assert store.keys() == ["github:me", "google:me"]
+    store.put("github:me", _token(3))
+    assert store.get("github:me") == _token(3)
+    store.delete("github:me")
+    store.delete("github:me")  # absent: nothing happens
+    assert store.get("github:me") is None
+    assert store.keys() == ["google:me"]
+
+
+def test_everything_needed_to_renew_survives(store: TokenStore) -> None:
+    store.put("k", _token())
+    back = store.get("k")
+    assert isinstance(back, Token)
+    assert back.expires_at == _token().expires_at
+    assert back.expires_at is not None
+    assert back.expires_at.tzinfo is not None
+    assert (back.refresh_token, back.scope, back.id_token, back.grant) == (
+        "refresh-1",
+        "a b",
+        "h.p.s",
+        "authorization_code",
+    )
+    assert back.extra["nested"] == {"x": [1, 2]}
+
+
+def test_oauth1_credentials_live_in_the_same_stores(store: TokenStore) -> None:
+    creds = OAuth1Credentials(
+        consumer_key="ck",
+        consumer_secret="cs",
+        token="t",
+        token_secret="ts",
+        extra={"screen_name": "alice"},
+    )
+    store.put("x:alice", creds)
+    back = store.get("x:alice")
+    assert isinstance(back, OAuth1Credentials)
+    assert (back.token, back.token_secret, back.consumer_secret) == ("t", "ts", "cs")
+    assert back.extra == {"screen_name": "alice"}
+
+
+def test_lock_gives_compare_and_set(store: TokenStore) -> None:
+    with store.lock("k", timeout=5) as txn:
+        assert txn.load() is None
+        first = txn.save(_token(1), None)
+        with pytest.raises(StoreConflict):
+            txn.save(_token(2), None)  # it exists now
+    with store.lock("k", timeout=5) as txn:
+        entry = txn.load()
+        assert entry is not None
+        assert entry.version == first
+        assert entry.value == _token(1)
+        second = txn.save(_token(2), entry.version)
+        assert second > first
+        with pytest.raises(StoreConflict):
+            txn.save(_token(3), entry.version)  # stale version
+    assert store.get("k") == _token(2)
+    store.put("k", _token(4))  # a plain put also moves the version on
+    with store.lock("k", timeout=5) as txn:
+        entry = txn.load()
+        assert entry is not None
+        assert entry.version > second
+
+
+def test_the_lock_excludes_other_holders(store: TokenStore) -> None:
+    inside = threading.Event()
+    release = threading.Event()
+    failures: list[BaseException] = []
+
+    def holder() -> None:
+        with store.lock("k", timeout=5):
+            inside.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    assert inside.wait(5)
+    try:
+        with pytest.raises(LockTimeout):
+            with store.lock("k", timeout=0.3):
+                failures.append(AssertionError("two holders at once"))
+    finally:
+        release.set()
+        thread.join()
+    assert not failures
+    with store.lock("k", timeout=5):
+        pass  # free again
+
+
+def test_an_error_inside_the_lock_releases_it(store: TokenStore) -> None:
+    store.put("k", _token(1))
+
+    def fail_inside() -> None:
+        with store.lock("k", timeout=5) as txn:
+            assert txn.load() is not None
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        fail_inside()
+    with store.lock("k", timeout=1) as txn:
+        assert txn.load() is not None
+    assert store.get("k") == _token(1)
+
+
+async def test_async_twins(store: TokenStore) -> None:
+    await store.aput("k", _token(1))
+    assert await store.aget("k") == _token(1)
+    assert await store.akeys() == ["k"]
+    async with store.alock("k", timeout=5) as txn:
+        entry = await txn.load()
+        assert entry is not None
+        await txn.save(_token(2), entry.version)
+        with pytest.raises(StoreConflict):
+            await txn.save(_token(3), entry.version)
+    assert store.get("k") == _token(2)
+    await store.adelete("k")
+    assert await store.aget("k") is None
+
+
+def test_repr_shows_no_secret(store: TokenStore) -> None:
+    store.put("k", _token())
+    assert "access-1" not in repr(store)
+    assert "refresh-1" not in repr(store)
+
+
+# ------------------------------------------------------------------------------ SQLite only
+
+
+def test_sqlite_creates_a_private_file_in_a_private_folder(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "deeper" / "tokens.sqlite3"
+    SQLiteStore(path).put("k", _token())
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_sqlite_default_path_is_the_user_data_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    store = SQLiteStore()
+    assert store.path == tmp_path / "xdg" / "oauthkit" / "tokens.sqlite3"
+    store.put("k", _token())
+    assert store.path.parent.stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"this is not a database at all" * 100, b"SQLite format 3\x00" + b"\xff" * 4000],
+    ids=["text", "corrupt-header"],
+)
+def test_sqlite_refuses_a_corrupt_file_and_keeps_it(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "tokens.sqlite3"
+    path.write_bytes(content)
+    with pytest.raises(StoreError, match="will not overwrite"):
+        SQLiteStore(path).get("k")
+    assert path.read_bytes() == content  # never silently reset
+
+
+def test_sqlite_refuses_a_foreign_database(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE users (name TEXT)")
+    with pytest.raises(StoreError, match="another program"):
+        SQLiteStore(path).put("k", _token())
+
+
+def test_sqlite_refuses_a_newer_schema(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "tokens.sqlite3"
+    SQLiteStore(path).put("k", _token())
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA user_version = 99")
+    with pytest.raises(StoreError, match="schema version 99"):
+        SQLiteStore(path).get("k")
+
+
+def test_sqlite_refuses_an_entry_it_cannot_read(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "tokens.sqlite3"
+    SQLiteStore(path).put("k", _token())
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE tokens SET value = '{\"garbage\": 1}'")
+    with pytest.raises(StoreError, match="cannot read"):
+        SQLiteStore(path).get("k")
+
+
+def test_sqlite_uses_wal(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "tokens.sqlite3"
+    SQLiteStore(path).put("k", _token())
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+# ----------------------------------------------------------------------------- keyring only
+
+
+def test_keyring_refuses_no_backend_and_a_chosen_plaintext_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import keyring
+    from keyring.backends import fail
+
+    monkeypatch.setattr(keyring, "get_keyring", lambda: fail.Keyring())
+    with pytest.raises(StoreError, match="no usable OS keyring"):
+        KeyringStore()
+    from keyrings.alt.file import PlaintextKeyring
+
+    monkeypatch.setattr(keyring, "get_keyring", PlaintextKeyring)
+    with pytest.raises(StoreError, match="not the OS keychain"):
+        KeyringStore()
+
+
+def test_keyring_refuses_a_backend_that_cuts_the_token(tmp_path: Path) -> None:
+    class Cutting:
+        priority = 1
+
+        def __init__(self) -> None:
+            self.data: dict[tuple[str, str], str] = {}
+
+        def set_password(self, service: str, user: str, password: str) -> None:
+            self.data[service, user] = password[:100]
+
+        def get_password(self, service: str, user: str) -> str | None:
+            return self.data.get((service, user))
+
+    store = KeyringStore(backend=Cutting(), lock_dir=tmp_path)
+    with pytest.raises(StoreError, match="whole"):
+        store.put("k", _token())
+
+
+def test_keyring_backend_errors_are_store_errors(tmp_path: Path) -> None:
+    from keyring.errors import PasswordSetError
+
+    class Refusing:
+        priority = 1
+
+        def set_password(self, service: str, user: str, password: str) -> None:
+            raise PasswordSetError("blob too large")
+
+        def get_password(self, service: str, user: str) -> str | None:
+            return None
+
+    with pytest.raises(StoreError, match="some backends limit the size"):
+        KeyringStore(backend=Refusing(), lock_dir=tmp_path).put("k", _token())
