@@ -161,3 +161,32 @@ def test_is_expired_with_leeway() -> None:
     assert token.is_expired(timedelta(seconds=31), now=NOW)
     with pytest.raises(ValueError, match="timezone-aware"):
         Token("x", expires_at=datetime(2026, 1, 1))
+
+
+def test_refresh_token_expiry_is_kept_absolute() -> None:
+    token = _parse(
+        {
+            "access_token": "AT",
+            "token_type": "bearer",
+            "expires_in": 28800,
+            "refresh_token": "RT",
+            "refresh_token_expires_in": 15811200,
+        }
+    )
+    assert token.refresh_token_expires_at == NOW + timedelta(seconds=15811200)
+    assert token.issued_at == NOW
+    assert token.lifetime == timedelta(hours=8)
+    assert Token.from_dict(token.to_dict()) == token
+    assert "refresh_token_expires_in" not in token.extra
+
+
+def test_renewal_is_due_at_the_leeway_or_halfway_for_short_tokens() -> None:
+    long = Token("x", issued_at=NOW, expires_at=NOW + timedelta(hours=1))
+    assert long.renew_at(60) == NOW + timedelta(minutes=59)
+    short = Token("x", issued_at=NOW, expires_at=NOW + timedelta(seconds=60))
+    assert short.renew_at(60) == NOW + timedelta(seconds=30)
+    assert not short.is_due(60, now=NOW + timedelta(seconds=29))
+    assert short.is_due(60, now=NOW + timedelta(seconds=30))
+    unknown = Token("x", expires_at=NOW + timedelta(seconds=60))
+    assert unknown.renew_at(60) == NOW
+    assert Token("x").renew_at(60) is None

@@ -129,6 +129,7 @@ def parse_token_response(
         )
     canonical_type = {"bearer": "Bearer", "dpop": "DPoP"}.get(token_type.lower(), token_type)
     lifetime = parse_expires_in(fields.pop("expires_in", None), response)
+    refresh_lifetime = parse_expires_in(fields.pop("refresh_token_expires_in", None), response)
     scope = fields.pop("scope", None)
     if scope is not None and not isinstance(scope, str):
         raise InvalidResponse("scope must be a space-delimited string", response=response)
@@ -147,4 +148,5 @@ def parse_token_response(
         extra=fields,
         grant=grant,
         issued_at=issued,
+        refresh_token_expires_at=issued + refresh_lifetime if refresh_lifetime else None,
     )

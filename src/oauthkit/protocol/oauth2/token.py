@@ -25,6 +25,7 @@ _KNOWN = frozenset(
         "extra",
         "grant",
         "issued_at",
+        "refresh_token_expires_at",
     }
 )
 
@@ -34,7 +35,9 @@ class Token:
     """An access token and what comes with it (RFC 6749 §5.1).
 
     ``expires_at`` is absolute and timezone-aware (``None``: the server gave no lifetime);
-    ``issued_at`` is when it was received, so that its lifetime is known.
+    ``issued_at`` is when it was received, so that its lifetime is known;
+    ``refresh_token_expires_at`` is set when the server says when the refresh token expires
+    (``refresh_token_expires_in``, as GitHub and others send).
     ``scope`` is the granted scope: the server's when it sent one (RFC 6749 §3.3), else the
     one requested. ``grant`` names the grant that produced it (``client_credentials`` tokens
     are renewed by asking again). ``extra`` keeps every other response field. ``repr()``
@@ -50,9 +53,10 @@ class Token:
     extra: Mapping[str, Any] = field(default_factory=dict)
     grant: str | None = None
     issued_at: datetime | None = None
+    refresh_token_expires_at: datetime | None = None
 
     def __post_init__(self) -> None:
-        for name in ("expires_at", "issued_at"):
+        for name in ("expires_at", "issued_at", "refresh_token_expires_at"):
             value = getattr(self, name)
             if value is not None and value.tzinfo is None:
                 raise ConfigurationError(f"{name} must be timezone-aware")
@@ -111,6 +115,9 @@ class Token:
             "extra": dict(self.extra),
             "grant": self.grant,
             "issued_at": self.issued_at.isoformat() if self.issued_at else None,
+            "refresh_token_expires_at": (
+                self.refresh_token_expires_at.isoformat() if self.refresh_token_expires_at else None
+            ),
         }
         json.dumps(data)  # fails early on a value a store could not keep
         return data
@@ -140,6 +147,9 @@ class Token:
                 extra=extra,
                 grant=data.get("grant"),
                 issued_at=issued_at,
+                refresh_token_expires_at=_instant(
+                    data.get("refresh_token_expires_at"), "refresh_token_expires_at"
+                ),
             )
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise ConfigurationError(f"not a token: {exc}") from None
