@@ -1,19 +1,44 @@
 """oauthkit: one OAuth 1.0a and OAuth 2.x client for Python, sync and async.
 
-The public names are listed in ``__all__``; everything else is private.
+The public names are listed in ``__all__``. They are imported on first use (PEP 562), so
+that ``import oauthkit.errors`` or the ``oauthkit token`` command stays fast and does not
+load the HTTP stack.
 """
 
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__
-from .auth.oauth1 import OAuth1Auth
-from .auth.oauth2 import OAuth2Auth
-from .clients.oauth1 import AsyncOAuth1Client, OAuth1Client
-from .clients.oauth2 import AsyncOAuth2Client, OAuth2Client
-from .errors import OAuthKitError
-from .protocol.oauth1.credentials import OAuth1Credentials, TemporaryCredentials
-from .protocol.oauth2.authorization import AuthorizationRequest
-from .protocol.oauth2.grants import DeviceAuthorization
-from .protocol.oauth2.token import Token
-from .session import Session
+
+if TYPE_CHECKING:
+    from .auth.oauth1 import OAuth1Auth
+    from .auth.oauth2 import OAuth2Auth
+    from .clients.oauth1 import AsyncOAuth1Client, OAuth1Client
+    from .clients.oauth2 import AsyncOAuth2Client, OAuth2Client
+    from .errors import OAuthKitError
+    from .protocol.oauth1.credentials import OAuth1Credentials, TemporaryCredentials
+    from .protocol.oauth2.authorization import AuthorizationRequest
+    from .protocol.oauth2.grants import DeviceAuthorization
+    from .protocol.oauth2.token import Token
+    from .session import Session
+
+_WHERE = {
+    "AsyncOAuth1Client": ".clients.oauth1",
+    "AsyncOAuth2Client": ".clients.oauth2",
+    "AuthorizationRequest": ".protocol.oauth2.authorization",
+    "DeviceAuthorization": ".protocol.oauth2.grants",
+    "OAuth1Auth": ".auth.oauth1",
+    "OAuth1Client": ".clients.oauth1",
+    "OAuth1Credentials": ".protocol.oauth1.credentials",
+    "OAuth2Auth": ".auth.oauth2",
+    "OAuth2Client": ".clients.oauth2",
+    "OAuthKitError": ".errors",
+    "Session": ".session",
+    "TemporaryCredentials": ".protocol.oauth1.credentials",
+    "Token": ".protocol.oauth2.token",
+}
 
 __all__ = [
     "AsyncOAuth1Client",
@@ -31,3 +56,16 @@ __all__ = [
     "Token",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module 'oauthkit' has no attribute {name!r}")
+    value = getattr(import_module(where, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

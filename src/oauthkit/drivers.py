@@ -11,6 +11,7 @@ it returns; a :class:`~oauthkit.protocol.http.Wait` is a sleep (``time.sleep`` o
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TypeVar
 
 import anyio
@@ -24,13 +25,14 @@ __all__ = ["arun", "run"]
 T = TypeVar("T")
 
 
-def run(step: Step[T], http: httpx2.Client) -> T:
-    """Drive ``step`` to its result with the synchronous ``http`` client."""
+def run(step: Step[T], http: httpx2.Client, *, wait: Callable[[float], None] = time.sleep) -> T:
+    """Drive ``step`` to its result with the synchronous ``http`` client; ``wait`` does the
+    pauses a step asks for (a command line passes one that shows a countdown)."""
     try:
         request = next(step)
         while True:
             if isinstance(request, Wait):
-                time.sleep(request.seconds)
+                wait(request.seconds)
                 request = step.send(None)
             else:
                 request = step.send(_send(http, request))

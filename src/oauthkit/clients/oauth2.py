@@ -230,6 +230,10 @@ class OAuth2Client(_OAuth2Base[httpx2.Client], SyncLifecycle):
         """Validate the callback (error, state, iss first), then exchange its code."""
         return run(self._exchange_step(request, callback), self.http)
 
+    def exchange(self, code: AuthorizationCode) -> Token:
+        """Exchange a code that :meth:`validate_callback` returned (RFC 6749 §4.1.3)."""
+        return run(grants.exchange_code(self.config, self._cache, code), self.http)
+
     def refresh(self, token: Token, *, scope: str | None = None) -> Token:
         """RFC 6749 §6; the old refresh token is kept when the server returns none."""
         return run(grants.refresh(self.config, self._cache, token, scope=scope), self.http)
@@ -258,10 +262,17 @@ class OAuth2Client(_OAuth2Base[httpx2.Client], SyncLifecycle):
         step = grants.device_authorization(self.config, self._cache, scope=scope, extra=extra)
         return run(step, self.http)
 
-    def poll_device(self, device: DeviceAuthorization, timeout: float | None = None) -> Token:
-        """RFC 8628 §3.4: wait for the user's approval (honours pending and slow_down)."""
+    def poll_device(
+        self,
+        device: DeviceAuthorization,
+        timeout: float | None = None,
+        *,
+        wait: Callable[[float], None] = time.sleep,
+    ) -> Token:
+        """RFC 8628 §3.4: wait for the user's approval (honours pending and slow_down);
+        ``wait`` does the pauses between polls (a command line shows a countdown in it)."""
         step = grants.poll_device(self.config, self._cache, device, timeout=timeout)
-        return run(step, self.http)
+        return run(step, self.http, wait=wait)
 
     def revoke(self, token: Token | str, *, hint: str | None = None) -> None:
         """RFC 7009: revoke the refresh token if there is one, else the access token."""
@@ -293,6 +304,10 @@ class AsyncOAuth2Client(_OAuth2Base[httpx2.AsyncClient], AsyncLifecycle):
     async def exchange_code(self, request: AuthorizationRequest, callback: Callback) -> Token:
         """Validate the callback (error, state, iss first), then exchange its code."""
         return await arun(self._exchange_step(request, callback), self.http)
+
+    async def exchange(self, code: AuthorizationCode) -> Token:
+        """Exchange a code that :meth:`validate_callback` returned (RFC 6749 §4.1.3)."""
+        return await arun(grants.exchange_code(self.config, self._cache, code), self.http)
 
     async def refresh(self, token: Token, *, scope: str | None = None) -> Token:
         """RFC 6749 §6; the old refresh token is kept when the server returns none."""

@@ -9,9 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractContextManager, asynccontextmanager
 from typing import Any, NamedTuple, Protocol, TypeAlias
 
-import anyio
-import anyio.to_thread
-
 from ..errors import ConfigurationError, StoreError
 from ..protocol.oauth1.credentials import OAuth1Credentials
 from ..protocol.oauth2.token import Token
@@ -143,6 +140,13 @@ def _pem(key: Any) -> str:
     )
 
 
+async def _in_thread(function: Any, *args: Any) -> Any:
+    # anyio is imported here, not at the top: reading a store must stay fast for the CLI.
+    import anyio.to_thread
+
+    return await anyio.to_thread.run_sync(function, *args)
+
+
 class _ThreadedTransaction:
     """A blocking :class:`Transaction` awaited from worker threads."""
 
@@ -150,10 +154,10 @@ class _ThreadedTransaction:
         self._inner = inner
 
     async def load(self) -> Entry | None:
-        return await anyio.to_thread.run_sync(self._inner.load)
+        return await _in_thread(self._inner.load)  # type: ignore[no-any-return]
 
     async def save(self, value: Stored, version: int | None) -> int:
-        return await anyio.to_thread.run_sync(self._inner.save, value, version)
+        return await _in_thread(self._inner.save, value, version)  # type: ignore[no-any-return]
 
 
 class BlockingStore(ABC):
@@ -186,19 +190,19 @@ class BlockingStore(ABC):
 
     async def aget(self, key: str) -> Stored | None:
         """:meth:`get`, from a worker thread."""
-        return await anyio.to_thread.run_sync(self.get, key)
+        return await _in_thread(self.get, key)  # type: ignore[no-any-return]
 
     async def aput(self, key: str, value: Stored) -> None:
         """:meth:`put`, from a worker thread."""
-        await anyio.to_thread.run_sync(self.put, key, value)
+        await _in_thread(self.put, key, value)
 
     async def adelete(self, key: str) -> None:
         """:meth:`delete`, from a worker thread."""
-        await anyio.to_thread.run_sync(self.delete, key)
+        await _in_thread(self.delete, key)
 
     async def akeys(self) -> list[str]:
         """:meth:`keys`, from a worker thread."""
-        return await anyio.to_thread.run_sync(self.keys)
+        return await _in_thread(self.keys)  # type: ignore[no-any-return]
 
     @asynccontextmanager
     async def alock(
@@ -206,17 +210,17 @@ class BlockingStore(ABC):
     ) -> AsyncIterator[_ThreadedTransaction]:
         """:meth:`lock`, taken and released from worker threads (released even when the
         task is cancelled)."""
+        import anyio
+
         manager = self.lock(key, timeout=timeout)
-        transaction = await anyio.to_thread.run_sync(manager.__enter__)
+        transaction = await _in_thread(manager.__enter__)
         try:
             yield _ThreadedTransaction(transaction)
         except BaseException as exc:
             with anyio.CancelScope(shield=True):
-                suppressed = await anyio.to_thread.run_sync(
-                    manager.__exit__, type(exc), exc, exc.__traceback__
-                )
+                suppressed = await _in_thread(manager.__exit__, type(exc), exc, exc.__traceback__)
             if not suppressed:
                 raise
         else:
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(manager.__exit__, None, None, None)
+                await _in_thread(manager.__exit__, None, None, None)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
+from ..._timing import renew_at
 from ...errors import ConfigurationError
 
 __all__ = ["Token"]
@@ -81,10 +82,9 @@ class Token:
         the leeway would otherwise be renewed at once, on every use). ``None``: never."""
         if self.expires_at is None:
             return None
-        lifetime = self.lifetime
-        if lifetime is not None:
-            leeway = min(leeway, max(lifetime.total_seconds(), 0) / 2)
-        return self.expires_at - timedelta(seconds=leeway)
+        issued = self.issued_at.timestamp() if self.issued_at is not None else None
+        at = renew_at(self.expires_at.timestamp(), issued, leeway)
+        return datetime.fromtimestamp(at, UTC)
 
     def is_due(self, leeway: float = 60, *, now: datetime | None = None) -> bool:
         """True once :meth:`renew_at` has passed."""
