@@ -103,6 +103,10 @@ def test_code_flow_with_pkce_for_every_client_authentication(
     assert token.scope is not None
     assert "openid" in token.scopes
     assert token.grant == "authorization_code"
+    assert token.id_claims is not None  # validated: signature, iss, aud, exp, iat, nonce
+    assert token.id_claims["sub"] == "alice"
+    assert token.id_claims["aud"] == name
+    assert token.id_claims["nonce"] == request.nonce
 
 
 def test_basic_secret_with_reserved_characters_is_form_encoded(oidc_provider: OIDCPeer) -> None:

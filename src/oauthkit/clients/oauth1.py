@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
 import httpx2
 
@@ -76,6 +76,20 @@ class _OAuth1Base(Generic[H]):
         if url is None:
             raise ConfigurationError(f"this client has no {name}; pass {name}= to the client")
         return url
+
+    @classmethod
+    def from_preset(
+        cls,
+        name: str,
+        consumer_key: str,
+        consumer_secret: str | None = None,
+        **options: Any,
+    ) -> Self:
+        """A client for an OAuth 1.0a provider preset (``oauthkit.providers``); keyword
+        arguments of the constructor in ``options`` win."""
+        from ..providers import get
+
+        return cls(consumer_key, consumer_secret, **get(name).oauth1_arguments(**options))
 
     def credentials(self, token: str, token_secret: str) -> OAuth1Credentials:
         """Token credentials you already hold (from a store, say) with this client's consumer."""

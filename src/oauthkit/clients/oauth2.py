@@ -6,8 +6,8 @@ from __future__ import annotations
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
 
 import anyio.to_thread
 import httpx2
@@ -26,6 +26,7 @@ from ..protocol.oauth2.authorization import (
 from ..protocol.oauth2.client_auth import ClientAuth
 from ..protocol.oauth2.config import ClientConfig, MetadataCache, server_metadata
 from ..protocol.oauth2.grants import DeviceAuthorization
+from ..protocol.oauth2.hooks import Hook
 from ..protocol.oauth2.metadata import ServerMetadata
 from ..protocol.oauth2.token import Token
 from ._lifecycle import AsyncLifecycle, SyncLifecycle
@@ -77,6 +78,7 @@ class _OAuth2Base(Generic[H]):
         allow_insecure_http: bool = False,
         clock: Callable[[], float] = time.time,
         http: H | None = None,
+        hooks: Sequence[Hook] = (),
     ) -> None:
         if auth_method is None:
             auth_method = (
@@ -125,6 +127,7 @@ class _OAuth2Base(Generic[H]):
             pkce=None if insecure_no_pkce else pkce,
             allow_insecure_http=allow_insecure_http,
             clock=clock,
+            hooks=tuple(hooks),
         )
         self._cache = MetadataCache()
         self._verify = _tls_context(tls_client_cert)
@@ -137,6 +140,21 @@ class _OAuth2Base(Generic[H]):
     def client_id(self) -> str:
         """The client identifier (RFC 6749 §2.2)."""
         return self.config.auth.client_id
+
+    @classmethod
+    def from_preset(
+        cls,
+        name: str,
+        client_id: str,
+        client_secret: str | None = None,
+        **options: Any,
+    ) -> Self:
+        """A client for a provider preset (``oauthkit.providers``): its endpoints, scopes,
+        client authentication and quirk hooks. ``options`` are the preset's own (a tenant, a
+        self-hosted base URL) and any keyword argument of the constructor, which wins."""
+        from ..providers import get
+
+        return cls(client_id, client_secret, **get(name).oauth2_arguments(**options))
 
     def _sync_http(self) -> httpx2.Client:
         """A synchronous HTTP client: ``http`` itself, or one made once for the async client

@@ -23,6 +23,7 @@ from ...errors import (
 )
 from ..http import Step
 from .config import ClientConfig, MetadataCache, server_metadata
+from .hooks import hook_authorization_params
 from .pkce import code_challenge, make_code_verifier
 
 __all__ = [
@@ -225,6 +226,7 @@ def build_authorization_request(
             )
         values = [value] if isinstance(value, str) else list(value)
         params += [(name, str(v)) for v in values]
+    params = hook_authorization_params(config.hooks, params)
     return AuthorizationRequest(
         url=_add_query(endpoint, params),
         state=state,

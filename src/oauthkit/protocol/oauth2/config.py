@@ -12,7 +12,9 @@ from ...errors import ConfigurationError
 from ..http import Step
 from ..transport import check_endpoint
 from .client_auth import ClientAuth
+from .hooks import Hook
 from .metadata import ENDPOINTS, ServerMetadata, discover
+from .oidc import JwksCache
 from .pkce import CODE_CHALLENGE_METHODS
 
 __all__ = ["ClientConfig", "MetadataCache", "server_metadata"]
@@ -30,6 +32,7 @@ class ClientConfig:
     scope: str | None = None
     pkce: str | None = "S256"
     allow_insecure_http: bool = False
+    hooks: tuple[Hook, ...] = ()
     clock: Callable[[], float] = field(default=time.time, compare=False)
 
     def __post_init__(self) -> None:
@@ -60,12 +63,13 @@ class ClientConfig:
 
 
 class MetadataCache:
-    """Server metadata, fetched once per client and kept (RFC 8414)."""
+    """Server metadata, fetched once per client and kept (RFC 8414), and the JWKS."""
 
-    __slots__ = ("value",)
+    __slots__ = ("jwks", "value")
 
     def __init__(self, value: ServerMetadata | None = None) -> None:
         self.value = value
+        self.jwks = JwksCache()
 
 
 def server_metadata(config: ClientConfig, cache: MetadataCache) -> Step[ServerMetadata]:

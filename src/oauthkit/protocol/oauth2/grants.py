@@ -16,9 +16,18 @@ from ...errors import (
     PollingTimeout,
     SlowDown,
 )
-from ..http import HttpRequest, Step, Wait, fetch
+from ..http import HttpRequest, Step, Wait
 from .authorization import AuthorizationCode
 from .config import ClientConfig, MetadataCache, server_metadata
+from .hooks import fetch_with_hooks
+from .oidc import (
+    DEFAULT_ALGORITHMS,
+    JWKS_REFETCH_INTERVAL,
+    IdTokenError,
+    id_token_alg,
+    jwks_step,
+    validate_id_token,
+)
 from .response import parse_expires_in, parse_json_object, parse_token_response, raise_for_error
 from .token import Token
 
@@ -81,7 +90,7 @@ def token_request(
     """POST ``form`` to the token endpoint and parse the answer (RFC 6749 §5)."""
     metadata = yield from server_metadata(config, cache)
     endpoint = metadata.endpoint("token_endpoint")
-    response = yield from fetch(authenticated_post(config, endpoint, form))
+    response = yield from fetch_with_hooks(config.hooks, authenticated_post(config, endpoint, form))
     return parse_token_response(
         response,
         requested_scope=requested_scope,
@@ -89,6 +98,53 @@ def token_request(
         now=config.now(),
         token_types=token_types,
     )
+
+
+def checked_id_token(
+    config: ClientConfig,
+    cache: MetadataCache,
+    token: Token,
+    *,
+    nonce: str | None = None,
+    previous: Mapping[str, Any] | None = None,
+) -> Step[Token]:
+    """OIDC Core §3.1.3.7: validate the token's ID token (when there is one and the issuer
+    is known) and keep its claims in ``Token.id_claims``; fetch the JWKS when needed, and
+    once more — rate-limited — for an unknown ``kid`` (key rotation)."""
+    if token.id_token is None:
+        return token
+    metadata = yield from server_metadata(config, cache)
+    issuer = metadata.issuer or config.issuer
+    if issuer is None:
+        return token  # nothing to check it against: id_claims stays None
+    algorithms = metadata.raw.get("id_token_signing_alg_values_supported") or DEFAULT_ALGORITHMS
+    alg = id_token_alg(token.id_token) or ""
+    jwks = cache.jwks
+    needs_keys = not alg.startswith("HS") and alg != "none"
+    if needs_keys and not jwks.keys:
+        jwks = yield from jwks_step(metadata.endpoint("jwks_uri"), jwks, now=config.clock())
+    for attempt in range(2):
+        try:
+            claims = validate_id_token(
+                token.id_token,
+                issuer=issuer,
+                client_id=config.auth.client_id,
+                keys=jwks.keys,
+                algorithms=list(algorithms),
+                client_secret=config.auth.client_secret,
+                nonce=nonce,
+                access_token=token.access_token,
+                now=config.clock(),
+                previous=previous,
+            )
+        except LookupError:
+            fresh = config.clock() - jwks.fetched_at >= JWKS_REFETCH_INTERVAL
+            if attempt == 0 and fresh:
+                jwks = yield from jwks_step(metadata.endpoint("jwks_uri"), jwks, now=config.clock())
+                continue
+            raise IdTokenError("no key of the provider's JWKS matches the ID token's kid") from None
+        return token.replace(id_claims=claims)
+    raise IdTokenError("no key of the provider's JWKS matches the ID token's kid")
 
 
 def exchange_code(
@@ -107,11 +163,10 @@ def exchange_code(
         },
         None,
     )
-    return (
-        yield from token_request(
-            config, cache, form, grant="authorization_code", requested_scope=request.scope
-        )
+    token = yield from token_request(
+        config, cache, form, grant="authorization_code", requested_scope=request.scope
     )
+    return (yield from checked_id_token(config, cache, token, nonce=request.nonce))
 
 
 def refresh(
@@ -140,8 +195,8 @@ def refresh(
     if new.refresh_token is None:
         new = new.replace(refresh_token=token.refresh_token)
     if new.id_token is None and token.id_token is not None:
-        new = new.replace(id_token=token.id_token)
-    return new
+        return new.replace(id_token=token.id_token, id_claims=token.id_claims)
+    return (yield from checked_id_token(config, cache, new, previous=token.id_claims))
 
 
 def client_credentials(
@@ -270,7 +325,7 @@ def device_authorization(
     endpoint = metadata.endpoint("device_authorization_endpoint")
     scope = scope if scope is not None else config.scope
     form = _form({"scope": scope}, extra)
-    response = yield from fetch(authenticated_post(config, endpoint, form))
+    response = yield from fetch_with_hooks(config.hooks, authenticated_post(config, endpoint, form))
     what = "the device authorization endpoint"
     raise_for_error(response, what)
     fields = parse_json_object(response, what)
@@ -348,7 +403,7 @@ def revoke(
     else:
         value = token
     form = _form({"token": value, "token_type_hint": hint}, None)
-    response = yield from fetch(authenticated_post(config, endpoint, form))
+    response = yield from fetch_with_hooks(config.hooks, authenticated_post(config, endpoint, form))
     raise_for_error(response, "the revocation endpoint")
 
 
@@ -364,7 +419,7 @@ def introspect(
     else:
         value = token
     form = _form({"token": value, "token_type_hint": hint}, None)
-    response = yield from fetch(authenticated_post(config, endpoint, form))
+    response = yield from fetch_with_hooks(config.hooks, authenticated_post(config, endpoint, form))
     what = "the introspection endpoint"
     raise_for_error(response, what)
     fields = parse_json_object(response, what)

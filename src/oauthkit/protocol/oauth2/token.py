@@ -27,6 +27,7 @@ _KNOWN = frozenset(
         "grant",
         "issued_at",
         "refresh_token_expires_at",
+        "id_claims",
     }
 )
 
@@ -38,7 +39,8 @@ class Token:
     ``expires_at`` is absolute and timezone-aware (``None``: the server gave no lifetime);
     ``issued_at`` is when it was received, so that its lifetime is known;
     ``refresh_token_expires_at`` is set when the server says when the refresh token expires
-    (``refresh_token_expires_in``, as GitHub and others send).
+    (``refresh_token_expires_in``, as GitHub and others send). ``id_claims`` holds the claims
+    of the ID token once validated (OIDC Core §3.1.3.7); it is ``None`` otherwise.
     ``scope`` is the granted scope: the server's when it sent one (RFC 6749 §3.3), else the
     one requested. ``grant`` names the grant that produced it (``client_credentials`` tokens
     are renewed by asking again). ``extra`` keeps every other response field. ``repr()``
@@ -55,6 +57,7 @@ class Token:
     grant: str | None = None
     issued_at: datetime | None = None
     refresh_token_expires_at: datetime | None = None
+    id_claims: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         for name in ("expires_at", "issued_at", "refresh_token_expires_at"):
@@ -62,6 +65,8 @@ class Token:
             if value is not None and value.tzinfo is None:
                 raise ConfigurationError(f"{name} must be timezone-aware")
         object.__setattr__(self, "extra", MappingProxyType(dict(self.extra)))
+        if self.id_claims is not None:
+            object.__setattr__(self, "id_claims", MappingProxyType(dict(self.id_claims)))
 
     def is_expired(self, leeway: float | timedelta = 0, *, now: datetime | None = None) -> bool:
         """True when the token expires within ``leeway`` (seconds or a timedelta) from now.
@@ -115,6 +120,7 @@ class Token:
             "extra": dict(self.extra),
             "grant": self.grant,
             "issued_at": self.issued_at.isoformat() if self.issued_at else None,
+            "id_claims": dict(self.id_claims) if self.id_claims is not None else None,
             "refresh_token_expires_at": (
                 self.refresh_token_expires_at.isoformat() if self.refresh_token_expires_at else None
             ),
@@ -147,6 +153,7 @@ class Token:
                 extra=extra,
                 grant=data.get("grant"),
                 issued_at=issued_at,
+                id_claims=data.get("id_claims"),
                 refresh_token_expires_at=_instant(
                     data.get("refresh_token_expires_at"), "refresh_token_expires_at"
                 ),

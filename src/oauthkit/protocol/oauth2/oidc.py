@@ -1,0 +1,245 @@
+"""OpenID Connect ID tokens (OIDC Core §2, §3.1.3.7, §12.2): signature, claims, hashes.
+
+The ID token is checked before anyone sees it: compact JWS only (a JWE or JSON serialization
+is refused), a size cap before decoding, an algorithm from the provider's allow-list (never
+``none``, never an HMAC keyed with a public key), a key from the provider's JWKS (fetched
+again once, at most every :data:`JWKS_REFETCH_INTERVAL` seconds, when a ``kid`` is unknown:
+key rotation), no unknown ``crit`` header; then ``iss`` exactly, ``aud`` containing the
+client (and ``azp`` naming it when there are other audiences), ``exp`` and ``iat`` within a
+bounded leeway, the request's ``nonce``, and ``at_hash``/``c_hash`` when present.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from ...errors import InvalidResponse
+from ..http import HttpRequest, Step, fetch
+from .response import parse_json_object, raise_for_error
+
+__all__ = [
+    "MAX_ID_TOKEN",
+    "IdTokenError",
+    "JwksCache",
+    "half_hash",
+    "id_token_alg",
+    "jwks_step",
+    "validate_id_token",
+]
+
+#: The largest ID token decoded (bytes); larger ones are refused unread.
+MAX_ID_TOKEN: Final = 16 * 1024
+#: Seconds between two JWKS fetches caused by an unknown ``kid`` (key rotation).
+JWKS_REFETCH_INTERVAL: Final = 60.0
+#: The most clock skew accepted on ``exp`` and ``iat`` (seconds).
+MAX_LEEWAY: Final = 300.0
+#: Without metadata saying otherwise, the only algorithm expected (OIDC Core §15.1).
+DEFAULT_ALGORITHMS: Final = ("RS256",)
+_HASHES: Final = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha512}
+
+
+class IdTokenError(InvalidResponse):
+    """The ID token failed a check of OIDC Core §3.1.3.7; no token is handed back."""
+
+
+@dataclass
+class JwksCache:
+    """The provider's keys, and when they were last fetched."""
+
+    keys: list[dict[str, Any]] = field(default_factory=list)
+    fetched_at: float = 0.0
+
+
+def _b64json(segment: str, what: str) -> dict[str, Any]:
+    try:
+        padded = segment + "=" * (-len(segment) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, UnicodeError) as exc:
+        raise IdTokenError(f"the ID token's {what} is not base64url JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise IdTokenError(f"the ID token's {what} is not a JSON object")
+    return value
+
+
+def half_hash(value: str, alg: str) -> str:
+    """OIDC Core §3.1.3.6/§3.3.2.11: the left half of the hash of ``value`` that ``alg`` uses,
+    base64url without padding (``at_hash``, ``c_hash``); EdDSA uses SHA-512."""
+    digest = _HASHES.get(alg[-3:], hashlib.sha512 if alg == "EdDSA" else None)
+    if digest is None:
+        raise IdTokenError(f"no hash is defined for alg {alg!r}")
+    full = digest(value.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(full[: len(full) // 2]).rstrip(b"=").decode("ascii")
+
+
+def jwks_step(jwks_uri: str, cache: JwksCache, *, now: float) -> Step[JwksCache]:
+    """Fetch the JWKS (RFC 7517 §5) into ``cache``."""
+    response = yield from fetch(HttpRequest("GET", jwks_uri, (("Accept", "application/json"),)))
+    raise_for_error(response, "the JWKS endpoint")
+    document = parse_json_object(response, "the JWKS endpoint")
+    keys = document.get("keys")
+    if not isinstance(keys, list) or not all(isinstance(k, dict) for k in keys):
+        raise InvalidResponse("the JWKS has no list of keys", response=response)
+    cache.keys, cache.fetched_at = keys, now
+    return cache
+
+
+def _select_key(
+    keys: Sequence[Mapping[str, Any]], header: Mapping[str, Any]
+) -> Mapping[str, Any] | None:
+    """The one signing key of the alg's type with the header's ``kid`` (or the only one of
+    that type when there is no ``kid``)."""
+    kid = header.get("kid")
+    kty = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}.get(str(header["alg"])[:2])
+    candidates = [
+        k
+        for k in keys
+        if k.get("kty") == kty
+        and k.get("use", "sig") == "sig"
+        and (kid is None or k.get("kid") == kid)
+    ]
+    if kid is not None:
+        return candidates[0] if candidates else None
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def id_token_alg(id_token: str) -> str | None:
+    """The ``alg`` of an ID token's header, or ``None`` when it cannot be read."""
+    try:
+        return str(_b64json(id_token.split(".", 1)[0][:4096], "header").get("alg"))
+    except IdTokenError:
+        return None
+
+
+def validate_id_token(
+    id_token: str,
+    *,
+    issuer: str,
+    client_id: str,
+    keys: Sequence[Mapping[str, Any]],
+    algorithms: Sequence[str] = DEFAULT_ALGORITHMS,
+    client_secret: str | None = None,
+    nonce: str | None = None,
+    access_token: str | None = None,
+    code: str | None = None,
+    leeway: float = 60.0,
+    now: float | None = None,
+    previous: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """OIDC Core §3.1.3.7: check ``id_token`` and return its claims.
+
+    ``keys`` is the provider's JWKS; an HMAC algorithm (allowed only when listed in
+    ``algorithms``) is keyed with ``client_secret`` alone. ``previous`` is the claims of the
+    ID token being refreshed: ``iss`` and ``sub`` must not change (OIDC Core §12.2). Raises
+    :class:`IdTokenError`, or ``LookupError`` when no key matches the ``kid`` (the caller
+    fetches the JWKS again and retries once).
+    """
+    from joserfc import jws
+    from joserfc.errors import JoseError
+    from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
+
+    if len(id_token) > MAX_ID_TOKEN:
+        raise IdTokenError(f"the ID token is larger than {MAX_ID_TOKEN} bytes")
+    segments = id_token.split(".")
+    if len(segments) != 3:
+        raise IdTokenError("the ID token is not a compact JWS (three segments)")
+    header = _b64json(segments[0], "header")
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg == "none" or alg.lower() == "none":
+        raise IdTokenError("the ID token is unsigned (alg none) where a signature is required")
+    if alg not in algorithms:
+        raise IdTokenError(f"the ID token is signed with {alg!r}, not one of {list(algorithms)}")
+    if "crit" in header:
+        raise IdTokenError(f"the ID token has critical header parameters {header['crit']!r}")
+    key: Any
+    if alg.startswith("HS"):
+        if not client_secret:
+            raise IdTokenError(f"{alg} ID tokens need the client secret; this client has none")
+        key = OctKey.import_key(client_secret)
+    else:
+        jwk = _select_key(keys, header)
+        if jwk is None:
+            raise LookupError(header.get("kid"))
+        if jwk.get("kty") == "oct":  # pragma: no cover - _select_key never picks oct for these
+            raise IdTokenError("an HMAC key cannot verify an asymmetric signature")
+        importers: dict[str, Any] = {
+            "RSA": RSAKey.import_key,
+            "EC": ECKey.import_key,
+            "OKP": OKPKey.import_key,
+        }
+        try:
+            key = importers[str(jwk["kty"])](dict(jwk))
+        except (JoseError, ValueError, TypeError) as exc:
+            raise IdTokenError(f"the provider's key is unusable: {exc}") from None
+    try:
+        jws.deserialize_compact(id_token, key, algorithms=[alg])
+    except (JoseError, ValueError) as exc:
+        raise IdTokenError(f"the ID token's signature does not verify: {exc}") from None
+    claims = _b64json(segments[1], "claims")
+    _check_claims(
+        claims,
+        issuer=issuer,
+        client_id=client_id,
+        nonce=nonce,
+        leeway=min(leeway, MAX_LEEWAY),
+        now=time.time() if now is None else now,
+    )
+    _check_hash(claims, "at_hash", access_token, alg, "the access token (OIDC Core §3.1.3.8)")
+    _check_hash(claims, "c_hash", code, alg, "the code (OIDC Core §3.3.2.11)")
+    if previous is not None:
+        for name in ("iss", "sub"):
+            if claims.get(name) != previous.get(name):
+                raise IdTokenError(f"the refreshed ID token changed {name} (OIDC Core §12.2)")
+    return claims
+
+
+def _check_hash(
+    claims: Mapping[str, Any], name: str, value: str | None, alg: str, what: str
+) -> None:
+    if value is None or name not in claims:
+        return
+    if not hmac.compare_digest(str(claims[name]).encode(), half_hash(value, alg).encode()):
+        raise IdTokenError(f"{name} does not match {what}")
+
+
+def _check_claims(
+    claims: Mapping[str, Any],
+    *,
+    issuer: str,
+    client_id: str,
+    nonce: str | None,
+    leeway: float,
+    now: float,
+) -> None:
+    if claims.get("iss") != issuer:
+        raise IdTokenError(f"the ID token's iss {claims.get('iss')!r:.100} is not {issuer!r}")
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject:
+        raise IdTokenError("the ID token has no sub")
+    audience = claims.get("aud")
+    audiences = [audience] if isinstance(audience, str) else audience
+    if not isinstance(audiences, list) or client_id not in audiences:
+        raise IdTokenError("the ID token's aud does not name this client")
+    if len(audiences) > 1 and claims.get("azp") != client_id:
+        raise IdTokenError("the ID token has other audiences and no azp naming this client")
+    if "azp" in claims and claims["azp"] != client_id:
+        raise IdTokenError("the ID token's azp is another client")
+    for name in ("exp", "iat"):
+        value = claims.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise IdTokenError(f"the ID token has no numeric {name}")
+    if now > float(claims["exp"]) + leeway:
+        raise IdTokenError("the ID token has expired")
+    if float(claims["iat"]) > now + leeway:
+        raise IdTokenError("the ID token was issued in the future (clock skew?)")
+    got = claims.get("nonce")
+    if nonce is not None and not (
+        isinstance(got, str) and hmac.compare_digest(got.encode(), nonce.encode())
+    ):
+        raise IdTokenError("the ID token's nonce is not this request's (a replay?)")
