@@ -455,3 +455,15 @@ async def test_async_hostile_callback_sends_nothing(oidc_provider: OIDCPeer) -> 
         with pytest.raises(StateMismatch):
             await client.exchange_code(request, _forge(callback, state="x"))
     assert _token_requests(oidc_provider) == []
+
+
+def test_userinfo_checks_sub_against_the_id_token(oidc_provider: OIDCPeer) -> None:
+    from oauthkit.errors import InvalidResponse
+
+    with _client(oidc_provider, "basic") as client:
+        token = _login(client, oidc_provider)
+        assert client.userinfo(token)["sub"] == "alice"
+        assert token.id_claims is not None
+        someone_else = token.replace(id_claims={**token.id_claims, "sub": "mallory"})
+        with pytest.raises(InvalidResponse, match="another user"):
+            client.userinfo(someone_else)

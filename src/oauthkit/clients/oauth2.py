@@ -296,6 +296,10 @@ class OAuth2Client(_OAuth2Base[httpx2.Client], SyncLifecycle):
         """RFC 7009: revoke the refresh token if there is one, else the access token."""
         run(grants.revoke(self.config, self._cache, token, hint=hint), self.http)
 
+    def userinfo(self, token: Token) -> dict[str, Any]:
+        """OIDC Core §5.3: the user's claims, ``sub`` checked against the ID token."""
+        return run(grants.userinfo(self.config, self._cache, token), self.http)
+
     def introspect(self, token: Token | str, *, hint: str | None = None) -> dict[str, Any]:
         """RFC 7662: the server's view of the token (``active`` and more)."""
         return run(grants.introspect(self.config, self._cache, token, hint=hint), self.http)
@@ -365,6 +369,10 @@ class AsyncOAuth2Client(_OAuth2Base[httpx2.AsyncClient], AsyncLifecycle):
     async def revoke(self, token: Token | str, *, hint: str | None = None) -> None:
         """RFC 7009: revoke the refresh token if there is one, else the access token."""
         await arun(grants.revoke(self.config, self._cache, token, hint=hint), self.http)
+
+    async def userinfo(self, token: Token) -> dict[str, Any]:
+        """OIDC Core §5.3: the user's claims, ``sub`` checked against the ID token."""
+        return await arun(grants.userinfo(self.config, self._cache, token), self.http)
 
     async def introspect(self, token: Token | str, *, hint: str | None = None) -> dict[str, Any]:
         """RFC 7662: the server's view of the token (``active`` and more)."""

@@ -44,6 +44,7 @@ __all__ = [
     "refresh",
     "revoke",
     "token_exchange",
+    "userinfo",
 ]
 
 FORM_TYPE: Final = "application/x-www-form-urlencoded"
@@ -426,3 +427,29 @@ def introspect(
     if not isinstance(fields.get("active"), bool):
         raise InvalidResponse(f"{what} answered without a boolean active", response=response)
     return fields
+
+
+def userinfo(config: ClientConfig, cache: MetadataCache, token: Token) -> Step[dict[str, Any]]:
+    """OIDC Core §5.3: the claims about the user; ``sub`` must equal the ID token's (§5.3.2),
+    or the answer is refused (a token substitution)."""
+    from .bearer import authorization_header
+
+    metadata = yield from server_metadata(config, cache)
+    endpoint = metadata.endpoint("userinfo_endpoint")
+    headers = (
+        ("Accept", "application/json"),
+        ("Authorization", authorization_header(token.token_type, token.access_token)),
+    )
+    response = yield from fetch_with_hooks(config.hooks, HttpRequest("GET", endpoint, headers))
+    what = "the userinfo endpoint"
+    raise_for_error(response, what)
+    claims = parse_json_object(response, what)
+    if not isinstance(claims.get("sub"), str):
+        raise InvalidResponse(f"{what} answered without sub", response=response)
+    expected = token.id_claims.get("sub") if token.id_claims else None
+    if expected is not None and claims["sub"] != expected:
+        raise InvalidResponse(
+            f"{what} describes another user than the ID token (OIDC Core §5.3.2)",
+            response=response,
+        )
+    return claims
