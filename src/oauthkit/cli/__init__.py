@@ -1,0 +1,31 @@
+"""The ``oauthkit`` command (extra ``cli``).
+
+``oauthkit token NAME`` with a fresh token is answered by :mod:`oauthkit.cli.fast`, which
+imports only the standard library, so that it costs little inside shell scripts; everything
+else goes through the click application in :mod:`oauthkit.cli.app`.
+
+Exit codes: 0 success; 1 an error (its message on stderr); 2 a usage mistake; 3 sign in
+again (``oauthkit login NAME``); 4 the server could not be reached; 5 the server refused;
+22 ``request --fail`` got an HTTP error status.
+"""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command; returns the exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) == 2 and args[0] == "token" and not args[1].startswith("-"):
+        from .fast import fresh_token
+
+        token = fresh_token(args[1])
+        if token is not None:
+            sys.stdout.write(token + "\n")
+            return 0
+    from .app import run
+
+    return run(args)

@@ -1,0 +1,7 @@
+"""``python -m oauthkit.cli``."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

@@ -1,0 +1,415 @@
+"""The ``oauthkit`` command line (click). See :mod:`oauthkit.cli` for the exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from ..errors import (
+    ConfigurationError,
+    OAuthKitError,
+    OAuthServerError,
+    ReauthenticationRequired,
+    TransportError,
+)
+from .config import Config, ProviderConfig, load_config
+
+EXIT_ERROR, EXIT_USAGE, EXIT_SIGN_IN, EXIT_NETWORK, EXIT_REFUSED, EXIT_HTTP = 1, 2, 3, 4, 5, 22
+
+
+def _say(text: str) -> None:
+    click.echo(text, err=True)
+
+
+def _fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
+    click.echo(f"oauthkit: {message}", err=True)
+    sys.exit(code)
+
+
+class _Context:
+    def __init__(self, config_file: str | None, store: str | None) -> None:
+        self._config_file = Path(config_file) if config_file else None
+        self._store_spec = store
+        self._config: Config | None = None
+        self._store: Any = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self._config_file)
+        return self._config
+
+    def provider(self, name: str) -> ProviderConfig:
+        return self.config.provider(name)
+
+    @property
+    def store(self) -> Any:
+        if self._store is None:
+            from .flows import open_store
+
+            self._store = open_store(self._store_spec or self.config.store)
+        return self._store
+
+
+pass_context = click.make_pass_decorator(_Context)
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Exit codes: 0 ok, 1 error, 2 usage, 3 sign in again, 4 network, 5 refused by "
+    "the server, 22 request --fail got an HTTP error.",
+)
+@click.option("--config", "config_file", metavar="FILE", help="Configuration file to use.")
+@click.option("--store", metavar="STORE", help="Token store: a file, redis://…, or keyring.")
+@click.version_option(package_name="oauthkit", prog_name="oauthkit")
+@click.pass_context
+def cli(ctx: click.Context, config_file: str | None, store: str | None) -> None:
+    """oauthkit: sign in to OAuth providers and use their APIs from the terminal."""
+    ctx.obj = _Context(config_file, store)
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--device", is_flag=True, help="Sign in with a device code (RFC 8628).")
+@click.option("--pin", is_flag=True, help="OAuth 1.0a: type the PIN instead of a redirect.")
+@click.option("--no-browser", is_flag=True, help="Only print the address to open.")
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait.")
+@pass_context
+def login(
+    context: _Context, name: str, device: bool, pin: bool, no_browser: bool, timeout: float
+) -> None:
+    """Sign in to NAME and store its tokens."""
+    from . import flows
+
+    provider = context.provider(name)
+    printer = flows.Printer(
+        say=_say, ask=lambda q: click.prompt(q, err=True), open_browser=not no_browser
+    )
+    if provider.type == "oauth1":
+        if device:
+            _fail(f"{name} uses OAuth 1.0a, which has no device flow; try --pin", EXIT_USAGE)
+        credentials = flows.login_oauth1(provider, printer, pin=pin, timeout=timeout)
+        context.store.put(name, credentials)
+        who = credentials.extra.get("screen_name") or credentials.extra.get("user_id")
+        _say(f"Signed in to {name}" + (f" as {who}" if who else "") + ".")
+        return
+    if pin:
+        _fail(f"--pin is for OAuth 1.0a providers; {name} uses OAuth 2", EXIT_USAGE)
+    if device:
+        token = flows.login_device(
+            provider, printer, show_qr=sys.stderr.isatty(), countdown=_countdown()
+        )
+    else:
+        token = flows.login_browser(provider, printer, timeout=timeout)
+    who = flows.who_am_i(provider, token)
+    if who:
+        token = token.replace(extra={**token.extra, flows.ACCOUNT: who})
+    context.store.put(name, token)
+    _say(
+        f"Signed in to {name}"
+        + (f" as {who}" if who else "")
+        + f"; tokens stored in {_where(context)}."
+    )
+
+
+def _countdown() -> Any:
+    if not sys.stderr.isatty():
+        return None
+
+    def show(left: float, _next_poll: float) -> None:
+        minutes, seconds = divmod(int(left), 60)
+        click.echo(
+            f"\rWaiting for approval… code expires in {minutes}:{seconds:02d} ", err=True, nl=False
+        )
+
+    return show
+
+
+def _where(context: _Context) -> str:
+    return str(getattr(context.store, "path", None) or context.store)
+
+
+def _session(context: _Context, name: str) -> Any:
+    from ..session import Session
+    from .flows import make_oauth2_client
+
+    return Session(make_oauth2_client(context.provider(name)), context.store, name)
+
+
+@cli.command()
+@click.argument("name")
+@pass_context
+def token(context: _Context, name: str) -> None:
+    """Print a fresh access token for NAME (renewed first if due), for scripts."""
+    from ..protocol.oauth2.token import Token
+
+    context.provider(name)  # an unknown provider is a configuration error, said first
+    stored = context.store.get(name)
+    if stored is None:
+        _fail(f"not signed in to {name}: run  oauthkit login {name}", EXIT_SIGN_IN)
+    if not isinstance(stored, Token):
+        _fail(f"{name} uses OAuth 1.0a: its requests are signed, use  oauthkit request {name}")
+    session = _session(context, name)
+    fresh = session.token()
+    if fresh.is_expired() and not session.can_renew(fresh):
+        _fail(
+            f"the token for {name} expired and cannot be renewed: run  oauthkit login {name}",
+            EXIT_SIGN_IN,
+        )
+    click.echo(fresh.access_token)
+
+
+@cli.command()
+@click.argument("name")
+@click.argument("method")
+@click.argument("url")
+@click.option("-H", "--header", "headers", multiple=True, metavar="'K: V'", help="A header.")
+@click.option("-d", "--data", metavar="DATA", help="A body (form or text); @file reads a file.")
+@click.option("--json", "json_body", metavar="JSON", help="A JSON body.")
+@click.option("-o", "--output", metavar="FILE", help="Write the body to FILE.")
+@click.option("-f", "--fail", is_flag=True, help="Exit 22 on an HTTP error status.")
+@pass_context
+def request(
+    context: _Context,
+    name: str,
+    method: str,
+    url: str,
+    headers: tuple[str, ...],
+    data: str | None,
+    json_body: str | None,
+    output: str | None,
+    fail: bool,
+) -> None:
+    """An authenticated request to NAME's API, curl-like. URL may be relative to api_base."""
+    import httpx2
+
+    from .flows import api_base
+
+    provider = context.provider(name)
+    base = api_base(provider)
+    if "://" not in url:
+        if not base:
+            _fail(
+                f"{url!r} is relative but {name} has no api_base in the configuration", EXIT_USAGE
+            )
+        url = str(httpx2.URL(base).join(url.lstrip("/") if base.endswith("/") else url))
+    header_map: dict[str, str] = {}
+    for line in headers:
+        key, sep, value = line.partition(":")
+        if not sep:
+            _fail(f"a header is 'Name: value', not {line!r}", EXIT_USAGE)
+        header_map[key.strip()] = value.strip()
+    kwargs: dict[str, Any] = {"headers": header_map}
+    if json_body is not None:
+        try:
+            kwargs["json"] = json.loads(json_body)
+        except ValueError as exc:
+            _fail(f"--json is not JSON: {exc}", EXIT_USAGE)
+    elif data is not None:
+        content = Path(data[1:]).read_bytes() if data.startswith("@") else data.encode()
+        kwargs["content"] = content
+        if (
+            "=" in data
+            and not data.startswith("@")
+            and "content-type" not in {k.lower() for k in header_map}
+        ):
+            header_map["Content-Type"] = "application/x-www-form-urlencoded"
+    stored = context.store.get(name)
+    if stored is None:
+        _fail(f"not signed in to {name}: run  oauthkit login {name}", EXIT_SIGN_IN)
+    if provider.type == "oauth1":
+        from .flows import make_oauth1_client
+
+        with make_oauth1_client(provider) as client:
+            response = client.request(method.upper(), url, credentials=stored, **kwargs)
+    else:
+        with httpx2.Client(auth=_session(context, name).auth(), timeout=30) as http:
+            response = http.request(method.upper(), url, **kwargs)
+    _emit(response, output)
+    if fail and response.status_code >= 400:
+        sys.exit(EXIT_HTTP)
+
+
+def _emit(response: Any, output: str | None) -> None:
+    if not 200 <= response.status_code < 300:
+        _say(f"HTTP {response.status_code} {response.reason_phrase}")
+    if output:
+        Path(output).write_bytes(response.content)
+        return
+    media = response.headers.get("content-type", "").split(";")[0].strip()
+    if sys.stdout.isatty() and media.endswith("json"):
+        try:
+            click.echo(json.dumps(response.json(), indent=2, ensure_ascii=False))
+            return
+        except ValueError:
+            pass
+    sys.stdout.buffer.write(response.content)
+    sys.stdout.flush()
+
+
+@cli.command()
+@click.argument("name", required=False)
+@pass_context
+def status(context: _Context, name: str | None) -> None:
+    """What is stored, for whom, and until when (never a secret)."""
+    from ..protocol.oauth2.token import Token
+
+    keys = [name] if name else context.store.keys()
+    rows = []
+    for key in keys:
+        value = context.store.get(key)
+        if value is None:
+            rows.append((key, "-", "not signed in", "", "", ""))
+        elif isinstance(value, Token):
+            account = str(value.extra.get("oauthkit_account", ""))
+            expiry = _expiry(value.expires_at)
+            refreshable = "yes" if value.refresh_token else "no"
+            rows.append((key, "OAuth 2", account, value.scope or "", expiry, refreshable))
+        else:
+            account = str(value.extra.get("screen_name") or value.extra.get("user_id") or "")
+            rows.append((key, "OAuth 1.0a", account, "", "never", "n/a"))
+    if not rows:
+        _say(f"Nothing stored in {_where(context)}.")
+        return
+    _table(("provider", "kind", "account", "scopes", "expires", "refreshable"), rows)
+
+
+def _expiry(at: datetime | None) -> str:
+    if at is None:
+        return "unknown"
+    seconds = (at - datetime.now(UTC)).total_seconds()
+    if seconds <= 0:
+        return "expired"
+    hours, rest = divmod(int(seconds), 3600)
+    return f"in {hours}h{rest // 60:02d}m" if hours else f"in {rest // 60}m{rest % 60:02d}s"
+
+
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(*header)
+        for row in rows:
+            table.add_row(*row)
+        Console().print(table)
+        return
+    click.echo("\t".join(header))
+    for row in rows:
+        click.echo("\t".join(row))
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--revoke", is_flag=True, help="Also revoke the tokens at the provider (RFC 7009).")
+@pass_context
+def logout(context: _Context, name: str, revoke: bool) -> None:
+    """Forget NAME's tokens (and revoke them with --revoke)."""
+    from ..protocol.oauth2.token import Token
+
+    stored = context.store.get(name)
+    if stored is None:
+        _say(f"Not signed in to {name}.")
+        return
+    if revoke and isinstance(stored, Token):
+        from .flows import make_oauth2_client
+
+        with make_oauth2_client(context.provider(name)) as client:
+            client.revoke(stored)
+        _say(f"Revoked the tokens at {name}.")
+    context.store.delete(name)
+    _say(f"Signed out of {name}.")
+
+
+@cli.command()
+@pass_context
+def providers(context: _Context) -> None:
+    """The presets, the configured providers, and what each supports."""
+    from ..providers import all_presets
+
+    rows = []
+    for name, provider in sorted(context.config.providers.items()):
+        kind = "OAuth 1.0a" if provider.type == "oauth1" else "OAuth 2"
+        source = provider.get("preset") or provider.get("issuer") or provider.get("token_endpoint")
+        rows.append((name, kind, f"configured ({source})", ""))
+    for preset in all_presets():
+        kind = "OAuth 1.0a" if preset.protocol == "oauth1" else "OAuth 2"
+        rows.append((preset.name, kind, f"preset: {preset.title}", ", ".join(preset.features())))
+    _table(("name", "kind", "what", "features"), rows)
+    if not context.config.providers:
+        _say(
+            "No providers configured yet; add [providers.NAME] with preset = … to "
+            f"{context.config.path}."
+        )
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address.")
+@click.option("--port", default=8600, show_default=True, help="Port (0: any free one).")
+@click.option("--show-secrets", is_flag=True, help="Print the clients' secrets too.")
+def sandbox(host: str, port: int, show_secrets: bool) -> None:
+    """Run the local OAuth 1.0a + OAuth 2 provider for development (loopback only)."""
+    import time
+
+    from ..sandbox import Sandbox
+
+    with Sandbox(host=host, port=port) as running:
+        _say(f"oauthkit sandbox at {running.base_url} (issuer {running.issuer})")
+        for client in running.clients.values():
+            line = f"  {client.kind} client {client.client_id}"
+            if client.kind == "oauth2":
+                line += f" ({client.token_endpoint_auth_method}; {', '.join(client.grant_types)})"
+            if show_secrets and client.client_secret:
+                line += f"  secret: {client.client_secret}"
+            _say(line)
+        if not show_secrets:
+            _say("  (secrets hidden; --show-secrets prints them)")
+        _say("Press Ctrl+C to stop.")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            _say("stopped")
+
+
+@cli.command()
+@click.option("--browser", is_flag=True, help="Do the consent in a real browser.")
+@pass_context
+def demo(context: _Context, browser: bool) -> None:
+    """Both OAuth walkthroughs end to end on the local sandbox, step by step."""
+    from .demo import run_demo
+
+    run_demo(context.store, interactive_browser=browser, say=click.echo)
+
+
+def run(args: list[str]) -> int:
+    """Run the click application and map oauthkit's errors to exit codes and one line."""
+    try:
+        cli.main(args=args, prog_name="oauthkit", standalone_mode=False)
+    except click.exceptions.Abort:
+        _say("aborted")
+        return EXIT_ERROR
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except ReauthenticationRequired as exc:
+        _say(f"oauthkit: {exc}")
+        return EXIT_SIGN_IN
+    except TransportError as exc:
+        _say(f"oauthkit: {exc}")
+        return EXIT_NETWORK
+    except OAuthServerError as exc:
+        _say(f"oauthkit: {exc}")
+        return EXIT_REFUSED
+    except (OAuthKitError, ConfigurationError) as exc:
+        _say(f"oauthkit: {exc}")
+        return EXIT_ERROR
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_ERROR
+    return 0

@@ -1,0 +1,254 @@
+"""What the commands do, without the command-line parsing: make clients and stores from the
+configuration, run the sign-in flows (browser + loopback redirect, device code, PIN), and
+find out who signed in."""
+
+from __future__ import annotations
+
+import time
+import webbrowser
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigurationError
+from ..protocol.oauth1.credentials import OAuth1Credentials
+from ..protocol.oauth2.token import Token
+from ..stores.base import TokenStore
+from .config import OAUTH2_ENDPOINTS, ProviderConfig
+from .loopback import LoopbackRedirect
+
+__all__ = [
+    "Printer",
+    "api_base",
+    "login_browser",
+    "login_device",
+    "login_oauth1",
+    "make_oauth1_client",
+    "make_oauth2_client",
+    "open_store",
+    "who_am_i",
+]
+
+#: Tokens of a provider are stored under its name; this key in ``Token.extra`` keeps the
+#: account the sign-in was for (shown by ``status``).
+ACCOUNT = "oauthkit_account"
+#: How long a sign-in waits for the browser (seconds).
+LOGIN_TIMEOUT = 300.0
+
+
+@dataclass
+class Printer:
+    """Where a flow talks to the person: ``say`` for messages (stderr), ``ask`` for input."""
+
+    say: Callable[[str], None]
+    ask: Callable[[str], str]
+    open_browser: bool = True
+
+
+def open_store(spec: str | None) -> TokenStore:
+    """The store a ``--store`` value or the config's ``store`` names: a file path (SQLite),
+    ``redis://…``, ``keyring``; default the SQLite store in the user data folder."""
+    from ..stores.sqlite import SQLiteStore
+
+    if spec is None or spec == "sqlite":
+        return SQLiteStore()
+    if spec.startswith(("redis://", "rediss://", "unix://")):
+        from ..stores.redis import RedisStore
+
+        return RedisStore(spec)
+    if spec == "keyring":
+        from ..stores.keyring import KeyringStore
+
+        return KeyringStore()
+    return SQLiteStore(Path(spec).expanduser())
+
+
+def _common(provider: ProviderConfig) -> dict[str, Any]:
+    arguments: dict[str, Any] = dict(provider.get("options", {}))
+    if provider.get("allow_insecure_http"):
+        arguments["allow_insecure_http"] = True
+    return arguments
+
+
+def make_oauth2_client(provider: ProviderConfig, *, redirect_uri: str | None = None) -> Any:
+    """An ``OAuth2Client`` for ``[providers.NAME]``: a preset, an issuer, or endpoints."""
+    from ..clients.oauth2 import OAuth2Client
+
+    arguments = _common(provider)
+    arguments.update({key: provider.get(key) for key in OAUTH2_ENDPOINTS if provider.get(key)})
+    for key in ("issuer", "scope", "auth_method"):
+        if provider.get(key):
+            arguments[key] = provider.get(key)
+    if redirect_uri is not None:
+        arguments["redirect_uri"] = redirect_uri
+    client_id, secret = provider.get("client_id"), provider.secret("client_secret")
+    if provider.get("preset"):
+        return OAuth2Client.from_preset(provider.get("preset"), client_id, secret, **arguments)
+    if not provider.get("issuer") and not provider.get("token_endpoint"):
+        raise ConfigurationError(f"{provider.source}: give preset=, issuer= or the endpoints")
+    return OAuth2Client(client_id, secret, **arguments)
+
+
+def make_oauth1_client(provider: ProviderConfig) -> Any:
+    """An ``OAuth1Client`` for an OAuth 1.0a provider (a preset, or its three URLs)."""
+    from ..clients.oauth1 import OAuth1Client
+
+    arguments = _common(provider)
+    for key in ("request_token_url", "authorize_url", "access_token_url", "signature_method"):
+        if provider.get(key):
+            arguments[key] = provider.get(key)
+    rsa_file = provider.get("rsa_key_file")
+    if rsa_file:
+        arguments["rsa_key"] = Path(rsa_file).expanduser().read_bytes()
+    key, secret = provider.get("consumer_key"), provider.secret("consumer_secret")
+    if provider.get("preset"):
+        return OAuth1Client.from_preset(provider.get("preset"), key, secret, **arguments)
+    return OAuth1Client(key, secret, **arguments)
+
+
+def api_base(provider: ProviderConfig) -> str | None:
+    """The API base for relative request URLs: the config's, else the preset's."""
+    if provider.get("api_base"):
+        return str(provider.get("api_base"))
+    if provider.get("preset"):
+        from ..providers import get
+
+        base = get(provider.get("preset")).api_base
+        return str(base) if base else None
+    return None
+
+
+def _redirect(provider: ProviderConfig, state_param: str) -> LoopbackRedirect[Any]:
+    return LoopbackRedirect(
+        host=provider.get("redirect_host", "127.0.0.1"),
+        port=int(provider.get("redirect_port", 0)),
+        path=provider.get("redirect_path", "/callback"),
+        state_param=state_param,
+    )
+
+
+def _show(printer: Printer, url: str) -> None:
+    printer.say("Open this address in a browser to sign in (it opens by itself if it can):")
+    printer.say(f"  {url}")
+    if printer.open_browser:
+        try:
+            webbrowser.open(url)
+        except Exception:
+            printer.say("(no browser could be opened; use the address above)")
+
+
+def login_browser(
+    provider: ProviderConfig, printer: Printer, *, timeout: float = LOGIN_TIMEOUT, **extra: Any
+) -> Token:
+    """RFC 8252: authorization code + PKCE through the browser and a loopback redirect."""
+    redirect = _redirect(provider, "state")
+    with make_oauth2_client(provider, redirect_uri=redirect.redirect_uri) as client:
+        request = client.authorization_request(**extra)
+        _show(printer, request.url)
+        code = redirect.wait(
+            request.state, lambda params: client.validate_callback(request, params), timeout
+        )
+        printer.say("Authorization received; exchanging the code…")
+        return client.exchange(code)  # type: ignore[no-any-return]
+
+
+def login_device(
+    provider: ProviderConfig,
+    printer: Printer,
+    *,
+    show_qr: bool = False,
+    countdown: Callable[[float, float], None] | None = None,
+) -> Token:
+    """RFC 8628: show the code and the address, then poll until the user approves."""
+    with make_oauth2_client(provider) as client:
+        device = client.device_authorization()
+        printer.say(f"On any device, open {device.verification_uri}")
+        printer.say(f"and enter the code:  {device.user_code}")
+        if device.verification_uri_complete:
+            printer.say(f"(or open {device.verification_uri_complete})")
+            if show_qr:
+                _qr(device.verification_uri_complete, printer)
+        deadline = device.expires_at.timestamp()
+
+        def wait(seconds: float) -> None:
+            end = time.time() + seconds
+            while (left := end - time.time()) > 0:
+                if countdown is not None:
+                    countdown(max(deadline - time.time(), 0), left)
+                time.sleep(min(left, 0.5))
+
+        return client.poll_device(device, wait=wait)  # type: ignore[no-any-return]
+
+
+def _qr(text: str, printer: Printer) -> None:
+    try:
+        import io
+
+        import segno
+    except ImportError:
+        return
+    buffer = io.StringIO()
+    segno.make(text, error="l").terminal(out=buffer, compact=True)
+    printer.say(buffer.getvalue().rstrip("\n"))
+
+
+def login_oauth1(
+    provider: ProviderConfig, printer: Printer, *, pin: bool, timeout: float = LOGIN_TIMEOUT
+) -> OAuth1Credentials:
+    """RFC 5849 §2: request token, the user's authorization (callback or PIN), access token."""
+    with make_oauth1_client(provider) as client:
+        if pin:
+            temporary = client.fetch_request_token(callback="oob")
+            _show(printer, client.authorization_url(temporary))
+            verifier = printer.ask("Enter the PIN the provider shows")
+        else:
+            redirect = _redirect(provider, "oauth_token")
+            temporary = client.fetch_request_token(callback=redirect.redirect_uri)
+            _show(printer, client.authorization_url(temporary))
+            verifier = redirect.wait(
+                temporary.token,
+                lambda params: client.parse_callback(temporary, params),
+                timeout,
+            )
+        return client.fetch_access_token(temporary, verifier)  # type: ignore[no-any-return]
+
+
+def who_am_i(provider: ProviderConfig, token: Token) -> str | None:
+    """The account, when the provider can tell: the preset's "who am I" request, else the
+    OpenID Connect userinfo endpoint (OIDC Core §5.3)."""
+    from ..protocol.oauth2.bearer import authorization_header
+
+    header = {"Authorization": authorization_header(token.token_type, token.access_token)}
+    fields: tuple[str, ...] = ("preferred_username", "email", "name", "login", "sub")
+    with make_oauth2_client(provider) as client:
+        url: str | None = None
+        method = "GET"
+        if provider.get("preset"):
+            from ..providers import get
+
+            whoami = get(provider.get("preset")).whoami
+            if whoami is not None:
+                method, fields = whoami.method, tuple(whoami.fields)
+                url = whoami.url if "://" in whoami.url else f"{api_base(provider)}{whoami.url}"
+        if url is None:
+            try:
+                url = client.metadata().endpoints.get("userinfo_endpoint")
+            except Exception:
+                url = provider.get("userinfo_endpoint")
+        if not url:
+            return None
+        response = client.http.request(method, url, headers=header)
+    if response.status_code != 200:
+        return None
+    try:
+        claims = response.json()
+    except ValueError:
+        return None
+    for key in fields:
+        value = claims
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, str | int):
+            return str(value)
+    return None

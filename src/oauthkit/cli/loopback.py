@@ -1,0 +1,200 @@
+"""The loopback redirect server of a command-line sign-in (RFC 8252 §7.3).
+
+It binds ``127.0.0.1`` (or ``[::1]``) on a free port — or the provider's fixed one — only for
+the duration of one flow, and waits for the one redirect that carries this flow's ``state``.
+Anything else (a favicon, another path, a missing or wrong ``state``, a repeated parameter)
+gets a 400 and the wait goes on. The redirect itself is checked by the OAuth core; the page
+the browser then shows loads nothing external, is not cached, sends no referrer, never echoes
+the code, and HTML-escapes whatever the provider said. A timeout ends the flow with a clear
+error and frees the port.
+"""
+
+from __future__ import annotations
+
+import hmac
+import html
+import socket
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Generic, TypeVar
+from urllib.parse import parse_qsl, urlsplit
+
+from ..errors import CallbackError, ConfigurationError, OAuthKitError
+
+__all__ = ["LoopbackRedirect", "LoopbackTimeout", "page"]
+
+T = TypeVar("T")
+
+_STYLE = (
+    "body{font:16px/1.5 system-ui,-apple-system,Segoe UI,sans-serif;background:#f6f7f9;"
+    "color:#1d2430;display:flex;min-height:100vh;margin:0;align-items:center;"
+    "justify-content:center}main{background:#fff;border-radius:12px;padding:2rem 2.5rem;"
+    "box-shadow:0 2px 16px #0001;max-width:32rem}h1{font-size:1.3rem;margin:0 0 .5rem}"
+    ".ok{color:#137333}.bad{color:#b3261e}p{margin:.4rem 0}code{background:#eef1f5;"
+    "padding:.1rem .3rem;border-radius:4px}"
+)
+
+_HEADERS = (
+    ("Content-Type", "text/html; charset=utf-8"),
+    ("Cache-Control", "no-store"),
+    ("Pragma", "no-cache"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'"),
+)
+
+
+class LoopbackTimeout(OAuthKitError, TimeoutError):
+    """No redirect arrived in time; the port is free again."""
+
+
+def page(title: str, lines: list[str], *, ok: bool) -> bytes:
+    """A small self-contained HTML page; every text is HTML-escaped."""
+    body = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
+    mark = "ok" if ok else "bad"
+    return (
+        "<!doctype html><html lang=en><meta charset=utf-8>"
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style>"
+        f'<main><h1 class="{mark}">{html.escape(title)}</h1>{body}</main></html>'
+    ).encode()
+
+
+SUCCESS = page(
+    "Signed in",
+    ["oauthkit received the answer.", "You can close this window and go back to the terminal."],
+    ok=True,
+)
+
+
+class LoopbackRedirect(Generic[T]):
+    """Wait for one redirect on a loopback address.
+
+    ``check(params)`` receives the redirect's query parameters once their ``state`` matches
+    (``state=None``: OAuth 1.0a, which matches ``oauth_token`` instead); it returns the value
+    the flow needs or raises — a :class:`CallbackError` or the provider's error — which ends
+    the flow with an error page.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        path: str = "/callback",
+        state_param: str = "state",
+    ) -> None:
+        if host not in ("127.0.0.1", "::1", "[::1]", "localhost"):
+            raise ConfigurationError(f"the redirect must bind a loopback address, not {host!r}")
+        self.host = "::1" if host in ("::1", "[::1]") else "127.0.0.1"
+        self.path = path
+        self.state_param = state_param
+        self._expected: str | None = None
+        self._check: Callable[[dict[str, str]], T] | None = None
+        self._result: T | None = None
+        self._error: BaseException | None = None
+        self._done = threading.Event()
+        self._server = self._bind(port)
+        self.port = int(self._server.server_address[1])
+
+    @property
+    def redirect_uri(self) -> str:
+        """The URI to register and send: ``http://127.0.0.1:<port>/callback``."""
+        host = "[::1]" if self.host == "::1" else self.host
+        return f"http://{host}:{self.port}{self.path}"
+
+    def _bind(self, port: int) -> ThreadingHTTPServer:
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # quiet: URLs hold codes
+                pass
+
+            def do_GET(self) -> None:
+                status, body = outer._answer(self.path)
+                self.send_response(status)
+                for name, value in _HEADERS:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(body)
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            address_family = socket.AF_INET6 if self.host == "::1" else socket.AF_INET
+            allow_reuse_address = False
+
+        try:
+            return Server((self.host, port), Handler)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot listen on {self.host} port {port} for the redirect ({exc.strerror}); "
+                "another program holds it — close it, or configure another redirect_port "
+                "(if the provider allows one)"
+            ) from None
+
+    def _answer(self, target: str) -> tuple[int, bytes]:
+        parts = urlsplit(target)
+        if parts.path != self.path or self._check is None or self._done.is_set():
+            return 400, page("Not this address", ["oauthkit waits for another page."], ok=False)
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        names = [name for name, _ in pairs]
+        params = dict(pairs)
+        state = params.get(self.state_param)
+        if (
+            len(names) != len(set(names))
+            or state is None
+            or self._expected is None
+            or not hmac.compare_digest(state.encode(), self._expected.encode())
+        ):
+            return 400, page(
+                "Not this sign-in",
+                ["This address does not belong to the sign-in under way."],
+                ok=False,
+            )
+        try:
+            self._result = self._check(params)
+        except (CallbackError, OAuthKitError) as exc:
+            self._error = exc
+            self._done.set()
+            reason = params.get("error_description") or params.get("error") or str(exc)
+            return 400, page("Sign-in failed", [reason, "Go back to the terminal."], ok=False)
+        self._done.set()
+        return 200, SUCCESS
+
+    def wait(self, expected_state: str, check: Callable[[dict[str, str]], T], timeout: float) -> T:
+        """Serve until the redirect for ``expected_state`` arrives and ``check`` accepts it;
+        then stop listening. Raises what ``check`` raised, or :class:`LoopbackTimeout`."""
+        self._expected, self._check = expected_state, check
+        thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            deadline = time.monotonic() + timeout
+            while not self._done.wait(0.1):
+                if time.monotonic() >= deadline:
+                    raise LoopbackTimeout(
+                        f"no redirect arrived within {timeout:.0f} s; the sign-in was abandoned "
+                        "(run the command again, or use --device where the provider offers it)"
+                    )
+            time.sleep(0.05)  # let the handler finish sending its page
+        finally:
+            self.close()
+            thread.join(timeout=5)
+        if self._error is not None:
+            raise self._error
+        return self._result  # type: ignore[return-value]
+
+    def close(self) -> None:
+        """Stop listening and free the port."""
+        self._server.shutdown() if self._expected is not None else None
+        self._server.server_close()
+
+    def __enter__(self) -> LoopbackRedirect[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.server_close()

@@ -1,0 +1,336 @@
+"""The ``oauthkit`` command end to end against oidc-provider and the OAuth 1.0a peers, run as
+a separate process with its own config and data folders. The "user" answers the consent pages
+over plain HTTP here (tests/cli/test_browser.py does it in a real Chromium)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+from peers.oauth1_common import OAuth1Peer
+from peers.oidc_provider import OIDCPeer
+
+URL = re.compile(r"^\s+(https?://\S+)$", re.MULTILINE)
+
+
+@dataclass
+class Cli:
+    home: Path
+    env: dict[str, str]
+
+    def config(self, text: str) -> None:
+        path = self.home / "config" / "oauthkit" / "config.toml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+    def run(
+        self, *args: str, input: str | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "oauthkit.cli", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=timeout,
+        )
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "oauthkit.cli", *args],
+            env=self.env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    env = {
+        **os.environ,
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "BROWSER": "/bin/false",
+    }
+    env.pop("CI", None)
+    return Cli(tmp_path, env)
+
+
+def _read_url(process: subprocess.Popen[str], timeout: float = 20) -> tuple[str, list[str]]:
+    assert process.stderr is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        match = URL.match(line)
+        if match:
+            return match.group(1), lines
+    raise AssertionError("the command printed no URL: " + "".join(lines))
+
+
+def _oidc_config(peer: OIDCPeer, name: str = "work") -> str:
+    return f"""
+[providers.{name}]
+issuer = "{peer.issuer}"
+client_id = "public"
+scope = "openid profile email offline_access"
+api_base = "{peer.issuer}/"
+"""
+
+
+def _login(cli: Cli, peer: OIDCPeer, name: str = "work") -> subprocess.CompletedProcess[str]:
+    process = cli.start("login", name, "--no-browser")
+    url, printed = _read_url(process)
+    redirect = peer.approve(url)  # the user consents; the provider redirects to our loopback
+    with httpx2.Client() as http:
+        page = http.get(redirect)
+    assert page.status_code == 200
+    out, err = process.communicate(timeout=30)
+    return subprocess.CompletedProcess(
+        process.args, process.returncode, out, "".join(printed) + err
+    )
+
+
+def test_login_token_request_status_logout(cli: Cli, oidc_provider: OIDCPeer) -> None:
+    cli.config(_oidc_config(oidc_provider))
+    done = _login(cli, oidc_provider)
+    assert done.returncode == 0, done.stderr
+    assert "Signed in to work as alice" in done.stderr
+    store = cli.home / "data" / "oauthkit" / "tokens.sqlite3"
+    assert store.exists()
+    assert store.stat().st_mode & 0o777 == 0o600
+
+    token = cli.run("token", "work")
+    assert token.returncode == 0, token.stderr
+    access = token.stdout.strip()
+    assert re.fullmatch(r"[A-Za-z0-9_\-.~+/=]{20,}", access)
+    assert token.stderr == ""
+
+    me = cli.run("request", "work", "GET", "me")  # relative to api_base
+    assert me.returncode == 0, me.stderr
+    assert '"sub": "alice"' in me.stdout.replace('":"', '": "')
+
+    status = cli.run("status")
+    assert status.returncode == 0
+    assert "work" in status.stdout
+    assert "alice" in status.stdout
+    assert "yes" in status.stdout  # refreshable
+
+    logout = cli.run("logout", "work", "--revoke")
+    assert logout.returncode == 0, logout.stderr
+    assert "Revoked" in logout.stderr
+    again = cli.run("token", "work")
+    assert again.returncode == 3
+    assert "oauthkit login work" in again.stderr
+
+    everything = [done, token, me, status, logout, again]
+    for result in everything:
+        visible = result.stderr + (result.stdout if result is not token else "")
+        assert access not in visible, "an access token leaked into the output"
+
+
+def test_token_fast_path_does_not_import_the_http_stack(cli: Cli, oidc_provider: OIDCPeer) -> None:
+    cli.config(_oidc_config(oidc_provider))
+    assert _login(cli, oidc_provider).returncode == 0
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from oauthkit.cli import main; code = main(['token', 'work']); "
+            "print('httpx2' in sys.modules, 'click' in sys.modules, code, file=sys.stderr)",
+        ],
+        env=cli.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert probe.stderr.strip() == "False False 0"
+    assert probe.stdout.strip()
+
+
+def test_token_refreshes_when_due(cli: Cli, start_oidc: Any) -> None:
+    peer = start_oidc(ttl={"AccessToken": 2})
+    cli.config(_oidc_config(peer))
+    assert _login(cli, peer).returncode == 0
+    first = cli.run("token", "work").stdout.strip()
+    time.sleep(2.5)
+    second = cli.run("token", "work")
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.strip() != first
+    with httpx2.Client() as http:
+        response = http.get(
+            peer.userinfo_endpoint, headers={"Authorization": f"Bearer {second.stdout.strip()}"}
+        )
+    assert response.status_code == 200
+
+
+def test_device_login(cli: Cli, oidc_provider: OIDCPeer) -> None:
+    cli.config(f"""
+[providers.tv]
+issuer = "{oidc_provider.issuer}"
+client_id = "device"
+client_secret_env = "TV_SECRET"
+scope = "openid offline_access"
+""")
+    from peers.oidc_provider import DEVICE_SECRET
+
+    cli.env["TV_SECRET"] = DEVICE_SECRET
+    process = cli.start("login", "tv", "--device")
+    assert process.stderr is not None
+    code = None
+    lines = []
+    while code is None:
+        line = process.stderr.readline()
+        assert line, "".join(lines)
+        lines.append(line)
+        if "enter the code" in line:
+            code = line.split()[-1]
+    oidc_provider.approve_device(code)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "Signed in to tv as alice" in err
+    assert DEVICE_SECRET not in "".join(lines) + err + out
+
+
+def test_oauth1_login_with_a_pin(cli: Cli, oauthlib_peer: OAuth1Peer) -> None:
+    cli.config(f"""
+[providers.legacy]
+type = "oauth1"
+request_token_url = "{oauthlib_peer.request_token_url}"
+authorize_url = "{oauthlib_peer.authorize_url}"
+access_token_url = "{oauthlib_peer.access_token_url}"
+consumer_key = "{oauthlib_peer.consumer_key}"
+consumer_secret_command = "printf %s {oauthlib_peer.consumer_secret}"
+api_base = "{oauthlib_peer.base_url}/api/"
+""")
+    process = cli.start("login", "legacy", "--pin", "--no-browser")
+    url, _ = _read_url(process)
+    pin = oauthlib_peer.approve(url)
+    out, err = process.communicate(input=pin + "\n", timeout=30)
+    assert process.returncode == 0, err
+    assert "Signed in to legacy as alice" in err
+    echo = cli.run("request", "legacy", "GET", "echo", "-H", "X-Test: 1")
+    assert echo.returncode == 0, echo.stderr
+    assert '"peer"' in echo.stdout
+    status = cli.run("status", "legacy")
+    assert "OAuth 1.0a" in status.stdout
+    assert oauthlib_peer.consumer_secret not in out + err + echo.stdout + status.stdout
+
+
+def test_oauth1_login_with_a_callback(cli: Cli, authlib_peer: OAuth1Peer) -> None:
+    cli.config(f"""
+[providers.legacy]
+type = "oauth1"
+request_token_url = "{authlib_peer.request_token_url}"
+authorize_url = "{authlib_peer.authorize_url}"
+access_token_url = "{authlib_peer.access_token_url}"
+consumer_key = "{authlib_peer.consumer_key}"
+consumer_secret = "{authlib_peer.consumer_secret}"
+""")
+    process = cli.start("login", "legacy", "--no-browser")
+    url, _ = _read_url(process)
+    callback = authlib_peer.approve(url)
+    with httpx2.Client() as http:
+        assert http.get(callback).status_code == 200
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+
+
+@pytest.mark.parametrize(
+    ("config", "args", "code", "message"),
+    [
+        ("", ["token", "nobody"], 1, "unknown provider 'nobody'"),
+        ("[providers.x]\nissuer = 'https://id.example'\n", ["login", "x"], 1, "has no client_id"),
+        ("[providers.x]\nclient_id = 'c'\nissuer = \n", ["status"], 1, "malformed TOML"),
+        (
+            "[providers.x]\nclient_id = 'c'\nclent_secret = 's'\n",
+            ["providers"],
+            1,
+            "config.toml:1: unknown key(s) in [providers.x]: clent_secret",
+        ),
+        (
+            "[providers.x]\nclient_id='c'\nissuer='https://a'\nclient_secret_env='NOPE_X'\n",
+            ["login", "x"],
+            1,
+            "$NOPE_X, which is not set",
+        ),
+        ("", ["request", "x"], 2, "Missing argument"),
+    ],
+)
+def test_error_paths_are_clear(
+    cli: Cli, config: str, args: list[str], code: int, message: str
+) -> None:
+    cli.config(config)
+    result = cli.run(*args)
+    assert result.returncode == code, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_status_and_providers_on_an_empty_machine(cli: Cli) -> None:
+    assert "Nothing stored" in cli.run("status").stderr
+    listing = cli.run("providers")
+    assert "No providers configured" in listing.stderr
+    assert "github" in listing.stdout
+    help_text = cli.run("--help")
+    assert help_text.returncode == 0
+    assert "Exit codes" in help_text.stdout
+
+
+def test_demo_runs_both_walkthroughs_offline(cli: Cli) -> None:
+    started = time.monotonic()
+    demo = cli.run("demo", timeout=120)
+    elapsed = time.monotonic() - started
+    assert demo.returncode == 0, demo.stderr
+    for step in (
+        "Consumer credentials",
+        "Request token",
+        "User authorization",
+        "Verifier exchange",
+        "Signed request",
+        "Client registration",
+        "Authorization with PKCE",
+        "Code exchange",
+        "Authenticated request",
+        "Refresh",
+    ):
+        assert step in demo.stdout
+    store = cli.home / "data" / "oauthkit" / "tokens.sqlite3"
+    assert str(store) in demo.stdout  # it says where the tokens went
+    assert elapsed < 30
+    status = cli.run("status")
+    assert "demo:oauth1" in status.stdout
+    assert "demo:oauth2" in status.stdout
+    from oauthkit.stores import SQLiteStore
+
+    stored = SQLiteStore(store).get("demo:oauth2")
+    assert stored is not None
+    assert stored.access_token not in demo.stdout + demo.stderr  # type: ignore[union-attr]
+    assert stored.refresh_token not in demo.stdout + demo.stderr  # type: ignore[union-attr]
+
+
+def test_sandbox_command_hides_secrets_unless_asked(cli: Cli) -> None:
+    process = cli.start("sandbox", "--port", "0")
+    assert process.stderr is not None
+    lines = [process.stderr.readline() for _ in range(7)]
+    process.terminate()
+    process.communicate(timeout=10)
+    text = "".join(lines)
+    assert "oauthkit sandbox at http://127.0.0.1:" in text
+    assert "demo-web" in text
+    assert "secret:" not in text
+    assert "secrets hidden" in text

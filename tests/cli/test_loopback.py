@@ -1,0 +1,141 @@
+"""The loopback redirect server under stray, hostile and slow requests, a taken port and a
+timeout; its pages load nothing external, are not cached, send no referrer and never echo
+the code."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any
+
+import httpx2
+import pytest
+
+from oauthkit.cli.loopback import LoopbackRedirect, LoopbackTimeout
+from oauthkit.errors import AuthorizationDenied, ConfigurationError
+
+STATE = "expected-state-value"
+
+
+def _serve(
+    redirect: LoopbackRedirect[Any], check: Any = None, timeout: float = 10
+) -> dict[str, Any]:
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = redirect.wait(
+                STATE, check or (lambda params: params["code"]), timeout
+            )
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    outcome["thread"] = thread
+    time.sleep(0.05)
+    return outcome
+
+
+def test_stray_requests_get_400_and_the_wait_goes_on() -> None:
+    redirect: LoopbackRedirect[Any] = LoopbackRedirect()
+    outcome = _serve(redirect)
+    base = f"http://127.0.0.1:{redirect.port}"
+    with httpx2.Client() as http:
+        assert http.get(f"{base}/favicon.ico").status_code == 400
+        assert http.get(f"{base}/other?code=x&state={STATE}").status_code == 400
+        assert http.get(f"{base}/callback?code=x").status_code == 400  # no state
+        assert http.get(f"{base}/callback?code=x&state=forged").status_code == 400
+        doubled = http.get(f"{base}/callback?code=x&code=y&state={STATE}")
+        assert doubled.status_code == 400
+        assert "value" not in outcome and "error" not in outcome
+        good = http.get(f"{base}/callback?code=the-code&state={STATE}")
+    outcome["thread"].join(5)
+    assert outcome["value"] == "the-code"
+    assert good.status_code == 200
+    assert b"close this window" in good.content
+    assert b"the-code" not in good.content  # never echoes the code
+    for name, value in {
+        "cache-control": "no-store",
+        "referrer-policy": "no-referrer",
+        "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'",
+    }.items():
+        assert good.headers[name] == value
+    assert b"http" not in good.content.split(b"<main>")[1]  # nothing external to load
+
+
+def test_a_provider_error_ends_the_flow_with_an_escaped_page() -> None:
+    from oauthkit.oauth2 import AuthorizationRequest, validate_callback
+
+    request = AuthorizationRequest(
+        url="https://as/authorize",
+        state=STATE,
+        client_id="c",
+        redirect_uri=None,
+        scope=None,
+        code_verifier=None,
+        code_challenge_method=None,
+        nonce=None,
+        issuer=None,
+        iss_required=False,
+        created_at=0,
+    )
+    redirect: LoopbackRedirect[Any] = LoopbackRedirect()
+    outcome = _serve(redirect, check=lambda params: validate_callback(request, params))
+    hostile = "<script>alert(1)</script>"
+    with httpx2.Client() as http:
+        page = http.get(
+            f"http://127.0.0.1:{redirect.port}/callback",
+            params={"error": "access_denied", "error_description": hostile, "state": STATE},
+        )
+    outcome["thread"].join(5)
+    assert isinstance(outcome["error"], AuthorizationDenied)
+    assert page.status_code == 400
+    assert b"<script>" not in page.content
+    assert b"&lt;script&gt;" in page.content
+
+
+def test_a_timeout_is_clear_and_frees_the_port() -> None:
+    redirect: LoopbackRedirect[Any] = LoopbackRedirect()
+    port = redirect.port
+    started = time.monotonic()
+    with pytest.raises(LoopbackTimeout, match="no redirect arrived"):
+        redirect.wait(STATE, lambda params: params, timeout=0.3)
+    assert time.monotonic() - started < 3
+    with socket.socket() as again:
+        again.bind(("127.0.0.1", port))  # free again
+
+
+def test_a_taken_port_is_a_clear_error() -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with pytest.raises(ConfigurationError, match=f"port {port}"):
+            LoopbackRedirect(port=port)
+
+
+def test_a_slow_client_does_not_block_the_redirect() -> None:
+    redirect: LoopbackRedirect[Any] = LoopbackRedirect()
+    outcome = _serve(redirect)
+    slow = socket.create_connection(("127.0.0.1", redirect.port))
+    slow.sendall(b"GET /callback?code=x&sta")  # and never finishes the request line
+    with httpx2.Client() as http:
+        assert (
+            http.get(
+                f"http://127.0.0.1:{redirect.port}/callback", params={"code": "ok", "state": STATE}
+            ).status_code
+            == 200
+        )
+    outcome["thread"].join(5)
+    slow.close()
+    assert outcome["value"] == "ok"
+
+
+def test_ipv6_loopback_and_refusal_of_other_hosts() -> None:
+    redirect: LoopbackRedirect[Any] = LoopbackRedirect(host="::1")
+    assert redirect.redirect_uri.startswith("http://[::1]:")
+    redirect.close()
+    with pytest.raises(ConfigurationError, match="loopback"):
+        LoopbackRedirect(host="0.0.0.0")
