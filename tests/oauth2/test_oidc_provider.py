@@ -467,3 +467,26 @@ def test_userinfo_checks_sub_against_the_id_token(oidc_provider: OIDCPeer) -> No
         someone_else = token.replace(id_claims={**token.id_claims, "sub": "mallory"})
         with pytest.raises(InvalidResponse, match="another user"):
             client.userinfo(someone_else)
+
+
+@pytest.mark.parametrize("name", ["basic", "post", "jwt-key"])
+def test_pushed_authorization_request_then_code_exchange(
+    oidc_provider: OIDCPeer, name: str
+) -> None:
+    extra = {"private_key": oidc_provider.client_private_jwk(name)} if name == "jwt-key" else {}
+    with _client(oidc_provider, name, **extra) as client:
+        request = client.authorization_request(par=True)
+        query = parse_qs(urlsplit(request.url).query)
+        assert set(query) == {"client_id", "request_uri"}  # the rest went by PAR
+        assert query["request_uri"][0].startswith("urn:ietf:params:oauth:request_uri:")
+        token = client.exchange_code(request, oidc_provider.approve(request.url))
+    assert token.id_claims is not None
+    assert token.id_claims["nonce"] == request.nonce
+
+
+def test_par_is_automatic_when_the_server_requires_it(start_oidc: Any) -> None:
+    peer = start_oidc(require_par=True)
+    with _client(peer, "basic") as client:
+        request = client.authorization_request()
+        assert "request_uri=" in request.url
+        assert client.exchange_code(request, peer.approve(request.url)).access_token

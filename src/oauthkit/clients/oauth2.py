@@ -235,12 +235,23 @@ class OAuth2Client(_OAuth2Base[httpx2.Client], SyncLifecycle):
         return run(server_metadata(self.config, self._cache), self.http)
 
     def authorization_request(
-        self, scope: str | None = None, *, redirect_uri: str | None = None, **extra: Any
+        self,
+        scope: str | None = None,
+        *,
+        redirect_uri: str | None = None,
+        par: bool | None = None,
+        **extra: Any,
     ) -> AuthorizationRequest:
         """RFC 6749 §4.1.1 with PKCE, ``state`` and (for ``openid``) ``nonce``: ``.url`` is
-        where to send the user; keep the request for :meth:`exchange_code`."""
+        where to send the user; keep the request for :meth:`exchange_code`. ``par=True``
+        pushes the parameters first (RFC 9126); automatic when the server requires it."""
         step = build_authorization_request(
-            self.config, self._cache, scope=scope, redirect_uri=redirect_uri, extra=extra
+            self.config,
+            self._cache,
+            scope=scope,
+            redirect_uri=redirect_uri,
+            extra=extra,
+            par=par,
         )
         return run(step, self.http)
 
@@ -315,11 +326,22 @@ class AsyncOAuth2Client(_OAuth2Base[httpx2.AsyncClient], AsyncLifecycle):
         return await arun(server_metadata(self.config, self._cache), self.http)
 
     async def authorization_request(
-        self, scope: str | None = None, *, redirect_uri: str | None = None, **extra: Any
+        self,
+        scope: str | None = None,
+        *,
+        redirect_uri: str | None = None,
+        par: bool | None = None,
+        **extra: Any,
     ) -> AuthorizationRequest:
-        """RFC 6749 §4.1.1 with PKCE, ``state`` and (for ``openid``) ``nonce``."""
+        """RFC 6749 §4.1.1 with PKCE, ``state`` and (for ``openid``) ``nonce``; ``par`` as in
+        :meth:`OAuth2Client.authorization_request` (RFC 9126)."""
         step = build_authorization_request(
-            self.config, self._cache, scope=scope, redirect_uri=redirect_uri, extra=extra
+            self.config,
+            self._cache,
+            scope=scope,
+            redirect_uri=redirect_uri,
+            extra=extra,
+            par=par,
         )
         return await arun(step, self.http)
 

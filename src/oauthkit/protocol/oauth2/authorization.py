@@ -15,16 +15,18 @@ from ...errors import (
     AuthorizationResponseError,
     ConfigurationError,
     DuplicateParameter,
+    InvalidResponse,
     IssuerMismatch,
     MissingParameter,
     RequestAlreadyUsed,
     StateMismatch,
     UnexpectedParameter,
 )
-from ..http import Step
+from ..http import HttpRequest, Step
 from .config import ClientConfig, MetadataCache, server_metadata
-from .hooks import hook_authorization_params
+from .hooks import Params, fetch_with_hooks, hook_authorization_params
 from .pkce import code_challenge, make_code_verifier
+from .response import parse_json_object, raise_for_error
 
 __all__ = [
     "AuthorizationCode",
@@ -188,12 +190,14 @@ def build_authorization_request(
     scope: str | None = None,
     redirect_uri: str | None = None,
     extra: Mapping[str, str | Iterable[str]] | None = None,
+    par: bool | None = None,
 ) -> Step[AuthorizationRequest]:
     """RFC 6749 §4.1.1: the authorization URL with ``state`` (256 bits), PKCE (RFC 7636; S256
     unless the client chose otherwise), a ``nonce`` when ``openid`` is in scope (OIDC Core
     §3.1.2.1), and ``extra`` parameters (``prompt``, ``login_hint``, ``resource`` — a list
     repeats it, RFC 8707 —, ``audience``, …). Fetches metadata first when an issuer is
-    configured."""
+    configured. With ``par=True`` — or when the metadata requires it — the parameters are
+    pushed to the server first (RFC 9126) and the URL carries only ``request_uri``."""
     metadata = yield from server_metadata(config, cache)
     endpoint = metadata.endpoint("authorization_endpoint")
     scope = scope if scope is not None else config.scope
@@ -227,6 +231,11 @@ def build_authorization_request(
         values = [value] if isinstance(value, str) else list(value)
         params += [(name, str(v)) for v in values]
     params = hook_authorization_params(config.hooks, params)
+    if par or (par is None and metadata.require_pushed_authorization_requests):
+        request_uri = yield from _push(
+            config, metadata.endpoint("pushed_authorization_request_endpoint"), params
+        )
+        params = [("client_id", config.auth.client_id), ("request_uri", request_uri)]
     return AuthorizationRequest(
         url=_add_query(endpoint, params),
         state=state,
@@ -240,6 +249,25 @@ def build_authorization_request(
         iss_required=metadata.authorization_response_iss_parameter_supported,
         created_at=time.time(),
     )
+
+
+def _push(config: ClientConfig, endpoint: str, params: Params) -> Step[str]:
+    """RFC 9126 §2: POST the authorization parameters with the client's authentication; the
+    answer's ``request_uri`` stands for them (``client_id`` stays in the body even with Basic
+    authentication, as servers expect)."""
+    auth_fields: dict[str, str] = {}
+    headers = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
+    config.auth.apply(auth_fields, headers, audience=endpoint, now=config.clock())
+    body = [(k, v) for k, v in params if k not in auth_fields] + list(auth_fields.items())
+    request = HttpRequest("POST", endpoint, tuple(headers.items()), urlencode(body).encode())
+    response = yield from fetch_with_hooks(config.hooks, request)
+    what = "the pushed authorization request endpoint"
+    raise_for_error(response, what)
+    fields = parse_json_object(response, what)
+    request_uri = fields.get("request_uri")
+    if not isinstance(request_uri, str) or not request_uri:
+        raise InvalidResponse(f"{what} answered without request_uri", response=response)
+    return request_uri
 
 
 def parse_callback_parameters(
