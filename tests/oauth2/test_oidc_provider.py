@@ -490,3 +490,46 @@ def test_par_is_automatic_when_the_server_requires_it(start_oidc: Any) -> None:
         request = client.authorization_request()
         assert "request_uri=" in request.url
         assert client.exchange_code(request, peer.approve(request.url)).access_token
+
+
+def test_dpop_bound_tokens_at_userinfo_refresh_and_refusal_as_bearer(
+    oidc_provider: OIDCPeer,
+) -> None:
+    """RFC 9449 against oidc-provider: the token is DPoP-bound, works at userinfo with a proof,
+    refreshes with the same key (also after a store round trip), and is refused as Bearer."""
+    from oauthkit.stores import MemoryStore
+
+    with _client(oidc_provider, "public", dpop=True) as client:
+        token = _login(client, oidc_provider)
+        assert token.token_type == "DPoP"
+        assert token.dpop_key is not None
+        assert "d" in token.dpop_key  # the private key travels with the token
+        assert "dpop_key" not in repr(token)
+        with httpx2.Client(auth=client.auth(token)) as api:
+            me = api.get(oidc_provider.userinfo_endpoint)
+        assert me.status_code == 200, me.text
+        assert me.json()["sub"] == "alice"
+        with httpx2.Client() as plain:
+            bearer = plain.get(
+                oidc_provider.userinfo_endpoint,
+                headers={"Authorization": f"Bearer {token.access_token}"},
+            )
+        assert bearer.status_code == 401
+        store = MemoryStore()
+        store.put("k", token)
+        restored = store.get("k")
+        assert isinstance(restored, Token)
+        refreshed = client.refresh(restored)
+        assert refreshed.token_type == "DPoP"
+        assert refreshed.dpop_key == token.dpop_key
+        with httpx2.Client(auth=client.auth(refreshed)) as api:
+            assert api.get(oidc_provider.userinfo_endpoint).status_code == 200
+
+
+async def test_dpop_async(oidc_provider: OIDCPeer) -> None:
+    async with _client(oidc_provider, "public", AsyncOAuth2Client, dpop=True) as client:
+        request = await client.authorization_request()
+        token = await client.exchange_code(request, oidc_provider.approve(request.url))
+        assert token.token_type == "DPoP"
+        async with httpx2.AsyncClient(auth=client.auth(token)) as api:
+            assert (await api.get(oidc_provider.userinfo_endpoint)).status_code == 200

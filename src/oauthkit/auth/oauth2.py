@@ -15,6 +15,7 @@ import httpx2
 
 from ..errors import InvalidGrant, ReauthenticationRequired
 from ..protocol.oauth2.bearer import authorization_header, bearer_challenge_error
+from ..protocol.oauth2.dpop import make_proof, wants_nonce
 from ..protocol.oauth2.token import Token
 
 __all__ = ["HoldsToken", "OAuth2Auth", "TokenHolder", "TokenRenewer"]
@@ -191,6 +192,39 @@ class OAuth2Auth(HoldsToken, httpx2.Auth):
             )
         )
 
+    def _authorize(self, request: httpx2.Request, current: Current) -> None:
+        request.headers["Authorization"] = current.header
+        if current.token.dpop_key is not None:
+            self._prove(request, current.token)
+
+    def _nonces(self) -> dict[tuple[str, str, int | None], str]:
+        nonces: dict[tuple[str, str, int | None], str] | None = self.__dict__.get("_dpop")
+        if nonces is None:
+            nonces = self.__dict__["_dpop"] = {}
+        return nonces
+
+    def _prove(self, request: httpx2.Request, token: Token) -> None:
+        """RFC 9449 §7.1: a fresh proof for this request, bound to the access token."""
+        origin = (request.url.scheme, request.url.host, request.url.port)
+        request.headers["DPoP"] = make_proof(
+            token.dpop_key or {},
+            request.method,
+            str(request.url),
+            now=time.time(),
+            access_token=token.access_token,
+            nonce=self._nonces().get(origin),
+        )
+
+    def _nonce_retry(
+        self, replayable: bool, request: httpx2.Request, response: httpx2.Response, token: Token
+    ) -> bool:
+        """RFC 9449 §9: remember a resource server's DPoP nonce; retry once when it asked."""
+        if token.dpop_key is None or "dpop-nonce" not in response.headers:
+            return False
+        origin = (request.url.scheme, request.url.host, request.url.port)
+        self._nonces()[origin] = response.headers["dpop-nonce"]
+        return replayable and wants_nonce(response.status_code, response.headers, None) is not None
+
     def sync_auth_flow(
         self, request: httpx2.Request
     ) -> Generator[httpx2.Request, httpx2.Response, None]:
@@ -199,11 +233,14 @@ class OAuth2Auth(HoldsToken, httpx2.Auth):
         current = holder.current
         if time.time() >= current.renew_at:
             current = holder.renew_sync(current)
-        request.headers["Authorization"] = current.header
+        self._authorize(request, current)
         replayable = _replayable(request)
         response = yield request
+        if self._nonce_retry(replayable, request, response, current.token):
+            self._authorize(request, current)
+            response = yield request
         if self._retry(holder, replayable, request, response, current.token):
-            request.headers["Authorization"] = holder.renew_sync(current).header
+            self._authorize(request, holder.renew_sync(current))
             yield request
 
     async def async_auth_flow(
@@ -214,9 +251,12 @@ class OAuth2Auth(HoldsToken, httpx2.Auth):
         current = holder.current
         if time.time() >= current.renew_at:
             current = await holder.renew_async(current)
-        request.headers["Authorization"] = current.header
+        self._authorize(request, current)
         replayable = _replayable(request)
         response = yield request
+        if self._nonce_retry(replayable, request, response, current.token):
+            self._authorize(request, current)
+            response = yield request
         if self._retry(holder, replayable, request, response, current.token):
-            request.headers["Authorization"] = (await holder.renew_async(current)).header
+            self._authorize(request, await holder.renew_async(current))
             yield request

@@ -33,6 +33,7 @@ class ClientConfig:
     pkce: str | None = "S256"
     allow_insecure_http: bool = False
     hooks: tuple[Hook, ...] = ()
+    dpop: bool = False
     clock: Callable[[], float] = field(default=time.time, compare=False)
 
     def __post_init__(self) -> None:

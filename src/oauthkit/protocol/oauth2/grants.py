@@ -3,6 +3,8 @@ RFC 7523), and revocation (RFC 7009) and introspection (RFC 7662)."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,9 +18,10 @@ from ...errors import (
     PollingTimeout,
     SlowDown,
 )
-from ..http import HttpRequest, Step, Wait
+from ..http import HttpRequest, HttpResponse, Step, Wait
 from .authorization import AuthorizationCode
 from .config import ClientConfig, MetadataCache, server_metadata
+from .dpop import make_key, make_proof, wants_nonce
 from .hooks import fetch_with_hooks
 from .oidc import (
     DEFAULT_ALGORITHMS,
@@ -87,18 +90,44 @@ def token_request(
     grant: str,
     requested_scope: str | None,
     token_types: Iterable[str] = ("bearer",),
+    dpop_key: Mapping[str, Any] | None = None,
 ) -> Step[Token]:
-    """POST ``form`` to the token endpoint and parse the answer (RFC 6749 §5)."""
+    """POST ``form`` to the token endpoint and parse the answer (RFC 6749 §5). With DPoP
+    (RFC 9449 §5) every request carries a proof of ``dpop_key`` (a new key for a new grant),
+    a server's ``use_dpop_nonce`` gets one retry, and a DPoP-bound token keeps its key."""
     metadata = yield from server_metadata(config, cache)
     endpoint = metadata.endpoint("token_endpoint")
-    response = yield from fetch_with_hooks(config.hooks, authenticated_post(config, endpoint, form))
-    return parse_token_response(
+    key = (dpop_key or make_key()) if config.dpop else None
+    nonce: str | None = None
+    for _ in range(2):
+        request = authenticated_post(config, endpoint, dict(form))
+        if key is not None:
+            proof = make_proof(key, "POST", endpoint, now=config.clock(), nonce=nonce)
+            request = dataclasses.replace(request, headers=(*request.headers, ("DPoP", proof)))
+        response = yield from fetch_with_hooks(config.hooks, request)
+        nonce = wants_nonce(response.status_code, response.headers, _error_code(response))
+        if key is None or nonce is None:
+            break
+    token = parse_token_response(
         response,
         requested_scope=requested_scope,
         grant=grant,
         now=config.now(),
-        token_types=token_types,
+        token_types=(*token_types, "dpop") if key is not None else token_types,
     )
+    if key is not None and token.token_type == "DPoP":
+        token = token.replace(dpop_key=key)
+    return token
+
+
+def _error_code(response: HttpResponse) -> str | None:
+    if response.status_code != 400 or not response.body.lstrip().startswith(b"{"):
+        return None
+    try:
+        error = json.loads(response.body).get("error")
+    except (ValueError, AttributeError):
+        return None
+    return error if isinstance(error, str) else None
 
 
 def checked_id_token(
@@ -192,6 +221,7 @@ def refresh(
         form,
         grant=token.grant or "refresh_token",
         requested_scope=scope or token.scope,
+        dpop_key=token.dpop_key,
     )
     if new.refresh_token is None:
         new = new.replace(refresh_token=token.refresh_token)

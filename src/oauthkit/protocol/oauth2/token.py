@@ -28,6 +28,7 @@ _KNOWN = frozenset(
         "issued_at",
         "refresh_token_expires_at",
         "id_claims",
+        "dpop_key",
     }
 )
 
@@ -41,6 +42,8 @@ class Token:
     ``refresh_token_expires_at`` is set when the server says when the refresh token expires
     (``refresh_token_expires_in``, as GitHub and others send). ``id_claims`` holds the claims
     of the ID token once validated (OIDC Core §3.1.3.7); it is ``None`` otherwise.
+    ``dpop_key`` is the private JWK a DPoP-bound token is bound to (RFC 9449), kept with the
+    token so that any process can use and refresh it.
     ``scope`` is the granted scope: the server's when it sent one (RFC 6749 §3.3), else the
     one requested. ``grant`` names the grant that produced it (``client_credentials`` tokens
     are renewed by asking again). ``extra`` keeps every other response field. ``repr()``
@@ -58,6 +61,7 @@ class Token:
     issued_at: datetime | None = None
     refresh_token_expires_at: datetime | None = None
     id_claims: Mapping[str, Any] | None = None
+    dpop_key: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         for name in ("expires_at", "issued_at", "refresh_token_expires_at"):
@@ -121,6 +125,7 @@ class Token:
             "grant": self.grant,
             "issued_at": self.issued_at.isoformat() if self.issued_at else None,
             "id_claims": dict(self.id_claims) if self.id_claims is not None else None,
+            "dpop_key": dict(self.dpop_key) if self.dpop_key is not None else None,
             "refresh_token_expires_at": (
                 self.refresh_token_expires_at.isoformat() if self.refresh_token_expires_at else None
             ),
@@ -154,6 +159,7 @@ class Token:
                 grant=data.get("grant"),
                 issued_at=issued_at,
                 id_claims=data.get("id_claims"),
+                dpop_key=data.get("dpop_key"),
                 refresh_token_expires_at=_instant(
                     data.get("refresh_token_expires_at"), "refresh_token_expires_at"
                 ),
