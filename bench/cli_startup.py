@@ -36,15 +36,25 @@ def main() -> int:
     runs = 10 if "--quick" in sys.argv else 40
     with tempfile.TemporaryDirectory() as folder:
         home = Path(folder)
-        env = {**os.environ, "XDG_CONFIG_HOME": str(home / "config"),
-               "XDG_DATA_HOME": str(home / "data")}
+        env = {
+            **os.environ,
+            "XDG_CONFIG_HOME": str(home / "config"),
+            "XDG_DATA_HOME": str(home / "data"),
+        }
         config = home / "config" / "oauthkit" / "config.toml"
         config.parent.mkdir(parents=True)
         config.write_text('[providers.bench]\nissuer = "https://id.example"\nclient_id = "b"\n')
         store = SQLiteStore(home / "data" / "oauthkit" / "tokens.sqlite3")
         now = datetime.now(UTC)
-        store.put("bench", Token("fresh-access-token", issued_at=now,
-                                 expires_at=now + timedelta(hours=1), refresh_token="r"))
+        store.put(
+            "bench",
+            Token(
+                "fresh-access-token",
+                issued_at=now,
+                expires_at=now + timedelta(hours=1),
+                refresh_token="r",
+            ),
+        )
         script = Path(sys.executable).with_name("oauthkit")
         token = [str(script)] if script.exists() else [sys.executable, "-m", "oauthkit.cli"]
         token += ["token", "bench"]
@@ -57,8 +67,10 @@ def main() -> int:
         python = best(bare, env, runs)
     print(f"python -c pass            {python * 1000:6.1f} ms")
     print(f'python -c "import httpx2"  {theirs * 1000:6.1f} ms')
-    print(f"oauthkit token NAME       {ours * 1000:6.1f} ms  ({ours / theirs:.2f} of the httpx2 "
-          f"import; bar 0.50: {'ok' if ours <= theirs / 2 else 'BELOW'})")
+    print(
+        f"oauthkit token NAME       {ours * 1000:6.1f} ms  ({ours / theirs:.2f} of the httpx2 "
+        f"import; bar 0.50: {'ok' if ours <= theirs / 2 else 'BELOW'})"
+    )
     return 0 if ours <= theirs / 2 else 1
 
 

@@ -4,110 +4,23 @@ over plain HTTP here (tests/cli/test_browser.py does it in a real Chromium)."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
 
+from cli.harness import Cli, login_over_http, oidc_config, read_url
 from peers.oauth1_common import OAuth1Peer
 from peers.oidc_provider import OIDCPeer
 
-URL = re.compile(r"^\s+(https?://\S+)$", re.MULTILINE)
-
-
-@dataclass
-class Cli:
-    home: Path
-    env: dict[str, str]
-
-    def config(self, text: str) -> None:
-        path = self.home / "config" / "oauthkit" / "config.toml"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-
-    def run(
-        self, *args: str, input: str | None = None, timeout: float = 60
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "oauthkit.cli", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            input=input,
-            timeout=timeout,
-        )
-
-    def start(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "oauthkit.cli", *args],
-            env=self.env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-
-
-@pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    env = {
-        **os.environ,
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "BROWSER": "/bin/false",
-    }
-    env.pop("CI", None)
-    return Cli(tmp_path, env)
-
-
-def _read_url(process: subprocess.Popen[str], timeout: float = 20) -> tuple[str, list[str]]:
-    assert process.stderr is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = process.stderr.readline()
-        if not line:
-            break
-        lines.append(line)
-        match = URL.match(line)
-        if match:
-            return match.group(1), lines
-    raise AssertionError("the command printed no URL: " + "".join(lines))
-
-
-def _oidc_config(peer: OIDCPeer, name: str = "work") -> str:
-    return f"""
-[providers.{name}]
-issuer = "{peer.issuer}"
-client_id = "public"
-scope = "openid profile email offline_access"
-api_base = "{peer.issuer}/"
-"""
-
-
-def _login(cli: Cli, peer: OIDCPeer, name: str = "work") -> subprocess.CompletedProcess[str]:
-    process = cli.start("login", name, "--no-browser")
-    url, printed = _read_url(process)
-    redirect = peer.approve(url)  # the user consents; the provider redirects to our loopback
-    with httpx2.Client() as http:
-        page = http.get(redirect)
-    assert page.status_code == 200
-    out, err = process.communicate(timeout=30)
-    return subprocess.CompletedProcess(
-        process.args, process.returncode, out, "".join(printed) + err
-    )
-
 
 def test_login_token_request_status_logout(cli: Cli, oidc_provider: OIDCPeer) -> None:
-    cli.config(_oidc_config(oidc_provider))
-    done = _login(cli, oidc_provider)
+    cli.config(oidc_config(oidc_provider))
+    done = login_over_http(cli, oidc_provider)
     assert done.returncode == 0, done.stderr
     assert "Signed in to work as alice" in done.stderr
     store = cli.home / "data" / "oauthkit" / "tokens.sqlite3"
@@ -144,8 +57,8 @@ def test_login_token_request_status_logout(cli: Cli, oidc_provider: OIDCPeer) ->
 
 
 def test_token_fast_path_does_not_import_the_http_stack(cli: Cli, oidc_provider: OIDCPeer) -> None:
-    cli.config(_oidc_config(oidc_provider))
-    assert _login(cli, oidc_provider).returncode == 0
+    cli.config(oidc_config(oidc_provider))
+    assert login_over_http(cli, oidc_provider).returncode == 0
     probe = subprocess.run(
         [
             sys.executable,
@@ -164,8 +77,8 @@ def test_token_fast_path_does_not_import_the_http_stack(cli: Cli, oidc_provider:
 
 def test_token_refreshes_when_due(cli: Cli, start_oidc: Any) -> None:
     peer = start_oidc(ttl={"AccessToken": 2})
-    cli.config(_oidc_config(peer))
-    assert _login(cli, peer).returncode == 0
+    cli.config(oidc_config(peer))
+    assert login_over_http(cli, peer).returncode == 0
     first = cli.run("token", "work").stdout.strip()
     time.sleep(2.5)
     second = cli.run("token", "work")
@@ -178,7 +91,7 @@ def test_token_refreshes_when_due(cli: Cli, start_oidc: Any) -> None:
     assert response.status_code == 200
 
 
-def test_device_login(cli: Cli, oidc_provider: OIDCPeer) -> None:
+def test_devicelogin_over_http(cli: Cli, oidc_provider: OIDCPeer) -> None:
     cli.config(f"""
 [providers.tv]
 issuer = "{oidc_provider.issuer}"
@@ -218,7 +131,7 @@ consumer_secret_command = "printf %s {oauthlib_peer.consumer_secret}"
 api_base = "{oauthlib_peer.base_url}/api/"
 """)
     process = cli.start("login", "legacy", "--pin", "--no-browser")
-    url, _ = _read_url(process)
+    url, _ = read_url(process)
     pin = oauthlib_peer.approve(url)
     out, err = process.communicate(input=pin + "\n", timeout=30)
     assert process.returncode == 0, err
@@ -242,7 +155,7 @@ consumer_key = "{authlib_peer.consumer_key}"
 consumer_secret = "{authlib_peer.consumer_secret}"
 """)
     process = cli.start("login", "legacy", "--no-browser")
-    url, _ = _read_url(process)
+    url, _ = read_url(process)
     callback = authlib_peer.approve(url)
     with httpx2.Client() as http:
         assert http.get(callback).status_code == 200

@@ -192,7 +192,7 @@ def request(
     from .flows import api_base
 
     provider = context.provider(name)
-    base = api_base(provider)
+    base = api_base(provider, context.store.get(name))
     if "://" not in url:
         if not base:
             _fail(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, OAuthKitError
 from ..protocol.oauth1.credentials import OAuth1Credentials
 from ..protocol.oauth2.token import Token
 from ..stores.base import TokenStore
@@ -107,14 +107,20 @@ def make_oauth1_client(provider: ProviderConfig) -> Any:
     return OAuth1Client(key, secret, **arguments)
 
 
-def api_base(provider: ProviderConfig) -> str | None:
-    """The API base for relative request URLs: the config's, else the preset's."""
+def api_base(provider: ProviderConfig, token: Any = None) -> str | None:
+    """The API base for relative request URLs: the config's, else the preset's (or, for a
+    provider like Salesforce, the one its token names)."""
     if provider.get("api_base"):
         return str(provider.get("api_base"))
     if provider.get("preset"):
         from ..providers import get
 
-        base = get(provider.get("preset")).api_base
+        preset = get(provider.get("preset"))
+        if preset.api_base_from and token is not None:
+            value = getattr(token, "extra", {}).get(preset.api_base_from)
+            if isinstance(value, str):
+                return value.rstrip("/") + "/"
+        base = preset.api_base_url(**provider.get("options", {}))
         return str(base) if base else None
     return None
 
@@ -219,36 +225,35 @@ def who_am_i(provider: ProviderConfig, token: Token) -> str | None:
     OpenID Connect userinfo endpoint (OIDC Core §5.3)."""
     from ..protocol.oauth2.bearer import authorization_header
 
-    header = {"Authorization": authorization_header(token.token_type, token.access_token)}
-    fields: tuple[str, ...] = ("preferred_username", "email", "name", "login", "sub")
+    headers = {"Authorization": authorization_header(token.token_type, token.access_token)}
     with make_oauth2_client(provider) as client:
-        url: str | None = None
-        method = "GET"
         if provider.get("preset"):
             from ..providers import get
 
-            whoami = get(provider.get("preset")).whoami
-            if whoami is not None:
-                method, fields = whoami.method, tuple(whoami.fields)
-                url = whoami.url if "://" in whoami.url else f"{api_base(provider)}{whoami.url}"
-        if url is None:
+            preset = get(provider.get("preset"))
+            whoami = preset.whoami
+            if whoami is None:
+                return None
+            options = dict(provider.get("options", {}))
+            url = preset.whoami_url(**options)
+            base = api_base(provider, token)
+            if preset.api_base_from and base:
+                url = whoami.resolve(base)
+            if not url:
+                return None
+            headers.update(whoami.request_headers(client.client_id))
+            response = client.http.request(whoami.method, url, headers=headers)
+            if response.status_code != 200:
+                return None
             try:
-                url = client.metadata().endpoints.get("userinfo_endpoint")
-            except Exception:
-                url = provider.get("userinfo_endpoint")
-        if not url:
+                return whoami.account(response.json())
+            except ValueError:
+                return None
+        try:
+            claims = client.userinfo(token)
+        except OAuthKitError:
             return None
-        response = client.http.request(method, url, headers=header)
-    if response.status_code != 200:
-        return None
-    try:
-        claims = response.json()
-    except ValueError:
-        return None
-    for key in fields:
-        value = claims
-        for part in key.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        if isinstance(value, str | int):
-            return str(value)
+    for key in ("preferred_username", "email", "name", "sub"):
+        if isinstance(claims.get(key), str):
+            return str(claims[key])
     return None

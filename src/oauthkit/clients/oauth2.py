@@ -156,7 +156,8 @@ class _OAuth2Base(Generic[H]):
         self-hosted base URL) and any keyword argument of the constructor, which wins."""
         from ..providers import get
 
-        return cls(client_id, client_secret, **get(name).oauth2_arguments(**options))
+        arguments = get(name).oauth2_arguments(client_secret=client_secret, **options)
+        return cls(client_id, client_secret, **arguments)
 
     def _sync_http(self) -> httpx2.Client:
         """A synchronous HTTP client: ``http`` itself, or one made once for the async client

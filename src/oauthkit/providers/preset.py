@@ -1,0 +1,299 @@
+"""A provider preset: what oauthkit needs to know about one provider, as data.
+
+A :class:`Preset` holds a provider's endpoints, default scopes, client authentication, PKCE
+support, API base and "who am I" request, the quirk hooks its documentation calls for
+(:mod:`oauthkit.providers.quirks`), and what to register on the provider's side. Endpoints
+may hold ``{placeholders}`` (a Microsoft tenant, a self-hosted GitLab) filled from the
+options given to :meth:`Preset.oauth2_arguments` / :meth:`Preset.oauth1_arguments`, or from
+the preset's ``defaults``.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from ..errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from ..protocol.oauth2.hooks import Hook
+
+__all__ = ["Preset", "WhoAmI", "client_keywords"]
+
+
+@functools.cache
+def client_keywords(protocol: str) -> frozenset[str]:
+    """The keyword-only arguments of ``OAuth2Client`` (``protocol="oauth2"``) or
+    ``OAuth1Client``: an option with one of these names passes through to the client and
+    wins over the preset. Read from the constructor itself, so that they never drift."""
+    if protocol == "oauth2":
+        from ..clients.oauth2 import OAuth2Client as client
+    else:
+        from ..clients.oauth1 import OAuth1Client as client  # type: ignore[assignment]
+    parameters = inspect.signature(client.__init__).parameters
+    return frozenset(
+        name for name, p in parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY
+    )
+
+
+_OAUTH2_ENDPOINTS: Final = (
+    "authorization_endpoint",
+    "token_endpoint",
+    "device_authorization_endpoint",
+    "revocation_endpoint",
+    "introspection_endpoint",
+    "userinfo_endpoint",
+)
+_OAUTH1_ENDPOINTS: Final = ("request_token_url", "authorize_url", "access_token_url")
+
+
+@dataclass(frozen=True)
+class WhoAmI:
+    """The request that names the signed-in account, and where the name is in its answer.
+
+    ``url`` is absolute or relative to the preset's ``api_base``; ``fields`` are dotted
+    paths into the JSON answer, tried in order (``"data.username"``; a number indexes a list).
+    ``headers`` may hold
+    ``{client_id}``, filled by :meth:`request_headers`.
+    """
+
+    url: str
+    fields: tuple[str, ...]
+    method: str = "GET"
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def resolve(self, api_base: str | None) -> str:
+        """The absolute URL of the request."""
+        if "://" in self.url or not api_base:
+            return self.url
+        return api_base.rstrip("/") + "/" + self.url.lstrip("/")
+
+    def request_headers(self, client_id: str) -> dict[str, str]:
+        """The extra headers the request needs, ``{client_id}`` filled in."""
+        return {name: value.replace("{client_id}", client_id) for name, value in self.headers}
+
+    def account(self, document: Any) -> str | None:
+        """The account name in a JSON answer: the first of ``fields`` that holds a string or
+        a number, or None."""
+        for path in self.fields:
+            value = document
+            for part in path.split("."):
+                if isinstance(value, Mapping):
+                    value = value.get(part)
+                elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+                    value = value[int(part)]
+                else:
+                    value = None
+            if isinstance(value, str) and value:
+                return value
+            if isinstance(value, int) and not isinstance(value, bool):
+                return str(value)
+        return None
+
+
+def _placeholders(text: str) -> list[str]:
+    return [name for _, name, _, _ in string.Formatter().parse(text) if name]
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One provider, as data (see the module docstring). ``register`` says what to register
+    on the provider's side; ``docs`` is the provider's OAuth documentation it was taken from.
+
+    ``pkce`` False means the provider refuses PKCE (the client is then built with
+    ``insecure_no_pkce=True``); ``pkce_documented`` that the provider documents support for
+    it, ``pkce_required`` that it insists on it. ``auth_method`` is the client
+    authentication the provider documents for clients with a secret (public clients use
+    ``none``). ``api_base_from`` names a token response field holding the API base URL
+    (Salesforce's ``instance_url``).
+    """
+
+    name: str
+    title: str
+    protocol: Literal["oauth2", "oauth1"]
+    docs: str
+    register: str
+    aliases: tuple[str, ...] = ()
+    # OAuth 2
+    issuer: str | None = None
+    authorization_endpoint: str | None = None
+    token_endpoint: str | None = None
+    device_authorization_endpoint: str | None = None
+    revocation_endpoint: str | None = None
+    introspection_endpoint: str | None = None
+    userinfo_endpoint: str | None = None
+    scope: str | None = None
+    pkce: bool = True
+    pkce_documented: bool = False
+    pkce_required: bool = False
+    auth_method: str | None = None
+    basic_encoding: Literal["form", "raw"] | None = None
+    device: bool = False
+    refresh: bool = False
+    rotating_refresh: bool = False
+    # OAuth 1.0a
+    request_token_url: str | None = None
+    authorize_url: str | None = None
+    access_token_url: str | None = None
+    signature_method: str = "HMAC-SHA1"
+    pin: bool = False
+    # Both
+    api_base: str | None = None
+    api_base_from: str | None = None
+    whoami: WhoAmI | None = None
+    hooks: tuple[Hook, ...] = ()
+    defaults: Mapping[str, str] = field(default_factory=dict)
+    options: Mapping[str, str] = field(default_factory=dict)
+    loopback_any_port: bool = False
+    notes: str = ""
+
+    # ------------------------------------------------------------------ placeholders
+
+    def placeholders(self) -> list[str]:
+        """The option names the preset's URLs need (``tenant``, ``base``, …)."""
+        names: list[str] = []
+        for text in self._templates():
+            for name in _placeholders(text):
+                if name not in names:
+                    names.append(name)
+        return names
+
+    def _templates(self) -> list[str]:
+        values = [getattr(self, name) for name in (*_OAUTH2_ENDPOINTS, *_OAUTH1_ENDPOINTS)]
+        values += [self.issuer, self.api_base]
+        if self.whoami is not None:
+            values.append(self.whoami.url)
+        return [v for v in values if v]
+
+    def _fill(self, text: str | None, values: Mapping[str, str]) -> str | None:
+        if text is None:
+            return None
+        missing = [name for name in _placeholders(text) if name not in values]
+        if missing:
+            wanted = ", ".join(
+                f"{name}= ({self.options[name]})" if name in self.options else f"{name}="
+                for name in missing
+            )
+            raise ConfigurationError(f"the {self.name} preset needs the option {wanted}")
+        return text.format_map(values)
+
+    def _values(self, options: Mapping[str, Any], passthrough: frozenset[str]) -> dict[str, str]:
+        wanted = set(self.placeholders())
+        unknown = sorted(set(options) - wanted - passthrough)
+        if unknown:
+            known = ", ".join(sorted(wanted)) or "none"
+            raise ConfigurationError(
+                f"unknown option(s) for the {self.name} preset: {', '.join(unknown)} (its own "
+                f"options: {known}; any keyword argument of the client is accepted too)"
+            )
+        values = dict(self.defaults)
+        for name in wanted:
+            if name in options and options[name] is not None:
+                value = options[name]
+                if not isinstance(value, str) or not value:
+                    raise ConfigurationError(f"the {self.name} option {name} must be a string")
+                values[name] = value.rstrip("/") if name == "base" else value
+        return values
+
+    def api_base_url(self, **options: str) -> str | None:
+        """The API base URL with its placeholders filled (None when the preset has none)."""
+        return self._fill(self.api_base, {**self.defaults, **options})
+
+    def whoami_url(self, **options: str) -> str | None:
+        """The absolute URL of the "who am I" request (None when the preset has none)."""
+        if self.whoami is None:
+            return None
+        url = self.whoami.resolve(self.api_base)
+        return self._fill(url, {**self.defaults, **options})
+
+    # ------------------------------------------------------------------ client arguments
+
+    def oauth2_arguments(self, **options: Any) -> dict[str, Any]:
+        """Keyword arguments for ``OAuth2Client(client_id, client_secret, **arguments)``.
+
+        ``options`` are the preset's own (see :meth:`placeholders`) and any keyword argument
+        of the client, which wins over the preset's value. ``client_secret`` may be given to
+        pick the client authentication: the provider's documented method with a secret,
+        ``none`` without.
+        """
+        if self.protocol != "oauth2":
+            raise ConfigurationError(
+                f"{self.name} is an OAuth 1.0a preset; use OAuth1Client.from_preset"
+            )
+        has_secret = "client_secret" in options
+        secret = options.pop("client_secret", None)
+        passthrough = client_keywords("oauth2")
+        values = self._values(options, passthrough)
+        arguments: dict[str, Any] = {}
+        issuer = self._fill(self.issuer, values)
+        if issuer is not None:
+            arguments["issuer"] = issuer
+        for name in _OAUTH2_ENDPOINTS:
+            url = self._fill(getattr(self, name), values)
+            if url is not None:
+                arguments[name] = url
+        if self.scope is not None:
+            arguments["scope"] = self.scope
+        if not self.pkce:
+            arguments["insecure_no_pkce"] = True
+        if self.basic_encoding is not None:
+            arguments["basic_encoding"] = self.basic_encoding
+        hooks = list(self.hooks)
+        if has_secret:
+            arguments["auth_method"] = self.auth_method if secret else "none"
+        elif self.auth_method == "client_secret_post":
+            # The secret is not known here: the client picks Basic with a secret and none
+            # without, and this hook moves Basic credentials into the body.
+            from .quirks import CLIENT_SECRET_POST
+
+            hooks.append(CLIENT_SECRET_POST)
+        elif self.auth_method not in (None, "client_secret_basic"):
+            arguments["auth_method"] = self.auth_method
+        arguments["hooks"] = tuple(hooks)
+        arguments.update({k: v for k, v in options.items() if k in passthrough})
+        return arguments
+
+    def oauth1_arguments(self, **options: Any) -> dict[str, Any]:
+        """Keyword arguments for ``OAuth1Client(consumer_key, consumer_secret, **arguments)``;
+        keyword arguments of the client in ``options`` win."""
+        if self.protocol != "oauth1":
+            raise ConfigurationError(
+                f"{self.name} is an OAuth 2 preset; use OAuth2Client.from_preset"
+            )
+        passthrough = client_keywords("oauth1")
+        values = self._values(options, passthrough)
+        arguments: dict[str, Any] = {"signature_method": self.signature_method}
+        for name in _OAUTH1_ENDPOINTS:
+            url = self._fill(getattr(self, name), values)
+            if url is not None:
+                arguments[name] = url
+        arguments.update({k: v for k, v in options.items() if k in passthrough})
+        return arguments
+
+    # ------------------------------------------------------------------ description
+
+    def features(self) -> list[str]:
+        """What the provider supports, for ``oauthkit providers``."""
+        if self.protocol == "oauth1":
+            return ["OAuth 1.0a", *(["PIN"] if self.pin else [])]
+        found: list[str] = []
+        if self.issuer is not None:
+            found.append("discovery")
+        if self.pkce_required:
+            found.append("PKCE (required)")
+        elif self.pkce_documented:
+            found.append("PKCE")
+        if self.device:
+            found.append("device flow")
+        if self.rotating_refresh:
+            found.append("refresh (rotating)")
+        elif self.refresh:
+            found.append("refresh")
+        return found
+
+    def __repr__(self) -> str:
+        return f"Preset({self.name!r}, {self.protocol})"
