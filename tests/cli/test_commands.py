@@ -247,3 +247,28 @@ def test_sandbox_command_hides_secrets_unless_asked(cli: Cli) -> None:
     assert "demo-web" in text
     assert "secret:" not in text
     assert "secrets hidden" in text
+
+
+def test_a_preset_provider_signs_in(cli: Cli, oidc_provider: OIDCPeer) -> None:
+    cli.config(f"""
+[providers.idp]
+preset = "oidc"
+issuer = "{oidc_provider.issuer}"
+client_id = "public"
+scope = "openid profile offline_access"
+""")
+    done = login_over_http(cli, oidc_provider, "idp")
+    assert done.returncode == 0, done.stderr
+    assert "Signed in to idp as alice" in done.stderr
+    assert cli.run("token", "idp").returncode == 0
+
+
+def test_preset_options_are_keys_of_the_table(cli: Cli) -> None:
+    cli.config(
+        '[providers.ms]\npreset = "microsoft"\nclient_id = "c"\ntenant = "contoso.example"\n'
+    )
+    assert cli.run("providers").returncode == 0
+    cli.config('[providers.ms]\npreset = "microsoft"\nclient_id = "c"\ntennant = "x"\n')
+    wrong = cli.run("providers")
+    assert wrong.returncode == 1
+    assert "unknown key(s) in [providers.ms]: tennant" in wrong.stderr

@@ -11,8 +11,8 @@
     scope = "openid profile offline_access"          # or client_secret_keyring = "service/user"
     api_base = "https://api.example.com/v1/"
 
-    [providers.gh]                         # a preset (oauthkit providers lists them)
-    preset = "github"
+    [providers.gh]                         # a preset (oauthkit providers lists them);
+    preset = "github"                      # its options (tenant, base, …) are keys too
     client_id = "Iv1.abc"
     client_secret_env = "GITHUB_SECRET"
 
@@ -190,6 +190,13 @@ def _preset_protocol(preset: object, where: str) -> str:
         raise ConfigurationError(f"{where}: {exc}") from None
 
 
+def _preset_options(preset: object) -> list[str]:
+    """A preset's own options (``tenant``, ``base``, …), which may be keys of its table."""
+    from ..providers import get
+
+    return list(get(str(preset)).placeholders())
+
+
 def load_config(path: Path | None = None) -> Config:
     """Read and check the configuration; a missing file is an empty configuration."""
     path = path or config_path()
@@ -218,6 +225,8 @@ def load_config(path: Path | None = None) -> Config:
         if kind not in ("oauth2", "oauth1"):
             raise ConfigurationError(f"{where}: type must be 'oauth2' or 'oauth1', not {kind!r}")
         allowed = _OAUTH2_KEYS if kind == "oauth2" else _OAUTH1_KEYS
+        if table.get("preset"):
+            allowed = allowed | set(_preset_options(table["preset"]))
         unknown = sorted(set(table) - allowed)
         if unknown:
             raise ConfigurationError(

@@ -64,8 +64,20 @@ def open_store(spec: str | None) -> TokenStore:
     return SQLiteStore(Path(spec).expanduser())
 
 
+def _preset_options(provider: ProviderConfig) -> dict[str, Any]:
+    """The preset's options: from ``options = {…}`` and from keys of the table itself."""
+    options: dict[str, Any] = dict(provider.get("options", {}))
+    if provider.get("preset"):
+        from ..providers import get
+
+        for name in get(provider.get("preset")).placeholders():
+            if provider.get(name) is not None:
+                options[name] = provider.get(name)
+    return options
+
+
 def _common(provider: ProviderConfig) -> dict[str, Any]:
-    arguments: dict[str, Any] = dict(provider.get("options", {}))
+    arguments: dict[str, Any] = _preset_options(provider)
     if provider.get("allow_insecure_http"):
         arguments["allow_insecure_http"] = True
     return arguments
@@ -120,7 +132,7 @@ def api_base(provider: ProviderConfig, token: Any = None) -> str | None:
             value = getattr(token, "extra", {}).get(preset.api_base_from)
             if isinstance(value, str):
                 return value.rstrip("/") + "/"
-        base = preset.api_base_url(**provider.get("options", {}))
+        base = preset.api_base_url(**_preset_options(provider))
         return str(base) if base else None
     return None
 
@@ -225,35 +237,31 @@ def who_am_i(provider: ProviderConfig, token: Token) -> str | None:
     OpenID Connect userinfo endpoint (OIDC Core §5.3)."""
     from ..protocol.oauth2.bearer import authorization_header
 
-    headers = {"Authorization": authorization_header(token.token_type, token.access_token)}
-    with make_oauth2_client(provider) as client:
-        if provider.get("preset"):
-            from ..providers import get
+    preset = None
+    if provider.get("preset"):
+        from ..providers import get
 
-            preset = get(provider.get("preset"))
-            whoami = preset.whoami
-            if whoami is None:
-                return None
-            options = dict(provider.get("options", {}))
-            url = preset.whoami_url(**options)
-            base = api_base(provider, token)
-            if preset.api_base_from and base:
-                url = whoami.resolve(base)
-            if not url:
-                return None
-            headers.update(whoami.request_headers(client.client_id))
-            response = client.http.request(whoami.method, url, headers=headers)
-            if response.status_code != 200:
-                return None
+        preset = get(provider.get("preset"))
+    with make_oauth2_client(provider) as client:
+        if preset is None or preset.whoami is None:
             try:
-                return whoami.account(response.json())
-            except ValueError:
+                claims = client.userinfo(token)
+            except OAuthKitError:
                 return None
-        try:
-            claims = client.userinfo(token)
-        except OAuthKitError:
+            names = (claims.get(k) for k in ("preferred_username", "email", "name", "sub"))
+            return next((str(n) for n in names if isinstance(n, str)), None)
+        whoami = preset.whoami
+        base = api_base(provider, token)
+        url = whoami.resolve(base) if preset.api_base_from and base else None
+        url = url or preset.whoami_url(**_preset_options(provider))
+        if not url:
             return None
-    for key in ("preferred_username", "email", "name", "sub"):
-        if isinstance(claims.get(key), str):
-            return str(claims[key])
-    return None
+        headers = {"Authorization": authorization_header(token.token_type, token.access_token)}
+        headers.update(whoami.request_headers(client.client_id))
+        response = client.http.request(whoami.method, url, headers=headers)
+    if response.status_code != 200:
+        return None
+    try:
+        return whoami.account(response.json())
+    except ValueError:
+        return None
