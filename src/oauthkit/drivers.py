@@ -11,8 +11,9 @@ it returns; a :class:`~oauthkit.protocol.http.Wait` is a sleep (``time.sleep`` o
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import httpx2
@@ -55,9 +56,10 @@ async def arun(step: Step[T], http: httpx2.AsyncClient) -> T:
 
 
 def _to_httpx(http: httpx2.Client | httpx2.AsyncClient, request: HttpRequest) -> httpx2.Request:
-    return http.build_request(
-        request.method, request.url, headers=list(request.headers), content=request.body
-    )
+    headers = list(request.headers)
+    if not any(name.lower() == "accept-encoding" for name, _ in headers):
+        headers.append(("Accept-Encoding", "identity"))  # protocol answers are small
+    return http.build_request(request.method, request.url, headers=headers, content=request.body)
 
 
 def _response(response: httpx2.Response, body: bytes) -> HttpResponse:
@@ -66,11 +68,78 @@ def _response(response: httpx2.Response, body: bytes) -> HttpResponse:
     )
 
 
-def _too_large(response: httpx2.Response, request: HttpRequest) -> InvalidResponse:
-    return InvalidResponse(
-        f"{request.method} {request.url.split('?', 1)[0]} answered a body larger than "
-        f"{MAX_BODY} bytes (HTTP {response.status_code}); refusing to read it"
-    )
+#: How long a whole answer may take to arrive (seconds), however slowly it trickles.
+READ_DEADLINE = 30.0
+
+
+class _Body:
+    """Collects a raw (still encoded) body with every bound a hostile server could push:
+    at most :data:`MAX_BODY` bytes on the wire and after decoding (a gzip bomb stops at the
+    limit, never expanding in memory), an encoding from a short list, and a deadline for the
+    whole answer (an endless stream)."""
+
+    def __init__(self, response: httpx2.Response, request: HttpRequest) -> None:
+        self._where = f"{request.method} {request.url.split('?', 1)[0]}"
+        self._status = response.status_code
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if encoding in ("gzip", "x-gzip"):
+            self._decoder: Any = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self._decoder = zlib.decompressobj()
+        elif encoding in ("identity", ""):
+            self._decoder = None
+        else:
+            raise InvalidResponse(
+                f"{self._where} answered with content-encoding {encoding!r}, which oauthkit "
+                "does not decode for protocol answers"
+            )
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._raw = 0
+        self._deadline = time.monotonic() + READ_DEADLINE
+
+    def feed(self, raw: bytes) -> None:
+        self._raw += len(raw)
+        if self._raw > MAX_BODY:
+            raise self._too_large()
+        if time.monotonic() > self._deadline:
+            raise InvalidResponse(
+                f"{self._where} did not finish its answer within {READ_DEADLINE:.0f} s"
+            )
+        data = raw
+        if self._decoder is not None:
+            try:
+                data = self._decoder.decompress(raw, MAX_BODY - self._size + 1)
+            except zlib.error as exc:
+                raise InvalidResponse(
+                    f"{self._where} sent a corrupt compressed body: {exc}"
+                ) from None
+            if self._decoder.unconsumed_tail:
+                raise self._too_large()
+        self._size += len(data)
+        if self._size > MAX_BODY:
+            raise self._too_large()
+        self._chunks.append(data)
+
+    def _too_large(self) -> InvalidResponse:
+        return InvalidResponse(
+            f"{self._where} answered a body larger than {MAX_BODY} bytes (HTTP "
+            f"{self._status}); refusing to read it"
+        )
+
+    def value(self) -> bytes:
+        return b"".join(self._chunks)
+
+    @classmethod
+    def read(cls, response: httpx2.Response, request: HttpRequest) -> _Body:
+        """A body the transport already holds decoded (only the size bound applies)."""
+        body = cls.__new__(cls)
+        body._where = f"{request.method} {request.url.split('?', 1)[0]}"
+        body._status = response.status_code
+        body._chunks, body._size = [response.content], len(response.content)
+        if body._size > MAX_BODY:
+            raise body._too_large()
+        return body
 
 
 #: Failures that happen before a request leaves this machine.
@@ -94,33 +163,31 @@ def _send(http: httpx2.Client, request: HttpRequest) -> HttpResponse:
     try:
         response = http.send(_to_httpx(http, request), stream=True, follow_redirects=False)
         try:
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > MAX_BODY:
-                    raise _too_large(response, request)
-                chunks.append(chunk)
+            body = _Body(response, request)
+            try:
+                for chunk in response.iter_raw():
+                    body.feed(chunk)
+            except httpx2.StreamConsumed:  # a transport that read it already (MockTransport)
+                body = _Body.read(response, request)
         finally:
             response.close()
     except httpx2.HTTPError as exc:
         raise _failed(exc, request) from exc
-    return _response(response, b"".join(chunks))
+    return _response(response, body.value())
 
 
 async def _asend(http: httpx2.AsyncClient, request: HttpRequest) -> HttpResponse:
     try:
         response = await http.send(_to_httpx(http, request), stream=True, follow_redirects=False)
         try:
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > MAX_BODY:
-                    raise _too_large(response, request)
-                chunks.append(chunk)
+            body = _Body(response, request)
+            try:
+                async for chunk in response.aiter_raw():
+                    body.feed(chunk)
+            except httpx2.StreamConsumed:  # a transport that read it already (MockTransport)
+                body = _Body.read(response, request)
         finally:
             await response.aclose()
     except httpx2.HTTPError as exc:
         raise _failed(exc, request) from exc
-    return _response(response, b"".join(chunks))
+    return _response(response, body.value())

@@ -144,7 +144,7 @@ def redact(body: bytes | str, limit: int = BODY_PREVIEW) -> str:
 
 
 def _redact_text(text: str) -> str:
-    if text.startswith("{"):
+    if text.startswith(("{", "[")):
         try:
             value = json.loads(text)
         except ValueError:
