@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 import pytest
 
 from oauthkit import OAuth2Client
-from oauthkit.errors import AccessDenied, AuthorizationDenied
+from oauthkit.errors import AccessDenied, AuthorizationDenied, PollingTimeout
 from peers.oidc_provider import DEVICE_SECRET, OIDCPeer
 
 if TYPE_CHECKING:
@@ -235,7 +235,10 @@ def test_device_flow_in_a_real_browser(
         else:
             assert device.verification_uri_complete
             run = _browse(chromium, device.verification_uri_complete, tmp_path)
-        token = client.poll_device(dataclasses.replace(device, interval=1), timeout=30)
+        try:
+            token = client.poll_device(dataclasses.replace(device, interval=1), timeout=60)
+        except PollingTimeout:
+            pytest.fail(f"the browser did not approve the device in time:\n{run.text()}")
     assert token.access_token
     assert token.refresh_token
     assert run.exit_code() == 0, run.text()

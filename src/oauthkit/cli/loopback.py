@@ -138,7 +138,10 @@ class LoopbackRedirect(Generic[T]):
             ) from None
 
     def _answer(self, target: str) -> tuple[int, bytes]:
-        parts = urlsplit(target)
+        try:
+            parts = urlsplit(target)
+        except ValueError:
+            return 400, page("Not this address", ["oauthkit waits for another page."], ok=False)
         if parts.path != self.path or self._check is None or self._done.is_set():
             return 400, page("Not this address", ["oauthkit waits for another page."], ok=False)
         pairs = parse_qsl(parts.query, keep_blank_values=True)

@@ -31,8 +31,10 @@ _ASCII_ESCAPES = {
 # A form string already encoded exactly as §3.6 would encode it (once "+" reads "%20"):
 # unreserved characters and upper-case escapes of octets that are not unreserved.
 _ENCODED = r"(?:[A-Za-z0-9._~-]|%[0-9A-F]{2})*"
-_FIELD = rf"(?:{_ENCODED}(?:={_ENCODED})?)?"
-_CANONICAL_FORM_RE = re.compile(rf"{_FIELD}(?:&+{_FIELD})*")
+_FIELD = rf"{_ENCODED}(?:={_ENCODED})?"  # no optional around what may be empty: linear
+# One "&" per repetition (a field may be empty): "(?:&+FIELD)*" backtracks exponentially on
+# a run of "&" that fails to match — the fuzzer found that.
+_CANONICAL_FORM_RE = re.compile(rf"{_FIELD}(?:&{_FIELD})*")
 _ESCAPED_UNRESERVED_RE = re.compile(r"%(?:2[DE]|3[0-9]|4[1-9A-F]|5[0-9AF]|6[1-9A-F]|7[0-9AE])")
 
 

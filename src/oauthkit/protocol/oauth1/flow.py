@@ -15,6 +15,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from ...errors import (
     AuthorizationDenied,
+    CallbackError,
     CallbackNotConfirmed,
     ConfigurationError,
     DuplicateParameter,
@@ -202,7 +203,10 @@ def _callback_pairs(callback: str | Mapping[str, str]) -> list[tuple[str, str]]:
         raise ConfigurationError("callback must be a URL, a query string or a mapping")
     text = callback.strip()
     if "://" in text or text.startswith("/"):
-        text = urlsplit(text).query
+        try:
+            text = urlsplit(text).query
+        except ValueError as exc:
+            raise CallbackError(f"the callback is not a valid URL: {exc}") from None
     return parse_form(text.lstrip("?"))
 
 

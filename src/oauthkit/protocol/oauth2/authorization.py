@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from ...errors import (
     AuthorizationDenied,
     AuthorizationResponseError,
+    CallbackError,
     ConfigurationError,
     DuplicateParameter,
     InvalidResponse,
@@ -285,7 +286,10 @@ def parse_callback_parameters(
     elif isinstance(callback, str):
         text = callback.strip()
         if "://" in text or text.startswith("/"):
-            text = urlsplit(text).query
+            try:
+                text = urlsplit(text).query
+            except ValueError as exc:
+                raise CallbackError(f"the callback is not a valid URL: {exc}") from None
         pairs = parse_qsl(text.lstrip("?"), keep_blank_values=True)
     else:
         raise ConfigurationError("the callback must be a URL, a query string or a mapping")
