@@ -533,3 +533,18 @@ async def test_dpop_async(oidc_provider: OIDCPeer) -> None:
         assert token.token_type == "DPoP"
         async with httpx2.AsyncClient(auth=client.auth(token)) as api:
             assert (await api.get(oidc_provider.userinfo_endpoint)).status_code == 200
+
+
+@pytest.mark.parametrize("par", [False, True], ids=["by-value", "pushed"])
+def test_signed_request_object(oidc_provider: OIDCPeer, par: bool) -> None:
+    """RFC 9101: the parameters travel in a JWT signed with the private_key_jwt client's key;
+    oidc-provider verifies it against the client's registered JWKS."""
+    key = oidc_provider.client_private_jwk("jwt-key")
+    with _client(oidc_provider, "jwt-key", private_key=key) as client:
+        request = client.authorization_request(jar=True, par=par)
+        query = parse_qs(urlsplit(request.url).query)
+        assert "request_uri" in query if par else "request" in query
+        assert "code_challenge" not in query and "state" not in query
+        token = client.exchange_code(request, oidc_provider.approve(request.url))
+    assert token.id_claims is not None
+    assert token.id_claims["nonce"] == request.nonce

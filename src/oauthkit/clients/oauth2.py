@@ -243,11 +243,13 @@ class OAuth2Client(_OAuth2Base[httpx2.Client], SyncLifecycle):
         *,
         redirect_uri: str | None = None,
         par: bool | None = None,
+        jar: bool = False,
         **extra: Any,
     ) -> AuthorizationRequest:
         """RFC 6749 §4.1.1 with PKCE, ``state`` and (for ``openid``) ``nonce``: ``.url`` is
         where to send the user; keep the request for :meth:`exchange_code`. ``par=True``
-        pushes the parameters first (RFC 9126); automatic when the server requires it."""
+        pushes the parameters first (RFC 9126; automatic when the server requires it);
+        ``jar=True`` signs them into a request object (RFC 9101)."""
         step = build_authorization_request(
             self.config,
             self._cache,
@@ -255,6 +257,7 @@ class OAuth2Client(_OAuth2Base[httpx2.Client], SyncLifecycle):
             redirect_uri=redirect_uri,
             extra=extra,
             par=par,
+            jar=jar,
         )
         return run(step, self.http)
 
@@ -334,10 +337,11 @@ class AsyncOAuth2Client(_OAuth2Base[httpx2.AsyncClient], AsyncLifecycle):
         *,
         redirect_uri: str | None = None,
         par: bool | None = None,
+        jar: bool = False,
         **extra: Any,
     ) -> AuthorizationRequest:
-        """RFC 6749 §4.1.1 with PKCE, ``state`` and (for ``openid``) ``nonce``; ``par`` as in
-        :meth:`OAuth2Client.authorization_request` (RFC 9126)."""
+        """RFC 6749 §4.1.1 with PKCE, ``state`` and (for ``openid``) ``nonce``; ``par`` and
+        ``jar`` as in :meth:`OAuth2Client.authorization_request` (RFC 9126, RFC 9101)."""
         step = build_authorization_request(
             self.config,
             self._cache,
@@ -345,6 +349,7 @@ class AsyncOAuth2Client(_OAuth2Base[httpx2.AsyncClient], AsyncLifecycle):
             redirect_uri=redirect_uri,
             extra=extra,
             par=par,
+            jar=jar,
         )
         return await arun(step, self.http)
 

@@ -273,6 +273,8 @@ const configuration = {
     clientCredentials: { enabled: true },
     userinfo: { enabled: true },
     dPoP: { enabled: true },
+    // RFC 9101 signed request objects (by value, and inside pushed requests).
+    requestObjects: { enabled: true, requireSignedRequestObject: false },
     rpInitiatedLogout: { enabled: true },
     pushedAuthorizationRequests: {
       enabled: true,

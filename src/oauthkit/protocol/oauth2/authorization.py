@@ -192,13 +192,16 @@ def build_authorization_request(
     redirect_uri: str | None = None,
     extra: Mapping[str, str | Iterable[str]] | None = None,
     par: bool | None = None,
+    jar: bool = False,
 ) -> Step[AuthorizationRequest]:
     """RFC 6749 §4.1.1: the authorization URL with ``state`` (256 bits), PKCE (RFC 7636; S256
     unless the client chose otherwise), a ``nonce`` when ``openid`` is in scope (OIDC Core
     §3.1.2.1), and ``extra`` parameters (``prompt``, ``login_hint``, ``resource`` — a list
     repeats it, RFC 8707 —, ``audience``, …). Fetches metadata first when an issuer is
-    configured. With ``par=True`` — or when the metadata requires it — the parameters are
-    pushed to the server first (RFC 9126) and the URL carries only ``request_uri``."""
+    configured. With ``jar=True`` the parameters travel inside a request object signed with
+    the client's key (RFC 9101 §2.1). With ``par=True`` — or when the metadata requires it —
+    the parameters are pushed to the server first (RFC 9126) and the URL carries only
+    ``request_uri``."""
     metadata = yield from server_metadata(config, cache)
     endpoint = metadata.endpoint("authorization_endpoint")
     scope = scope if scope is not None else config.scope
@@ -232,6 +235,12 @@ def build_authorization_request(
         values = [value] if isinstance(value, str) else list(value)
         params += [(name, str(v)) for v in values]
     params = hook_authorization_params(config.hooks, params)
+    if jar:
+        audience = metadata.issuer or config.issuer or endpoint
+        params = [
+            ("client_id", config.auth.client_id),
+            ("request", request_object(config, audience, params)),
+        ]
     if par or (par is None and metadata.require_pushed_authorization_requests):
         request_uri = yield from _push(
             config, metadata.endpoint("pushed_authorization_request_endpoint"), params
@@ -250,6 +259,43 @@ def build_authorization_request(
         iss_required=metadata.authorization_response_iss_parameter_supported,
         created_at=time.time(),
     )
+
+
+def request_object(config: ClientConfig, audience: str, params: Params) -> str:
+    """RFC 9101 §4: the authorization parameters as a JWT signed with the client's private
+    key (``private_key_jwt`` clients) or, failing that, its secret (HS256); ``iss`` is the
+    client, ``aud`` the server, with a short lifetime and a ``jti``."""
+    from joserfc import jwt
+    from joserfc.jwk import OctKey
+
+    from .client_auth import _key_alg, load_private_key
+
+    now = int(config.clock())
+    claims: dict[str, Any] = {}
+    for name, value in params:
+        claims.setdefault(name, value)  # a repeated parameter keeps its first value
+    claims.update(
+        {
+            "iss": config.auth.client_id,
+            "aud": audience,
+            "iat": now,
+            "nbf": now,
+            "exp": now + 300,
+            "jti": secrets.token_urlsafe(24),
+        }
+    )
+    key: Any
+    if config.auth.private_key is not None:
+        key = load_private_key(config.auth.private_key)
+        alg = _key_alg(key)
+    elif config.auth.client_secret:
+        key, alg = OctKey.import_key(config.auth.client_secret), "HS256"
+    else:
+        raise ConfigurationError("a signed request object needs private_key= or a client secret")
+    header = {"alg": alg, "typ": "oauth-authz-req+jwt"}
+    if getattr(key, "kid", None):
+        header["kid"] = key.kid
+    return jwt.encode(header, claims, key, algorithms=[alg])
 
 
 def _push(config: ClientConfig, endpoint: str, params: Params) -> Step[str]:
