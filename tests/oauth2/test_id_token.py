@@ -180,7 +180,6 @@ def test_key_rotation_fetches_the_jwks_again_once() -> None:
     assert done.value.value.id_claims["sub"] == "alice"
 
     # The provider rotates to k2; the cached keys do not know it: one fetch, then success.
-    cache.jwks.fetched_at = NOW - 3600
     token2 = Token("AT", id_token=_sign(_claims(), key=rotated, alg="ES256", kid="k2"))
     step = checked_id_token(config, cache, token2, nonce="n-1")
     assert next(step).url == "https://id.example/jwks"  # type: ignore[union-attr]

@@ -548,3 +548,20 @@ def test_signed_request_object(oidc_provider: OIDCPeer, par: bool) -> None:
         token = client.exchange_code(request, oidc_provider.approve(request.url))
     assert token.id_claims is not None
     assert token.id_claims["nonce"] == request.nonce
+
+
+def test_key_rotation_between_two_logins(start_oidc: Any) -> None:
+    """The provider restarts with new signing keys; the client's cached JWKS does not know
+    the new kid, fetches the keys once more, and validates the new ID token."""
+    from peers.oidc_provider import generate_signing_jwks
+
+    peer = start_oidc()
+    with _client(peer, "basic") as client:
+        first = _login(client, peer)
+        assert first.id_claims is not None
+        peer.restart(signing_jwks=generate_signing_jwks())
+        peer.reset_log()
+        second = _login(client, peer)
+    assert second.id_claims is not None
+    assert second.id_claims["sub"] == "alice"
+    assert [p for _, p in peer.request_log if "jwks" in p]  # fetched again for the new kid

@@ -168,8 +168,9 @@ def checked_id_token(
                 previous=previous,
             )
         except LookupError:
-            fresh = config.clock() - jwks.fetched_at >= JWKS_REFETCH_INTERVAL
-            if attempt == 0 and fresh:
+            allowed = config.clock() - jwks.refetched_at >= JWKS_REFETCH_INTERVAL
+            if attempt == 0 and allowed:
+                jwks.refetched_at = config.clock()
                 jwks = yield from jwks_step(metadata.endpoint("jwks_uri"), jwks, now=config.clock())
                 continue
             raise IdTokenError("no key of the provider's JWKS matches the ID token's kid") from None

@@ -3,10 +3,11 @@
 The ID token is checked before anyone sees it: compact JWS only (a JWE or JSON serialization
 is refused), a size cap before decoding, an algorithm from the provider's allow-list (never
 ``none``, never an HMAC keyed with a public key), a key from the provider's JWKS (fetched
-again once, at most every :data:`JWKS_REFETCH_INTERVAL` seconds, when a ``kid`` is unknown:
-key rotation), no unknown ``crit`` header; then ``iss`` exactly, ``aud`` containing the
-client (and ``azp`` naming it when there are other audiences), ``exp`` and ``iat`` within a
-bounded leeway, the request's ``nonce``, and ``at_hash``/``c_hash`` when present.
+again once when a ``kid`` is unknown — key rotation — and then not again for
+:data:`JWKS_REFETCH_INTERVAL` seconds), no unknown ``crit`` header; then ``iss`` exactly,
+``aud`` containing the client (and ``azp`` naming it when there are other audiences),
+``exp`` and ``iat`` within a bounded leeway, the request's ``nonce``, and
+``at_hash``/``c_hash`` when present.
 """
 
 from __future__ import annotations
@@ -51,10 +52,12 @@ class IdTokenError(InvalidResponse):
 
 @dataclass
 class JwksCache:
-    """The provider's keys, and when they were last fetched."""
+    """The provider's keys, when they were last fetched, and when an unknown ``kid`` last
+    made oauthkit fetch them again (at most once per :data:`JWKS_REFETCH_INTERVAL`)."""
 
     keys: list[dict[str, Any]] = field(default_factory=list)
     fetched_at: float = 0.0
+    refetched_at: float = float("-inf")
 
 
 def _b64json(segment: str, what: str) -> dict[str, Any]:
