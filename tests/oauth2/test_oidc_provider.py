@@ -4,7 +4,9 @@ method, sync and async, and each refused callback sends zero token requests."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import json
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -565,3 +567,14 @@ def test_key_rotation_between_two_logins(start_oidc: Any) -> None:
     assert second.id_claims is not None
     assert second.id_claims["sub"] == "alice"
     assert [p for _, p in peer.request_log if "jwks" in p]  # fetched again for the new kid
+
+
+def test_jwt_access_tokens_for_a_resource(start_oidc: Any) -> None:
+    """With JWT access tokens (RFC 9068) for a resource (RFC 8707), the client still treats
+    the token as opaque: it stores, sends and renews it like any other."""
+    peer = start_oidc(access_token_format="jwt")
+    with _client(peer, "service", scope=None) as client:
+        token = client.client_credentials(resource=API_RESOURCE)
+    assert token.access_token.count(".") == 2  # a JWS
+    header = json.loads(base64.urlsafe_b64decode(token.access_token.split(".")[0] + "=="))
+    assert header["typ"] == "at+jwt"
