@@ -193,7 +193,8 @@ class LoopbackRedirect(Generic[T]):
 
     def close(self) -> None:
         """Stop listening and free the port."""
-        self._server.shutdown() if self._expected is not None else None
+        if self._expected is not None:  # serve_forever is running: stop it first
+            self._server.shutdown()
         self._server.server_close()
 
     def __enter__(self) -> LoopbackRedirect[T]:
