@@ -410,18 +410,20 @@ def test_a_loopback_redirect_nobody_answers_is_a_failure(
 ) -> None:
     """The script itself (not detached): exit code 1 and the reason in its log."""
     with socket.socket() as sock:
+        # Bound but never listening: connections are refused, and no other server of the
+        # test session can take the port meanwhile.
         sock.bind(("127.0.0.1", 0))
-        closed_port = sock.getsockname()[1]  # closed again before the browser gets there
-    target = f"http://127.0.0.1:{closed_port}/callback?code=secret-code"
-    url = f"{consent_page.base}/go?" + urlencode({"to": target})
-    done = subprocess.run(
-        [chromium.script, url],
-        env={**os.environ, "BROWSER_LOG": str(tmp_path / "browser.log")},
-        capture_output=True,
-        text=True,
-        timeout=WAIT,
-        check=False,
-    )
+        closed_port = sock.getsockname()[1]
+        target = f"http://127.0.0.1:{closed_port}/callback?code=secret-code"
+        url = f"{consent_page.base}/go?" + urlencode({"to": target})
+        done = subprocess.run(
+            [chromium.script, url],
+            env={**os.environ, "BROWSER_LOG": str(tmp_path / "browser.log")},
+            capture_output=True,
+            text=True,
+            timeout=WAIT,
+            check=False,
+        )
     assert done.returncode == 1, done.stderr
     assert (
         f"FAILED: the loopback redirect http://127.0.0.1:{closed_port}/callback did not load "
