@@ -3,7 +3,9 @@ Edge cases on httpx2.MockTransport; the unreachable server is a real closed loop
 
 from __future__ import annotations
 
+import contextlib
 import socket
+from collections.abc import Iterator
 
 import httpx2
 import pytest
@@ -55,16 +57,18 @@ def test_bodies_over_the_cap_are_refused(size: int) -> None:
         run(_one_request(), http)
 
 
-def _closed_port() -> int:
+@contextlib.contextmanager
+def _refusing_port() -> Iterator[int]:
+    """A port bound but never listening: connections are refused, and nothing else can take
+    it while the test runs."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        yield int(sock.getsockname()[1])
 
 
 def test_an_unreachable_server_is_a_transport_error() -> None:
-    url = f"http://127.0.0.1:{_closed_port()}/token?secret=abc"
-    with httpx2.Client() as http, pytest.raises(TransportError) as info:
-        run(_one_request(url), http)
+    with _refusing_port() as port, httpx2.Client() as http, pytest.raises(TransportError) as info:
+        run(_one_request(f"http://127.0.0.1:{port}/token?secret=abc"), http)
     assert isinstance(info.value.__cause__, httpx2.ConnectError)
     assert info.value.sent is False
     assert "secret=abc" not in str(info.value)
@@ -77,10 +81,10 @@ async def test_async_driver_caps_and_types_errors_alike() -> None:
     async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler)) as http:
         with pytest.raises(InvalidResponse):
             await arun(_one_request(), http)
-    url = f"http://127.0.0.1:{_closed_port()}/token"
-    async with httpx2.AsyncClient() as http:
-        with pytest.raises(TransportError):
-            await arun(_one_request(url), http)
+    with _refusing_port() as port:
+        async with httpx2.AsyncClient() as http:
+            with pytest.raises(TransportError):
+                await arun(_one_request(f"http://127.0.0.1:{port}/token"), http)
 
 
 pytestmark = pytest.mark.anyio
