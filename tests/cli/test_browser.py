@@ -106,3 +106,14 @@ api_base = "{sandbox.base_url}/oauth1/api/"
         me = cli.run("request", "legacy", "GET", "me")
         assert me.returncode == 0, me.stderr
         assert "alice" in me.stdout
+
+
+def test_demo_with_the_consent_in_a_real_browser(
+    cli: Cli, chromium: ChromiumUser, tmp_path: Path
+) -> None:
+    """``oauthkit demo --browser``: both consents happen on the sandbox's pages in Chromium."""
+    log = _browser(cli, chromium, tmp_path)
+    demo = cli.run("demo", "--browser", timeout=180)
+    assert demo.returncode == 0, demo.stderr + (log.read_text() if log.exists() else "")
+    assert "approves in the browser" in demo.stdout
+    assert "Refresh (§6)" in demo.stdout
