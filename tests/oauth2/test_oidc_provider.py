@@ -578,3 +578,14 @@ def test_jwt_access_tokens_for_a_resource(start_oidc: Any) -> None:
     assert token.access_token.count(".") == 2  # a JWS
     header = json.loads(base64.urlsafe_b64decode(token.access_token.split(".")[0] + "=="))
     assert header["typ"] == "at+jwt"
+
+
+def test_dpop_with_ed25519(oidc_provider: OIDCPeer) -> None:
+    with _client(oidc_provider, "public", dpop="EdDSA") as client:
+        token = _login(client, oidc_provider)
+        assert token.token_type == "DPoP"
+        assert token.dpop_key is not None
+        assert token.dpop_key["kty"] == "OKP"
+        with httpx2.Client(auth=client.auth(token)) as api:
+            assert api.get(oidc_provider.userinfo_endpoint).status_code == 200
+        assert client.refresh(token).token_type == "DPoP"

@@ -79,7 +79,7 @@ class _OAuth2Base(Generic[H]):
         clock: Callable[[], float] = time.time,
         http: H | None = None,
         hooks: Sequence[Hook] = (),
-        dpop: bool = False,
+        dpop: bool | Literal["ES256", "EdDSA"] = False,
     ) -> None:
         if auth_method is None:
             auth_method = (
@@ -129,7 +129,7 @@ class _OAuth2Base(Generic[H]):
             allow_insecure_http=allow_insecure_http,
             clock=clock,
             hooks=tuple(hooks),
-            dpop=dpop,
+            dpop=("ES256" if dpop is True else dpop or None),
         )
         self._cache = MetadataCache()
         self._verify = _tls_context(tls_client_cert)

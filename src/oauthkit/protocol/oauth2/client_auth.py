@@ -32,7 +32,7 @@ ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #: How long a client assertion is valid (seconds).
 ASSERTION_LIFETIME: Final = 60
 
-_DEFAULT_ALGS = {"RSA": "RS256", "EC": "ES256", "OKP": "EdDSA"}
+_DEFAULT_ALGS = {"RSA": "RS256", "EC": "ES256", "OKP": "Ed25519"}  # RFC 9864 names
 _EC_ALGS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 
 

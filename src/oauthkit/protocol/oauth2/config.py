@@ -33,7 +33,7 @@ class ClientConfig:
     pkce: str | None = "S256"
     allow_insecure_http: bool = False
     hooks: tuple[Hook, ...] = ()
-    dpop: bool = False
+    dpop: str | None = None  # the DPoP proof algorithm, or None: no DPoP (RFC 9449)
     clock: Callable[[], float] = field(default=time.time, compare=False)
 
     def __post_init__(self) -> None:
@@ -55,6 +55,8 @@ class ClientConfig:
                 what="the redirect_uri",
                 allow_insecure_http=self.allow_insecure_http,
             )
+        if self.dpop is not None and self.dpop not in ("ES256", "EdDSA"):
+            raise ConfigurationError("dpop is True (ES256), 'ES256' or 'EdDSA'")
         if self.pkce is not None and self.pkce not in CODE_CHALLENGE_METHODS:
             raise ConfigurationError("pkce is 'S256', 'plain' or None (no PKCE)")
 

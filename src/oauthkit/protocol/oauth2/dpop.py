@@ -1,9 +1,10 @@
 """DPoP: sender-constrained tokens (RFC 9449). Pure functions: keys, proofs, nonces.
 
-A client with ``dpop=True`` makes an ES256 key per grant, proves possession of it on every
-request to the token endpoint (§5) and to resource servers (§7), and keeps the key with the
-token (``Token.dpop_key``) so that a refresh from another process still works. A server that
-asks for a nonce (``use_dpop_nonce`` with a ``DPoP-Nonce`` header, §8-9) gets one retry.
+A client with ``dpop=True`` makes an ES256 key per grant (``dpop="EdDSA"``: Ed25519),
+proves possession of it on every request to the token endpoint (§5) and to resource servers
+(§7), and keeps the key with the token (``Token.dpop_key``) so that a refresh from another
+process still works. A server that asks for a nonce (``use_dpop_nonce`` with a
+``DPoP-Nonce`` header, §8-9) gets one retry.
 """
 
 from __future__ import annotations
@@ -15,17 +16,29 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["DPOP_ALG", "access_token_hash", "htu", "make_key", "make_proof", "wants_nonce"]
+__all__ = [
+    "DPOP_ALG",
+    "DPOP_ALGS",
+    "access_token_hash",
+    "htu",
+    "make_key",
+    "make_proof",
+    "wants_nonce",
+]
 
-#: The algorithm oauthkit signs proofs with (widely supported; RFC 9449 §11.1 recommends
-#: asymmetric algorithms only).
+#: The default algorithm for proofs (widely supported; RFC 9449 §11.1 asks for asymmetric
+#: algorithms); ``EdDSA`` (Ed25519) is the other one oauthkit offers.
 DPOP_ALG = "ES256"
+DPOP_ALGS = ("ES256", "EdDSA")
 
 
-def make_key() -> dict[str, Any]:
-    """A fresh P-256 private key as a JWK (RFC 7517), to be kept with the token."""
-    from joserfc.jwk import ECKey
+def make_key(alg: str = DPOP_ALG) -> dict[str, Any]:
+    """A fresh private key for ``alg`` (P-256 or Ed25519) as a JWK (RFC 7517), to be kept
+    with the token."""
+    from joserfc.jwk import ECKey, OKPKey
 
+    if alg == "EdDSA":
+        return OKPKey.generate_key("Ed25519", private=True).as_dict(private=True)
     return ECKey.generate_key("P-256", private=True).as_dict(private=True)
 
 
@@ -53,9 +66,13 @@ def make_proof(
     """RFC 9449 §4.2: a DPoP proof JWT (``typ: dpop+jwt``, the public key in ``jwk``) with
     ``htm``, ``htu``, ``iat``, a fresh ``jti``, and ``ath`` and ``nonce`` when given."""
     from joserfc import jwt
-    from joserfc.jwk import ECKey
+    from joserfc.jwk import ECKey, OKPKey
 
-    private = ECKey.import_key(dict(key))
+    private: Any
+    if key.get("kty") == "OKP":
+        private, alg = OKPKey.import_key(dict(key)), "Ed25519"  # RFC 9864: not "EdDSA"
+    else:
+        private, alg = ECKey.import_key(dict(key)), "ES256"
     public = {
         k: v for k, v in private.as_dict(private=False).items() if k in ("kty", "crv", "x", "y")
     }
@@ -69,8 +86,8 @@ def make_proof(
         claims["ath"] = access_token_hash(access_token)
     if nonce is not None:
         claims["nonce"] = nonce
-    header = {"typ": "dpop+jwt", "alg": DPOP_ALG, "jwk": public}
-    return jwt.encode(header, claims, private, algorithms=[DPOP_ALG])
+    header = {"typ": "dpop+jwt", "alg": alg, "jwk": public}
+    return jwt.encode(header, claims, private, algorithms=[alg])
 
 
 def wants_nonce(status: int, headers: Mapping[str, str], body_error: str | None) -> str | None:

@@ -97,7 +97,7 @@ def token_request(
     a server's ``use_dpop_nonce`` gets one retry, and a DPoP-bound token keeps its key."""
     metadata = yield from server_metadata(config, cache)
     endpoint = metadata.endpoint("token_endpoint")
-    key = (dpop_key or make_key()) if config.dpop else None
+    key = (dpop_key or make_key(config.dpop)) if config.dpop else None
     nonce: str | None = None
     for _ in range(2):
         request = authenticated_post(config, endpoint, dict(form))
