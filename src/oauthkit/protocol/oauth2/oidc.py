@@ -73,8 +73,9 @@ def _b64json(segment: str, what: str) -> dict[str, Any]:
 
 def half_hash(value: str, alg: str) -> str:
     """OIDC Core §3.1.3.6/§3.3.2.11: the left half of the hash of ``value`` that ``alg`` uses,
-    base64url without padding (``at_hash``, ``c_hash``); EdDSA uses SHA-512."""
-    digest = _HASHES.get(alg[-3:], hashlib.sha512 if alg == "EdDSA" else None)
+    base64url without padding (``at_hash``, ``c_hash``); EdDSA/Ed25519 use SHA-512."""
+    ed25519 = alg in ("EdDSA", "Ed25519")
+    digest = hashlib.sha512 if ed25519 else _HASHES.get(alg[-3:])
     if digest is None:
         raise IdTokenError(f"no hash is defined for alg {alg!r}")
     full = digest(value.encode("ascii")).digest()
