@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -135,11 +136,14 @@ def _where(context: _Context) -> str:
     return str(getattr(context.store, "path", None) or context.store)
 
 
-def _session(context: _Context, name: str) -> Any:
+@contextmanager
+def _session(context: _Context, name: str) -> Iterator[Any]:
+    """A Session for ``name``; its client (and HTTP connections) closed afterwards."""
     from ..session import Session
     from .flows import make_oauth2_client
 
-    return Session(make_oauth2_client(context.provider(name)), context.store, name)
+    with make_oauth2_client(context.provider(name)) as client:
+        yield Session(client, context.store, name)
 
 
 @cli.command()
@@ -155,9 +159,10 @@ def token(context: _Context, name: str) -> None:
         _fail(f"not signed in to {name}: run  oauthkit login {name}", EXIT_SIGN_IN)
     if not isinstance(stored, Token):
         _fail(f"{name} uses OAuth 1.0a: its requests are signed, use  oauthkit request {name}")
-    session = _session(context, name)
-    fresh = session.token()
-    if fresh.is_expired() and not session.can_renew(fresh):
+    with _session(context, name) as session:
+        fresh = session.token()
+        renewable = session.can_renew(fresh)
+    if fresh.is_expired() and not renewable:
         _fail(
             f"the token for {name} expired and cannot be renewed: run  oauthkit login {name}",
             EXIT_SIGN_IN,
@@ -229,7 +234,10 @@ def request(
         with make_oauth1_client(provider) as client:
             response = client.request(method.upper(), url, credentials=stored, **kwargs)
     else:
-        with httpx2.Client(auth=_session(context, name).auth(), timeout=30) as http:
+        with (
+            _session(context, name) as session,
+            httpx2.Client(auth=session.auth(), timeout=30) as http,
+        ):
             response = http.request(method.upper(), url, **kwargs)
     _emit(response, output)
     if fail and response.status_code >= 400:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
-__all__ = ["MAX_BODY", "HttpRequest", "HttpResponse", "Step", "Wait", "fetch"]
+__all__ = ["MAX_BODY", "HttpRequest", "HttpResponse", "Step", "Wait", "add_query", "fetch"]
 
 T = TypeVar("T")
 
@@ -94,3 +95,12 @@ def fetch(request: HttpRequest) -> Step[HttpResponse]:
     if not isinstance(response, HttpResponse):
         raise TypeError("a driver must answer an HttpRequest with an HttpResponse")
     return response
+
+
+def add_query(url: str, params: Iterable[tuple[str, str]]) -> str:
+    """``url`` with ``params`` form-encoded after its own query (which is kept as it is)."""
+    parts = urlsplit(url)
+    query = urlencode(list(params))
+    if parts.query:
+        query = f"{parts.query}&{query}"
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Mapping
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from ...errors import (
     AuthorizationDenied,
@@ -24,7 +24,7 @@ from ...errors import (
     OAuth1ServerError,
     TokenMismatch,
 )
-from ..http import HttpRequest, HttpResponse, Step, fetch
+from ..http import HttpRequest, HttpResponse, Step, add_query, fetch
 from ..transport import check_endpoint
 from .credentials import OAuth1Credentials, TemporaryCredentials
 from .encoding import parse_form
@@ -66,7 +66,7 @@ def request_temporary_credentials(
     if not callback:
         raise ConfigurationError('callback must be an absolute URL or "oob" (RFC 5849 §2.1)')
     if params:
-        url = _add_query(url, params)
+        url = add_query(url, params.items())
     consumer = credentials if credentials.token is None else _consumer_only(credentials)
     response = yield from fetch(_post(signer, consumer, url, callback=callback))
     fields = parse_credentials_response(response, "the temporary-credentials endpoint")
@@ -94,7 +94,7 @@ def authorization_url(
     check_endpoint(
         authorize_url, what="the authorization endpoint", allow_insecure_http=allow_insecure_http
     )
-    return _add_query(authorize_url, {"oauth_token": temporary.token, **(params or {})})
+    return add_query(authorize_url, {"oauth_token": temporary.token, **(params or {})}.items())
 
 
 def parse_callback(temporary: TemporaryCredentials, callback: str | Mapping[str, str]) -> str:
@@ -208,13 +208,6 @@ def _callback_pairs(callback: str | Mapping[str, str]) -> list[tuple[str, str]]:
         except ValueError as exc:
             raise CallbackError(f"the callback is not a valid URL: {exc}") from None
     return parse_form(text.lstrip("?"))
-
-
-def _add_query(url: str, params: Mapping[str, str]) -> str:
-    parts = urlsplit(url)
-    extra = urlencode(list(params.items()))
-    query = f"{parts.query}&{extra}" if parts.query else extra
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
 def _consumer_only(credentials: OAuth1Credentials) -> OAuth1Credentials:

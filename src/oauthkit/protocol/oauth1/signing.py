@@ -67,6 +67,16 @@ def _as_bytes(body: bytes | str | None) -> bytes | None:
     )
 
 
+def _check_settings(signature_method: str, placement: str) -> None:
+    if signature_method not in SIGNATURE_METHODS:
+        raise ConfigurationError(
+            f"unknown signature method {signature_method!r}; "
+            f"use one of {', '.join(SIGNATURE_METHODS)}"
+        )
+    if placement not in PLACEMENTS:
+        raise ConfigurationError(f"placement must be one of {', '.join(PLACEMENTS)}")
+
+
 def sign_request(
     method: str,
     url: str,
@@ -97,13 +107,7 @@ def sign_request(
     Plain http is refused (any signature method, PLAINTEXT included) unless the host is
     loopback or ``allow_insecure_http=True``.
     """
-    if signature_method not in SIGNATURE_METHODS:
-        raise ConfigurationError(
-            f"unknown signature method {signature_method!r}; "
-            f"use one of {', '.join(SIGNATURE_METHODS)}"
-        )
-    if placement not in PLACEMENTS:
-        raise ConfigurationError(f"placement must be one of {', '.join(PLACEMENTS)}")
+    _check_settings(signature_method, placement)
     if signature_method in RSA_METHODS:
         if credentials.rsa_key is None:
             raise ConfigurationError(f"{signature_method} needs credentials with an rsa_key")
@@ -211,13 +215,7 @@ class Signer:
     clock: Callable[[], float] = field(default=time.time, compare=False)
 
     def __post_init__(self) -> None:
-        if self.signature_method not in SIGNATURE_METHODS:
-            raise ConfigurationError(
-                f"unknown signature method {self.signature_method!r}; "
-                f"use one of {', '.join(SIGNATURE_METHODS)}"
-            )
-        if self.placement not in PLACEMENTS:
-            raise ConfigurationError(f"placement must be one of {', '.join(PLACEMENTS)}")
+        _check_settings(self.signature_method, self.placement)
 
     def sign(
         self,

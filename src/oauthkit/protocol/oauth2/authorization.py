@@ -8,7 +8,7 @@ import secrets
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from ...errors import (
     AuthorizationDenied,
@@ -23,7 +23,7 @@ from ...errors import (
     StateMismatch,
     UnexpectedParameter,
 )
-from ..http import HttpRequest, Step
+from ..http import HttpRequest, Step, add_query
 from .config import ClientConfig, MetadataCache, server_metadata
 from .hooks import Params, fetch_with_hooks, hook_authorization_params
 from .pkce import code_challenge, make_code_verifier
@@ -176,14 +176,6 @@ class AuthorizationCode:
 _VALIDATED = object()
 
 
-def _add_query(url: str, params: Iterable[tuple[str, str]]) -> str:
-    parts = urlsplit(url)
-    query = urlencode(list(params))
-    if parts.query:
-        query = f"{parts.query}&{query}"
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
-
-
 def build_authorization_request(
     config: ClientConfig,
     cache: MetadataCache,
@@ -247,7 +239,7 @@ def build_authorization_request(
         )
         params = [("client_id", config.auth.client_id), ("request_uri", request_uri)]
     return AuthorizationRequest(
-        url=_add_query(endpoint, params),
+        url=add_query(endpoint, params),
         state=state,
         client_id=config.auth.client_id,
         redirect_uri=redirect_uri,
