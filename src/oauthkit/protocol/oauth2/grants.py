@@ -4,7 +4,6 @@ RFC 7523), and revocation (RFC 7009) and introspection (RFC 7662)."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +17,7 @@ from ...errors import (
     PollingTimeout,
     SlowDown,
 )
-from ..http import HttpRequest, HttpResponse, Step, Wait
+from ..http import HttpRequest, Step, Wait
 from .authorization import AuthorizationCode
 from .config import ClientConfig, MetadataCache, server_metadata
 from .dpop import make_key, make_proof, wants_nonce
@@ -31,7 +30,13 @@ from .oidc import (
     jwks_step,
     validate_id_token,
 )
-from .response import parse_expires_in, parse_json_object, parse_token_response, raise_for_error
+from .response import (
+    error_fields,
+    parse_expires_in,
+    parse_json_object,
+    parse_token_response,
+    raise_for_error,
+)
 from .token import Token
 
 __all__ = [
@@ -105,7 +110,8 @@ def token_request(
             proof = make_proof(key, "POST", endpoint, now=config.clock(), nonce=nonce)
             request = dataclasses.replace(request, headers=(*request.headers, ("DPoP", proof)))
         response = yield from fetch_with_hooks(config.hooks, request)
-        nonce = wants_nonce(response.status_code, response.headers, _error_code(response))
+        error = (error_fields(response) or {}).get("error")
+        nonce = wants_nonce(response.status_code, response.headers, error)
         if key is None or nonce is None:
             break
     token = parse_token_response(
@@ -118,16 +124,6 @@ def token_request(
     if key is not None and token.token_type == "DPoP":
         token = token.replace(dpop_key=key)
     return token
-
-
-def _error_code(response: HttpResponse) -> str | None:
-    if response.status_code != 400 or not response.body.lstrip().startswith(b"{"):
-        return None
-    try:
-        error = json.loads(response.body).get("error")
-    except (ValueError, AttributeError):
-        return None
-    return error if isinstance(error, str) else None
 
 
 def checked_id_token(

@@ -13,7 +13,13 @@ from ...errors import InvalidResponse, server_error_from_response
 from ..http import HttpResponse
 from .token import Token
 
-__all__ = ["MAX_EXPIRES_IN", "parse_expires_in", "parse_json_object", "parse_token_response"]
+__all__ = [
+    "MAX_EXPIRES_IN",
+    "error_fields",
+    "parse_expires_in",
+    "parse_json_object",
+    "parse_token_response",
+]
 
 #: The longest lifetime accepted in ``expires_in`` (ten years); more is treated as nonsense.
 MAX_EXPIRES_IN = 10 * 365 * 24 * 3600
@@ -43,18 +49,28 @@ def parse_json_object(response: HttpResponse, what: str) -> dict[str, Any]:
     return value
 
 
+def error_fields(response: HttpResponse) -> dict[str, Any] | None:
+    """The body of an RFC 6749 §5.2 error — a JSON object with a string ``error`` — or
+    ``None`` when the body is something else."""
+    if not _is_json_object_text(response.body):
+        return None
+    try:
+        fields = json.loads(response.body)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(fields, dict) and isinstance(fields.get("error"), str):
+        return fields
+    return None
+
+
 def raise_for_error(response: HttpResponse, what: str) -> None:
     """RFC 6749 §5.2: a non-2xx answer becomes the typed error its ``error`` code names, or
     :class:`InvalidResponse` when it carries no OAuth error at all."""
     if 200 <= response.status_code < 300:
         return
-    if _is_json_object_text(response.body):
-        try:
-            fields = json.loads(response.body)
-        except (ValueError, RecursionError):
-            fields = None
-        if isinstance(fields, dict) and isinstance(fields.get("error"), str):
-            raise server_error_from_response(fields, response)
+    fields = error_fields(response)
+    if fields is not None:
+        raise server_error_from_response(fields, response)
     raise InvalidResponse(
         f"{what} answered HTTP {response.status_code} without an OAuth error", response=response
     )
