@@ -103,12 +103,11 @@ def login(
     if pin:
         _fail(f"--pin is for OAuth 1.0a providers; {name} uses OAuth 2", EXIT_USAGE)
     if device:
-        token = flows.login_device(
+        token, who = flows.login_device(
             provider, printer, show_qr=sys.stderr.isatty(), countdown=_countdown()
         )
     else:
-        token = flows.login_browser(provider, printer, timeout=timeout)
-    who = flows.who_am_i(provider, token)
+        token, who = flows.login_browser(provider, printer, timeout=timeout)
     if who:
         token = token.replace(extra={**token.extra, flows.ACCOUNT: who})
     context.store.put(name, token)

@@ -158,8 +158,9 @@ def _show(printer: Printer, url: str) -> None:
 
 def login_browser(
     provider: ProviderConfig, printer: Printer, *, timeout: float = LOGIN_TIMEOUT, **extra: Any
-) -> Token:
-    """RFC 8252: authorization code + PKCE through the browser and a loopback redirect."""
+) -> tuple[Token, str | None]:
+    """RFC 8252: authorization code + PKCE through the browser and a loopback redirect; the
+    token and, when the provider can tell, the account."""
     redirect = _redirect(provider, "state")
     with make_oauth2_client(provider, redirect_uri=redirect.redirect_uri) as client:
         request = client.authorization_request(**extra)
@@ -168,7 +169,8 @@ def login_browser(
             request.state, lambda params: client.validate_callback(request, params), timeout
         )
         printer.say("Authorization received; exchanging the code…")
-        return client.exchange(code)  # type: ignore[no-any-return]
+        token = client.exchange(code)
+        return token, who_am_i(provider, token, client)
 
 
 def login_device(
@@ -177,8 +179,9 @@ def login_device(
     *,
     show_qr: bool = False,
     countdown: Callable[[float, float], None] | None = None,
-) -> Token:
-    """RFC 8628: show the code and the address, then poll until the user approves."""
+) -> tuple[Token, str | None]:
+    """RFC 8628: show the code and the address, then poll until the user approves; the
+    token and, when the provider can tell, the account."""
     with make_oauth2_client(provider) as client:
         device = client.device_authorization()
         printer.say(f"On any device, open {device.verification_uri}")
@@ -196,7 +199,8 @@ def login_device(
                     countdown(max(deadline - time.time(), 0), left)
                 time.sleep(min(left, 0.5))
 
-        return client.poll_device(device, wait=wait)  # type: ignore[no-any-return]
+        token = client.poll_device(device, wait=wait)
+        return token, who_am_i(provider, token, client)
 
 
 def _qr(text: str, printer: Printer) -> None:
@@ -232,9 +236,10 @@ def login_oauth1(
         return client.fetch_access_token(temporary, verifier)  # type: ignore[no-any-return]
 
 
-def who_am_i(provider: ProviderConfig, token: Token) -> str | None:
+def who_am_i(provider: ProviderConfig, token: Token, client: Any) -> str | None:
     """The account, when the provider can tell: the preset's "who am I" request, else the
-    OpenID Connect userinfo endpoint (OIDC Core §5.3)."""
+    OpenID Connect userinfo endpoint (OIDC Core §5.3). ``client`` is the sign-in's own
+    ``OAuth2Client``, so its discovered metadata is reused."""
     from ..protocol.oauth2.bearer import authorization_header
 
     preset = None
@@ -242,23 +247,22 @@ def who_am_i(provider: ProviderConfig, token: Token) -> str | None:
         from ..providers import get
 
         preset = get(provider.get("preset"))
-    with make_oauth2_client(provider) as client:
-        if preset is None or preset.whoami is None:
-            try:
-                claims = client.userinfo(token)
-            except OAuthKitError:
-                return None
-            names = (claims.get(k) for k in ("preferred_username", "email", "name", "sub"))
-            return next((str(n) for n in names if isinstance(n, str)), None)
-        whoami = preset.whoami
-        base = api_base(provider, token)
-        url = whoami.resolve(base) if preset.api_base_from and base else None
-        url = url or preset.whoami_url(**_preset_options(provider))
-        if not url:
+    if preset is None or preset.whoami is None:
+        try:
+            claims = client.userinfo(token)
+        except OAuthKitError:
             return None
-        headers = {"Authorization": authorization_header(token.token_type, token.access_token)}
-        headers.update(whoami.request_headers(client.client_id))
-        response = client.http.request(whoami.method, url, headers=headers)
+        names = (claims.get(k) for k in ("preferred_username", "email", "name", "sub"))
+        return next((str(n) for n in names if isinstance(n, str)), None)
+    whoami = preset.whoami
+    base = api_base(provider, token)
+    url = whoami.resolve(base) if preset.api_base_from and base else None
+    url = url or preset.whoami_url(**_preset_options(provider))
+    if not url:
+        return None
+    headers = {"Authorization": authorization_header(token.token_type, token.access_token)}
+    headers.update(whoami.request_headers(client.client_id))
+    response = client.http.request(whoami.method, url, headers=headers)
     if response.status_code != 200:
         return None
     try:
