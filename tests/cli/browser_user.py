@@ -49,6 +49,7 @@ import contextlib
 import ipaddress
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -140,6 +141,23 @@ def is_loopback(url: str) -> bool:
         return ipaddress.ip_address(parts.hostname).is_loopback
     except ValueError:
         return False
+
+
+#: chromedriver's words for "that element or script belonged to a document that is gone".
+NAVIGATED_AWAY_RE = re.compile(
+    r"does not belong to the document|document unloaded|stale element|node is detached"
+    r"|execution context was destroyed",
+    re.IGNORECASE,
+)
+
+
+def navigated_away(exc: BaseException) -> bool:
+    """Whether a selenium error only says the document changed under the command."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    if isinstance(exc, StaleElementReferenceException):
+        return True
+    return isinstance(exc, WebDriverException) and bool(NAVIGATED_AWAY_RE.search(str(exc)))
 
 
 def _same_file(fd: int, path: str) -> bool:
@@ -268,31 +286,57 @@ class User:
     def js(self, script: str, *args: Any) -> Any:
         return self.driver.execute_script(script, *args)
 
-    def wait_loaded(self) -> None:
-        from selenium.webdriver.support.ui import WebDriverWait
+    def poll(self, timeout: float, what: str, check: Any) -> None:
+        """Call ``check()`` every 50 ms until it is true, for at most ``timeout`` seconds.
 
-        WebDriverWait(self.driver, PAGE_TIMEOUT, poll_frequency=0.05).until(
-            lambda d: d.execute_script("return document.readyState") == "complete"
+        While a navigation is under way, chromedriver answers a script or element command
+        with transient errors ("Node with given id does not belong to the document",
+        "document unloaded while waiting for result", a stale element): they mean "not yet",
+        never "failed", so they are retried until the deadline."""
+        from selenium.common.exceptions import WebDriverException
+
+        deadline = time.monotonic() + timeout
+        last = ""
+        while True:
+            try:
+                if check():
+                    return
+            except WebDriverException as exc:
+                last = f" (last: {type(exc).__name__})"
+            if time.monotonic() >= deadline:
+                raise Failure(f"{what}: not within {timeout:g}s{last}")
+            time.sleep(0.05)
+
+    def wait_loaded(self) -> None:
+        self.poll(
+            PAGE_TIMEOUT,
+            "page load",
+            lambda: self.js("return document.readyState") == "complete",
         )
 
-    def wait_new_document(self, old: Any, timeout: float, what: str) -> None:
-        from selenium.common.exceptions import TimeoutException
-        from selenium.webdriver.support import expected_conditions as ec
-        from selenium.webdriver.support.ui import WebDriverWait
+    def mark_document(self) -> str:
+        """Plant a random marker in the current document; :meth:`wait_new_document` knows
+        the next document by its absence (element staleness is not reliable mid-navigation)."""
+        marker = secrets.token_hex(8)
+        self.js("window.__oauthkitUser = arguments[0];", marker)
+        return marker
 
-        try:
-            WebDriverWait(self.driver, timeout, poll_frequency=0.05).until(ec.staleness_of(old))
-        except TimeoutException:
-            raise Failure(f"{what}: the page did not change within {timeout:g}s") from None
+    def wait_new_document(self, marker: str, timeout: float, what: str) -> None:
+        self.poll(
+            timeout,
+            f"{what}: the page did not change",
+            lambda: self.js("return window.__oauthkitUser || null;") != marker,
+        )
 
     def act(self, element: Any, step: str) -> None:
         """Click ``element`` (a submit button or a link) and wait for the next document."""
-        html = self.find("html")[0]
-        self.acted_on.add(origin(self.driver.current_url))
-        self.log(f"{step} at {where(self.driver.current_url)}")
+        here = self.driver.current_url
+        self.acted_on.add(origin(here))
+        marker = self.mark_document()
+        self.log(f"{step} at {where(here)}")
         self.log.screenshot(self.driver, step)
         element.click()
-        self.wait_new_document(html, PAGE_TIMEOUT, step)
+        self.wait_new_document(marker, PAGE_TIMEOUT, step)
 
     def page_text(self) -> str:
         return str(self.js("return document.body ? document.body.innerText : ''") or "")
@@ -310,7 +354,15 @@ class User:
         self.open(self.url)
         for _ in range(MAX_STEPS):
             self.wait_loaded()
-            done = self.step(self.driver.current_url)
+            try:
+                done = self.step(self.driver.current_url)
+            except Exception as exc:
+                if not navigated_away(exc):
+                    raise
+                # The page moved on by itself while it was being read (a self-submitting
+                # form, a redirect by script): read the new one from the start.
+                self.log(f"the page changed while it was read ({type(exc).__name__}); again")
+                continue
             if done is not None:
                 return done
         raise Failure(f"gave up after {MAX_STEPS} pages")
@@ -385,7 +437,7 @@ class User:
         # Perhaps a page that moves on by itself (oidc-provider's form_post for
         # verification_uri_complete, a meta refresh): give it a moment.
         self.log(f"waiting at {where(current)} ({headline!r})")
-        self.wait_new_document(self.find("html")[0], SETTLE_TIMEOUT, f"unknown page {headline!r}")
+        self.wait_new_document(self.mark_document(), SETTLE_TIMEOUT, f"unknown page {headline!r}")
         return None
 
     def write_pin(self, pin: str, current: str) -> int:
@@ -489,8 +541,8 @@ class User:
         button = outside or (self.submit_button(form) if form is not None else None)
         if button is None:
             raise Failure("the device page has no button to send the code")
-        self.code_submitted = True
         self.act(button, step)
+        self.code_submitted = True
         return True
 
     def approve_or_deny_buttons(self) -> bool:

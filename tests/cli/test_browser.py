@@ -54,9 +54,11 @@ scope = "openid offline_access"
     process = cli.start("login", "tv", "--device")
     assert process.stderr is not None
     address = code = None
+    seen: list[str] = []
     while code is None:
         line = process.stderr.readline()
-        assert line, "the command ended before showing a code"
+        assert line, "the command ended before showing a code:\n" + "".join(seen)
+        seen.append(line)
         if line.startswith("On any device, open "):
             address = line.removeprefix("On any device, open ").strip()
         if "enter the code" in line:
