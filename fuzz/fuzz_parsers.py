@@ -1,6 +1,7 @@
 """Coverage-guided fuzzing (atheris) of every parser that reads what a server or a redirect
 sends: callbacks (OAuth 2 and 1.0a), token and credential responses, form decoding and
-signing, discovery documents, ID tokens, WWW-Authenticate challenges.
+signing, discovery documents, ID tokens, WWW-Authenticate challenges, JSON text and the
+redaction of error previews.
 
     python fuzz/fuzz_parsers.py -max_total_time=30
 
@@ -19,10 +20,13 @@ with atheris.instrument_imports():
     from oauthkit.oauth1 import OAuth1Credentials, TemporaryCredentials, sign_request
     from oauthkit.oauth2 import AuthorizationRequest, bearer_challenge_error, validate_callback
     from oauthkit.protocol.http import HttpResponse
+    from oauthkit.protocol.jsontext import JSONTextError, loads
     from oauthkit.protocol.oauth1.encoding import encode_form, parse_form, percent_encode
     from oauthkit.protocol.oauth1.flow import parse_callback, parse_credentials_response
+    from oauthkit.protocol.oauth2.bearer import parse_challenges
     from oauthkit.protocol.oauth2.oidc import validate_id_token
     from oauthkit.protocol.oauth2.response import parse_token_response
+    from oauthkit.protocol.redaction import redact
 
 REQUEST = AuthorizationRequest(
     url="https://as.example/authorize",
@@ -43,7 +47,7 @@ CREDENTIALS = OAuth1Credentials(consumer_key="k", consumer_secret="s", token="t"
 
 def one(data: bytes) -> None:
     provider = atheris.FuzzedDataProvider(data)
-    choice = provider.ConsumeIntInRange(0, 7)
+    choice = provider.ConsumeIntInRange(0, 10)
     text = provider.ConsumeUnicodeNoSurrogates(2048)
     body = text.encode("utf-8", "surrogatepass")
     status = 200 if provider.ConsumeBool() else 400
@@ -70,9 +74,19 @@ def one(data: bytes) -> None:
             )
         elif choice == 6:
             validate_id_token(text, issuer="https://as.example", client_id="c", keys=[])
-        else:
+        elif choice == 7:
             bearer_challenge_error(text)
-    except (OAuthKitError, LookupError):
+        elif choice == 8:
+            for scheme, params in parse_challenges(text):
+                assert scheme == scheme.lower()
+                assert all(k == k.lower() for k in params)
+        elif choice == 9:
+            loads(body)
+        else:
+            secret = "S3cret-" + text[:16]
+            shown = redact(body + secret.encode() + body, secrets=[secret])
+            assert secret not in shown or len(secret) < 6
+    except (OAuthKitError, LookupError, JSONTextError):
         pass
 
 

@@ -10,9 +10,13 @@ it returns; a :class:`~oauthkit.protocol.http.Wait` is a sleep (``time.sleep`` o
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import sys
+import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import anyio
@@ -68,7 +72,9 @@ def _response(response: httpx2.Response, body: bytes) -> HttpResponse:
     )
 
 
-#: How long a whole answer may take to arrive (seconds), however slowly it trickles.
+#: How long a whole answer may take (seconds), from sending the request to the last byte of
+#: the body, headers included, however slowly it trickles. Past it the step fails with
+#: :class:`~oauthkit.errors.InvalidResponse`.
 READ_DEADLINE = 30.0
 
 
@@ -159,35 +165,114 @@ def _failed(exc: httpx2.HTTPError, request: HttpRequest) -> TransportError:
     )
 
 
+class _Watchdog:
+    """The deadline of one synchronous exchange, headers included.
+
+    httpx2's timeouts bound each socket operation, not the whole answer: a server that sends
+    one header line every few seconds never trips them. The watchdog learns the connection's
+    socket from httpcore's ``trace`` extension (the socket of the HTTP/1.1 or HTTP/2
+    connection that sends the request headers) and, when :data:`READ_DEADLINE` passes, shuts
+    it down: the blocked read returns at once, the exchange fails, and the pool drops the
+    connection. A transport without sockets (a mock) keeps the per-chunk deadline of
+    :class:`_Body`.
+    """
+
+    def __init__(self) -> None:
+        self.expired = False
+        self._socket: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(READ_DEADLINE, self._expire)
+        self._timer.daemon = True
+
+    def trace(self, event: str, info: Mapping[str, Any]) -> None:
+        found: object = None
+        if event.endswith(".send_request_headers.started"):
+            found = _connection_socket()
+        elif event.endswith(("connect_tcp.complete", "start_tls.complete")):
+            stream = info.get("return_value")
+            found = stream.get_extra_info("socket") if stream is not None else None
+        if isinstance(found, socket.socket):
+            with self._lock:
+                self._socket = found
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            target = self._socket
+        if target is not None:
+            with contextlib.suppress(OSError):
+                target.shutdown(socket.SHUT_RDWR)
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+
+def _connection_socket() -> socket.socket | None:
+    """The socket of the httpcore connection whose ``handle_request`` is running in this
+    thread (the trace callback runs inside it): the nearest caller frame whose ``self`` has a
+    network stream. ``None`` when there is none (another transport)."""
+    frame = sys._getframe(1)
+    for _ in range(8):
+        frame = frame.f_back  # type: ignore[assignment]
+        if frame is None:
+            return None
+        stream = getattr(frame.f_locals.get("self"), "_network_stream", None)
+        if stream is not None:
+            found = stream.get_extra_info("socket")
+            return found if isinstance(found, socket.socket) else None
+    return None
+
+
+def _deadline_passed(request: HttpRequest) -> InvalidResponse:
+    return InvalidResponse(
+        f"{request.method} {request.url.split('?', 1)[0]} did not finish its answer within "
+        f"{READ_DEADLINE:.0f} s (headers included)"
+    )
+
+
 def _send(http: httpx2.Client, request: HttpRequest) -> HttpResponse:
-    try:
-        response = http.send(_to_httpx(http, request), stream=True, follow_redirects=False)
+    with _Watchdog() as watchdog:
         try:
-            body = _Body(response, request)
+            outgoing = _to_httpx(http, request)
+            outgoing.extensions["trace"] = watchdog.trace
+            response = http.send(outgoing, stream=True, follow_redirects=False)
             try:
-                for chunk in response.iter_raw():
-                    body.feed(chunk)
-            except httpx2.StreamConsumed:  # a transport that read it already (MockTransport)
-                body = _Body.read(response, request)
-        finally:
-            response.close()
-    except httpx2.HTTPError as exc:
-        raise _failed(exc, request) from exc
+                body = _Body(response, request)
+                try:
+                    for chunk in response.iter_raw():
+                        body.feed(chunk)
+                except httpx2.StreamConsumed:  # a transport that read it already (a mock)
+                    body = _Body.read(response, request)
+            finally:
+                response.close()
+        except httpx2.HTTPError as exc:
+            if watchdog.expired:
+                raise _deadline_passed(request) from None
+            raise _failed(exc, request) from exc
     return _response(response, body.value())
 
 
 async def _asend(http: httpx2.AsyncClient, request: HttpRequest) -> HttpResponse:
     try:
-        response = await http.send(_to_httpx(http, request), stream=True, follow_redirects=False)
-        try:
-            body = _Body(response, request)
+        with anyio.fail_after(READ_DEADLINE):
+            response = await http.send(
+                _to_httpx(http, request), stream=True, follow_redirects=False
+            )
             try:
-                async for chunk in response.aiter_raw():
-                    body.feed(chunk)
-            except httpx2.StreamConsumed:  # a transport that read it already (MockTransport)
-                body = _Body.read(response, request)
-        finally:
-            await response.aclose()
+                body = _Body(response, request)
+                try:
+                    async for chunk in response.aiter_raw():
+                        body.feed(chunk)
+                except httpx2.StreamConsumed:  # a transport that read it already (a mock)
+                    body = _Body.read(response, request)
+            finally:
+                await response.aclose()
+    except TimeoutError:
+        raise _deadline_passed(request) from None
     except httpx2.HTTPError as exc:
         raise _failed(exc, request) from exc
     return _response(response, body.value())

@@ -45,11 +45,8 @@ has the values of secret-bearing fields replaced (see :func:`redact`).
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
 
 if TYPE_CHECKING:
     from .protocol.http import HttpResponse
@@ -95,76 +92,27 @@ __all__ = [
     "server_error_from_response",
 ]
 
-#: Field names whose values never appear in a message.
-SECRET_FIELDS = frozenset(
-    {
-        "access_token",
-        "refresh_token",
-        "id_token",
-        "code",
-        "code_verifier",
-        "client_secret",
-        "client_assertion",
-        "assertion",
-        "device_code",
-        "subject_token",
-        "actor_token",
-        "password",
-        "oauth_token",
-        "oauth_token_secret",
-        "oauth_verifier",
-        "oauth_signature",
-        "oauth_consumer_secret",
-    }
-)
 
 #: How many characters of a server body a message shows.
 BODY_PREVIEW = 300
 
-_SECRET_JSON_RE = re.compile(
-    r'("(?:' + "|".join(sorted(SECRET_FIELDS)) + r')"\s*:\s*)"(?:[^"\\]|\\.)*"'
-)
+
+def redact(body: bytes | str, limit: int = BODY_PREVIEW, secrets: Iterable[str] = ()) -> str:
+    """A short, secret-free preview of a server body for an error message: see
+    :func:`oauthkit.protocol.redaction.redact` (imported on first use, so that importing the
+    errors stays cheap for the command's fast path)."""
+    from .protocol.redaction import redact as _redact
+
+    return _redact(body, limit, secrets)
 
 
-def redact(body: bytes | str, limit: int = BODY_PREVIEW) -> str:
-    """Return a short, secret-free preview of a server body for an error message.
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` without any of ``secrets``: :func:`oauthkit.protocol.redaction.scrub`."""
+    if not secrets:
+        return text
+    from .protocol.redaction import scrub as _scrub
 
-    JSON objects and form-encoded bodies have the values of :data:`SECRET_FIELDS` replaced by
-    ``"[redacted]"``; anything else is shown as text. The preview is cut at ``limit``
-    characters (after redaction, so a cut can never expose half a secret).
-    """
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    stripped = text.strip()
-    if not stripped:
-        return "(empty body)"
-    redacted = _redact_text(stripped)
-    if len(redacted) > limit:
-        return redacted[:limit] + f"… ({len(redacted)} characters)"
-    return redacted
-
-
-def _redact_text(text: str) -> str:
-    if text.startswith(("{", "[")):
-        try:
-            value = json.loads(text)
-        except ValueError:
-            return _SECRET_JSON_RE.sub(r'\1"[redacted]"', text)
-        return json.dumps(_redact_json(value), ensure_ascii=False)
-    if "=" in text and "<" not in text and " " not in text:
-        pairs = parse_qsl(text, keep_blank_values=True)
-        if pairs:
-            return "&".join(f"{k}={'[redacted]' if k in SECRET_FIELDS else v}" for k, v in pairs)
-    return text
-
-
-def _redact_json(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {
-            k: "[redacted]" if k in SECRET_FIELDS else _redact_json(v) for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_redact_json(v) for v in value]
-    return value
+    return _scrub(text, secrets)
 
 
 class OAuthKitError(Exception):
@@ -211,8 +159,11 @@ class InvalidResponse(OAuthKitError):
     ) -> None:
         self.response = response
         self.status_code = response.status_code if response is not None else None
-        self.body_preview = redact(response.body) if response is not None else None
+        self.body_preview = (
+            redact(response.body, secrets=response.secrets) if response is not None else None
+        )
         if response is not None:
+            message = scrub(message, response.secrets)
             message = f"{message} (HTTP {response.status_code}; body: {self.body_preview})"
         super().__init__(message)
 
@@ -244,9 +195,10 @@ class OAuthServerError(OAuthKitError):
         status_code: int | None = None,
         response: HttpResponse | None = None,
     ) -> None:
+        secrets = response.secrets if response is not None else frozenset()
         self.error = error if error is not None else self.code
-        self.error_description = error_description
-        self.error_uri = error_uri
+        self.error_description = _scrubbed(error_description, secrets)
+        self.error_uri = _scrubbed(error_uri, secrets)
         self.response = response
         self.status_code = (
             status_code
@@ -255,7 +207,7 @@ class OAuthServerError(OAuthKitError):
         )
         if message is None:
             message = self._default_message()
-        super().__init__(message)
+        super().__init__(scrub(message, secrets))
 
     def _default_message(self) -> str:
         parts = [f"the server answered {self.error or 'an error'}"]
@@ -350,33 +302,25 @@ class OAuth1ServerError(OAuthServerError):
     ``body_preview`` a redacted preview of what came back.
     """
 
-    def __init__(self, what: str, response: HttpResponse) -> None:
-        body = response.body
-        problem = None
-        advice = None
-        try:
-            fields = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
-        except (UnicodeDecodeError, ValueError):
-            fields = {}
-        problem = fields.get("oauth_problem") or None
-        self.body_preview = redact(body)
-        if response.status_code == 401:
-            advice = (
-                "OAuth 1.0a servers often say no more than this: check the consumer key and "
-                "secret, the token, the signature method and this machine's clock"
-            )
+    def __init__(
+        self,
+        what: str,
+        response: HttpResponse,
+        *,
+        problem: str | None = None,
+        advice: str | None = None,
+    ) -> None:
+        self.body_preview = redact(response.body, secrets=response.secrets)
         message = f"{what} answered HTTP {response.status_code}"
         if problem:
             message += f" with oauth_problem={problem}"
         message += f"; body: {self.body_preview}"
-        if advice:
-            message += f" ({advice})"
-        super().__init__(
-            message,
-            error=problem,
-            error_description=fields.get("oauth_problem_advice"),
-            response=response,
-        )
+        if response.status_code == 401:
+            message += (
+                " (OAuth 1.0a servers often say no more than this: check the consumer key and "
+                "secret, the token, the signature method and this machine's clock)"
+            )
+        super().__init__(message, error=problem, error_description=advice, response=response)
 
 
 class AuthorizationResponseError(OAuthKitError):
@@ -508,6 +452,10 @@ def server_error_from_response(
         error_uri=uri if isinstance(uri, str) else None,
         response=response,
     )
+
+
+def _scrubbed(text: str | None, secrets: Iterable[str]) -> str | None:
+    return scrub(text, secrets) if text is not None else None
 
 
 def _one_line(text: str, limit: int = BODY_PREVIEW) -> str:

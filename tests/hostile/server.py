@@ -11,6 +11,8 @@ import base64
 import json
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -46,11 +48,26 @@ def _b64(value: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
 
 
+@dataclass(frozen=True)
+class Seen:
+    """A request as the server got it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
 class HostileServer:
     """Start with :meth:`start`; set :attr:`mode` and :attr:`nonce` per test."""
 
     def __init__(self) -> None:
         self.mode = "ok"
+        #: When set, the token endpoint's (and /api's) answer is this function's result for
+        #: the request it got: (status, headers, body). ``Seen`` carries what was sent.
+        self.answer: Callable[[Seen], tuple[int, dict[str, str], bytes]] | None = None
+        #: Claims merged into the next ID tokens (a test's own hostile values).
+        self.claims: dict[str, Any] = {}
         self.nonce: str | None = None
         self.rotated = False
         self.requests: list[str] = []
@@ -77,6 +94,8 @@ class HostileServer:
             "token_endpoint": f"{issuer}/token",
             "jwks_uri": f"{issuer}/jwks",
             "userinfo_endpoint": f"{issuer}/userinfo",
+            "revocation_endpoint": f"{issuer}/revoke",
+            "introspection_endpoint": f"{issuer}/introspect",
             "id_token_signing_alg_values_supported": ["RS256"],
             "authorization_response_iss_parameter_supported": True,
         }
@@ -107,6 +126,7 @@ class HostileServer:
             "idt_nonce": {"nonce": "replayed-nonce"},
         }
         claims.update(changes.get(mode, {}))
+        claims.update(self.claims)
         for name in ("iat", "sub", "nonce"):
             if mode == f"idt_no_{name}":
                 claims.pop(name)
@@ -193,12 +213,42 @@ class HostileServer:
                         {"Content-Type": "application/json"},
                         json.dumps({"keys": keys}).encode(),
                     )
-                else:
+                elif not self._answer(b""):
                     self._send(404, {}, b"")
+
+            def _answer(self, body: bytes) -> bool:
+                if outer.answer is None:
+                    return False
+                seen = Seen(self.command, self.path, dict(self.headers.items()), body)
+                status, headers, content = outer.answer(seen)
+                if headers.pop("X-Slow-Headers", None):
+                    self._slow(status, headers, content)
+                else:
+                    self._send(status, headers, content)
+                return True
+
+            def _slow(self, status: int, headers: dict[str, str], body: bytes) -> None:
+                """One header line every second, for a minute, then the answer."""
+                try:
+                    self.wfile.write(f"HTTP/1.1 {status} OK\r\n".encode())
+                    self.wfile.flush()
+                    for i in range(60):
+                        time.sleep(1)
+                        self.wfile.write(f"X-Slow-{i}: x\r\n".encode())
+                        self.wfile.flush()
+                    for name, value in {**headers, "Content-Length": str(len(body))}.items():
+                        self.wfile.write(f"{name}: {value}\r\n".encode())
+                    self.wfile.write(b"\r\n" + body)
+                    self.wfile.flush()
+                except OSError:
+                    return
+                self.close_connection = True
 
             def do_POST(self) -> None:
                 outer.requests.append(f"POST {self.path}")
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self._answer(body):
+                    return
                 if outer.mode == "endless":
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")

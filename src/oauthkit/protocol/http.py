@@ -8,9 +8,11 @@ only the driver that runs it differs (see :mod:`oauthkit.drivers`).
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from .redaction import request_secrets
 
 __all__ = ["MAX_BODY", "HttpRequest", "HttpResponse", "Step", "Wait", "add_query", "fetch"]
 
@@ -25,12 +27,18 @@ MAX_BODY = 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class HttpRequest:
-    """One request a protocol step wants sent. Never followed through redirects."""
+    """One request a protocol step wants sent. Never followed through redirects.
+
+    ``secrets`` are values the step knows but that the request may not show as such (a
+    client or consumer secret that only keys a signature): with the secrets found in the
+    request itself (see :func:`~oauthkit.protocol.redaction.request_secrets`) they are
+    scrubbed from every error message about the answer."""
 
     method: str
     url: str
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
+    secrets: frozenset[str] = field(default=frozenset(), compare=False)
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), or ``None``."""
@@ -56,12 +64,14 @@ class Wait:
 @dataclass(frozen=True, slots=True)
 class HttpResponse:
     """What came back: status, headers (names lower-cased) and the body, read in full up to
-    :data:`MAX_BODY` bytes."""
+    :data:`MAX_BODY` bytes. ``secrets`` are the values the request carried or was keyed
+    with (set by :func:`fetch`): an error built from this response never shows them."""
 
     status_code: int
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
     url: str = ""
+    secrets: frozenset[str] = field(default=frozenset(), compare=False)
 
     @classmethod
     def build(
@@ -90,11 +100,12 @@ class HttpResponse:
 
 def fetch(request: HttpRequest) -> Step[HttpResponse]:
     """Yield ``request`` and return the response the driver sends back
-    (``response = yield from fetch(request)``)."""
+    (``response = yield from fetch(request)``), marked with the secrets of the request so
+    that no error message about it can show them."""
     response = yield request
     if not isinstance(response, HttpResponse):
         raise TypeError("a driver must answer an HttpRequest with an HttpResponse")
-    return response
+    return replace(response, secrets=response.secrets | request_secrets(request))
 
 
 def add_query(url: str, params: Iterable[tuple[str, str]]) -> str:

@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit
 
 from .._version import __version__
 from ..protocol.http import HttpRequest, HttpResponse
+from ..protocol.jsontext import JSONTextError, loads
 from ..protocol.oauth2.hooks import Hook
 
 __all__ = [
@@ -83,8 +84,8 @@ def _json_object(response: HttpResponse) -> dict[str, Any] | None:
     if response.body.lstrip()[:1] != b"{":
         return None
     try:
-        value = json.loads(response.body)
-    except (ValueError, RecursionError):
+        value = loads(response.body)
+    except JSONTextError:
         return None
     return value if isinstance(value, dict) else None
 
@@ -99,6 +100,7 @@ def _with_json(
         headers,
         json.dumps(fields).encode(),
         response.url,
+        secrets=response.secrets,
     )
 
 
@@ -135,7 +137,11 @@ def _replace(
     kept = [(k, v) for k, v in request.headers if k.lower() not in lowered]
     kept += list((headers or {}).items())
     return HttpRequest(
-        request.method, request.url, tuple(kept), request.body if body is None else body
+        request.method,
+        request.url,
+        tuple(kept),
+        request.body if body is None else body,
+        secrets=request.secrets,
     )
 
 

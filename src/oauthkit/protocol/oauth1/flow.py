@@ -25,6 +25,8 @@ from ...errors import (
     TokenMismatch,
 )
 from ..http import HttpRequest, HttpResponse, Step, add_query, fetch
+from ..jsontext import JSONTextError, loads
+from ..oauth2.authorization import MAX_CALLBACK
 from ..transport import check_endpoint
 from .credentials import OAuth1Credentials, TemporaryCredentials
 from .encoding import parse_form
@@ -46,7 +48,14 @@ def _post(signer: Signer, credentials: OAuth1Credentials, url: str, **oauth: str
     if signer.placement == "body":
         headers["Content-Type"] = FORM_TYPE
     signed = signer.sign(credentials, "POST", url, headers, b"", **oauth)
-    return HttpRequest("POST", signed.url, tuple(signed.headers.items()), signed.body or b"")
+    known = (credentials.consumer_secret, credentials.token, credentials.token_secret)
+    return HttpRequest(
+        "POST",
+        signed.url,
+        tuple(signed.headers.items()),
+        signed.body or b"",
+        secrets=frozenset(value for value in known if value),
+    )
 
 
 def request_temporary_credentials(
@@ -160,7 +169,7 @@ def parse_credentials_response(response: HttpResponse, what: str) -> dict[str, s
     :class:`InvalidResponse`. Neither message shows a secret.
     """
     if not 200 <= response.status_code < 300:
-        raise OAuth1ServerError(what, response)
+        raise _server_error(what, response)
     try:
         text = response.body.decode("utf-8").strip()
     except UnicodeDecodeError:
@@ -186,11 +195,28 @@ def parse_credentials_response(response: HttpResponse, what: str) -> dict[str, s
     return fields
 
 
+def _server_error(what: str, response: HttpResponse) -> OAuth1ServerError:
+    """A non-2xx answer; ``oauth_problem`` and ``oauth_problem_advice`` when the server uses
+    the OAuth Problem Reporting extension in a form body."""
+    try:
+        fields = dict(parse_form(response.body.decode("utf-8")))
+    except UnicodeDecodeError:
+        fields = {}
+    return OAuth1ServerError(
+        what,
+        response,
+        problem=fields.get("oauth_problem") or None,
+        advice=fields.get("oauth_problem_advice") or None,
+    )
+
+
 def _json_fields(text: str, what: str, response: HttpResponse) -> dict[str, str]:
     try:
-        value = json.loads(text)
-    except ValueError:
-        raise InvalidResponse(f"{what} answered malformed JSON", response=response) from None
+        value = loads(text)
+    except JSONTextError as exc:
+        raise InvalidResponse(
+            f"{what} answered malformed JSON ({exc})", response=response
+        ) from None
     if not isinstance(value, dict):
         raise InvalidResponse(f"{what} answered JSON that is not an object", response=response)
     return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
@@ -201,6 +227,8 @@ def _callback_pairs(callback: str | Mapping[str, str]) -> list[tuple[str, str]]:
         return [(str(k), str(v)) for k, v in callback.items()]
     if not isinstance(callback, str):
         raise ConfigurationError("callback must be a URL, a query string or a mapping")
+    if len(callback) > MAX_CALLBACK:
+        raise CallbackError(f"the callback is longer than {MAX_CALLBACK} characters")
     text = callback.strip()
     if "://" in text or text.startswith("/"):
         try:

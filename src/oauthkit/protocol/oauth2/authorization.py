@@ -50,6 +50,9 @@ PROTECTED = frozenset(
         "nonce",
     }
 )
+#: The longest callback URL (or query, or form_post body) read; real ones are a few hundred
+#: characters, a signed response (JARM) a few thousand.
+MAX_CALLBACK = 64 * 1024
 #: Fields that must never arrive in an authorization-code callback (RFC 9700 §2.1.2).
 TOKEN_FIELDS = ("access_token", "id_token", "token_type", "refresh_token")
 
@@ -298,7 +301,13 @@ def _push(config: ClientConfig, endpoint: str, params: Params) -> Step[str]:
     headers = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
     config.auth.apply(auth_fields, headers, audience=endpoint, now=config.clock())
     body = [(k, v) for k, v in params if k not in auth_fields] + list(auth_fields.items())
-    request = HttpRequest("POST", endpoint, tuple(headers.items()), urlencode(body).encode())
+    request = HttpRequest(
+        "POST",
+        endpoint,
+        tuple(headers.items()),
+        urlencode(body).encode(),
+        secrets=config.auth.secrets(),
+    )
     response = yield from fetch_with_hooks(config.hooks, request)
     what = "the pushed authorization request endpoint"
     raise_for_error(response, what)
@@ -316,6 +325,8 @@ def parse_callback_parameters(
     list, as web frameworks give them). A repeated parameter raises
     :class:`DuplicateParameter` (RFC 6749 §3.1)."""
     pairs: list[tuple[str, str]]
+    if isinstance(callback, str) and len(callback) > MAX_CALLBACK:
+        raise CallbackError(f"the callback is longer than {MAX_CALLBACK} characters")
     if isinstance(callback, Mapping):
         pairs = []
         for name, value in callback.items():

@@ -112,6 +112,11 @@ class ClientAuth:
         if self.basic_encoding not in ("form", "raw"):
             raise ConfigurationError("basic_encoding is 'form' or 'raw'")
 
+    def secrets(self) -> frozenset[str]:
+        """The client secret, which no message may show even when it only keys an
+        assertion (``client_secret_jwt``) and is never sent."""
+        return frozenset({self.client_secret}) if self.client_secret else frozenset()
+
     def apply(
         self, form: dict[str, str], headers: dict[str, str], *, audience: str, now: float
     ) -> None:

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from .bearer import parse_challenges
+
 __all__ = [
     "DPOP_ALG",
     "DPOP_ALGS",
@@ -99,7 +101,9 @@ def wants_nonce(status: int, headers: Mapping[str, str], body_error: str | None)
         return None
     if status == 400 and body_error == "use_dpop_nonce":
         return nonce
-    challenge = headers.get("www-authenticate", "")
-    if status == 401 and "use_dpop_nonce" in challenge:
+    if status == 401 and any(
+        scheme == "dpop" and params.get("error") == "use_dpop_nonce"
+        for scheme, params in parse_challenges(headers.get("www-authenticate"))
+    ):
         return nonce
     return None

@@ -14,14 +14,16 @@ from ...errors import (
     AuthorizationPending,
     ConfigurationError,
     InvalidResponse,
+    IssuerMismatch,
     PollingTimeout,
     SlowDown,
 )
 from ..http import HttpRequest, Step, Wait
-from .authorization import AuthorizationCode
+from .authorization import AuthorizationCode, AuthorizationRequest
 from .config import ClientConfig, MetadataCache, server_metadata
 from .dpop import make_key, make_proof, wants_nonce
 from .hooks import fetch_with_hooks
+from .metadata import ServerMetadata
 from .oidc import (
     DEFAULT_ALGORITHMS,
     JWKS_REFETCH_INTERVAL,
@@ -69,7 +71,13 @@ def authenticated_post(config: ClientConfig, endpoint: str, form: dict[str, str]
     ``Accept: application/json``."""
     headers = {"Accept": "application/json", "Content-Type": FORM_TYPE}
     config.auth.apply(form, headers, audience=endpoint, now=config.clock())
-    return HttpRequest("POST", endpoint, tuple(headers.items()), urlencode(form).encode())
+    return HttpRequest(
+        "POST",
+        endpoint,
+        tuple(headers.items()),
+        urlencode(form).encode(),
+        secrets=config.auth.secrets(),
+    )
 
 
 def _form(
@@ -178,8 +186,15 @@ def exchange_code(
     config: ClientConfig, cache: MetadataCache, code: AuthorizationCode
 ) -> Step[Token]:
     """RFC 6749 §4.1.3 (with RFC 7636 §4.5): exchange a validated code. The request is used up
-    before the token request is sent."""
+    before the token request is sent.
+
+    A code goes only to the client and server that made its request (RFC 9207 §2.4, RFC 9700
+    §4.4.2): an authorization request made by another client, for another issuer or another
+    authorization endpoint, is refused with :class:`~oauthkit.errors.IssuerMismatch` before
+    anything is sent, and stays unused."""
     request = code.request
+    metadata = yield from server_metadata(config, cache)
+    _check_same_client(config, metadata, request)
     request.mark_used()
     form = _form(
         {
@@ -194,6 +209,29 @@ def exchange_code(
         config, cache, form, grant="authorization_code", requested_scope=request.scope
     )
     return (yield from checked_id_token(config, cache, token, nonce=request.nonce))
+
+
+def _check_same_client(
+    config: ClientConfig, metadata: ServerMetadata, request: AuthorizationRequest
+) -> None:
+    if request.client_id != config.auth.client_id:
+        raise IssuerMismatch(
+            f"this authorization request was made by client {request.client_id!r:.80}, not by "
+            f"{config.auth.client_id!r:.80}: exchange the code with the client that made it "
+            "(RFC 9700 §4.4.2)"
+        )
+    if request.issuer != metadata.issuer:
+        raise IssuerMismatch(
+            f"this authorization request was made for the issuer {request.issuer!r:.120}, and "
+            f"this client's issuer is {metadata.issuer!r:.120}: its code goes only to the server "
+            "that issued it (RFC 9207 §2.4, a mix-up attack)"
+        )
+    endpoint = metadata.endpoints.get("authorization_endpoint")
+    if endpoint and request.url.split("?", 1)[0] != endpoint.split("?", 1)[0]:
+        raise IssuerMismatch(
+            "this authorization request was sent to another authorization endpoint than this "
+            "client's: its code goes only to the server that issued it (RFC 9700 §4.4.2)"
+        )
 
 
 def refresh(

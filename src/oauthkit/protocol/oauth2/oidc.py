@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any, Final
 
 from ...errors import InvalidResponse
 from ..http import HttpRequest, Step, fetch
+from ..jsontext import loads
 from .response import parse_json_object, raise_for_error
 
 __all__ = [
@@ -41,6 +41,8 @@ MAX_ID_TOKEN: Final = 16 * 1024
 JWKS_REFETCH_INTERVAL: Final = 60.0
 #: The most clock skew accepted on ``exp`` and ``iat`` (seconds).
 MAX_LEEWAY: Final = 300.0
+#: The last second of the year 9999: a NumericDate beyond is refused, not overflowed.
+MAX_TIME: Final = 253_402_300_799
 #: Without metadata saying otherwise, the only algorithm expected (OIDC Core §15.1).
 DEFAULT_ALGORITHMS: Final = ("RS256",)
 _HASHES: Final = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha512}
@@ -63,8 +65,8 @@ class JwksCache:
 def _b64json(segment: str, what: str) -> dict[str, Any]:
     try:
         padded = segment + "=" * (-len(segment) % 4)
-        value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-    except (ValueError, UnicodeError) as exc:
+        value = loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, UnicodeError) as exc:  # JSONTextError, binascii.Error
         raise IdTokenError(f"the ID token's {what} is not base64url JSON: {exc}") from None
     if not isinstance(value, dict):
         raise IdTokenError(f"the ID token's {what} is not a JSON object")
@@ -238,6 +240,8 @@ def _check_claims(
         value = claims.get(name)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise IdTokenError(f"the ID token has no numeric {name}")
+        if not -MAX_TIME <= value <= MAX_TIME:  # NaN fails both comparisons
+            raise IdTokenError(f"the ID token's {name} is not a time (RFC 7519 §2 NumericDate)")
     if now > float(claims["exp"]) + leeway:
         raise IdTokenError("the ID token has expired")
     if float(claims["iat"]) > now + leeway:

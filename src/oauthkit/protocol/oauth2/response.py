@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
-import json
 import math
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ...errors import InvalidResponse, server_error_from_response
 from ..http import HttpResponse
+from ..jsontext import JSONTextError, loads
 from .token import Token
 
 __all__ = [
@@ -20,6 +21,10 @@ __all__ = [
     "parse_json_object",
     "parse_token_response",
 ]
+
+#: RFC 6749 Appendix A.12, A.17: access-token = 1*VSCHAR, refresh-token = 1*VSCHAR (and a
+#: token travels in an HTTP header: nothing else may reach one).
+_VSCHARS_RE = re.compile(r"[\x20-\x7e]+")
 
 #: The longest lifetime accepted in ``expires_in`` (ten years); more is treated as nonsense.
 MAX_EXPIRES_IN = 10 * 365 * 24 * 3600
@@ -36,10 +41,11 @@ def parse_json_object(response: HttpResponse, what: str) -> dict[str, Any]:
     if stripped[:1] == b"<":
         raise InvalidResponse(f"{what} answered an HTML page, not JSON", response=response)
     try:
-        value = json.loads(body)
-    except (ValueError, RecursionError):
+        value = loads(body)
+    except JSONTextError as exc:
         raise InvalidResponse(
-            f"{what} answered a body that is not JSON", response=response
+            f"{what} answered a body that oauthkit does not accept as JSON: {exc}",
+            response=response,
         ) from None
     if not isinstance(value, dict):
         raise InvalidResponse(
@@ -55,8 +61,8 @@ def error_fields(response: HttpResponse) -> dict[str, Any] | None:
     if not _is_json_object_text(response.body):
         return None
     try:
-        fields = json.loads(response.body)
-    except (ValueError, RecursionError):
+        fields = loads(response.body)
+    except JSONTextError:
         return None
     if isinstance(fields, dict) and isinstance(fields.get("error"), str):
         return fields
@@ -88,7 +94,12 @@ def parse_expires_in(value: Any, response: HttpResponse) -> timedelta | None:
         seconds = value
     elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
         seconds = int(value)
-    elif isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
+    elif (
+        isinstance(value, str)
+        and value.strip().isdigit()
+        and value.strip().isascii()
+        and len(value.strip()) <= len(str(MAX_EXPIRES_IN))
+    ):
         seconds = int(value.strip())
     else:
         raise InvalidResponse(
@@ -106,8 +117,10 @@ def _optional_string(fields: dict[str, Any], name: str, response: HttpResponse) 
     value = fields.get(name)
     if value is None:
         return None
-    if not isinstance(value, str) or not value:
-        raise InvalidResponse(f"{name} must be a non-empty string", response=response)
+    if not isinstance(value, str) or not _VSCHARS_RE.fullmatch(value):
+        raise InvalidResponse(
+            f"{name} must be a non-empty string of visible ASCII characters", response=response
+        )
     return value
 
 
@@ -130,7 +143,7 @@ def parse_token_response(
     raise_for_error(response, what)
     fields = parse_json_object(response, what)
     access_token = fields.pop("access_token", None)
-    if not isinstance(access_token, str) or not access_token:
+    if not isinstance(access_token, str) or not _VSCHARS_RE.fullmatch(access_token):
         problem = "has no access_token" if access_token is None else "has a malformed access_token"
         raise InvalidResponse(f"{what} answered JSON that {problem}", response=response)
     token_type = fields.pop("token_type", None)
