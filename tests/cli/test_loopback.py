@@ -139,3 +139,93 @@ def test_ipv6_loopback_and_refusal_of_other_hosts() -> None:
     redirect.close()
     with pytest.raises(ConfigurationError, match="loopback"):
         LoopbackRedirect(host="0.0.0.0")
+
+
+def _handler_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if "process_request_thread" in t.name]
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["evil.example:{port}", "evil.example", "127.0.0.1:1", "127.0.0.2:{port}", "", "[::1]:{port}"],
+)
+def test_only_loopback_host_names_are_answered(host: str) -> None:
+    """DNS rebinding: a page on another name that resolves to 127.0.0.1 gets nothing."""
+    redirect: LoopbackRedirect[Any] = LoopbackRedirect()
+    outcome = _serve(redirect)
+    with socket.create_connection(("127.0.0.1", redirect.port)) as raw:
+        header = f"Host: {host.format(port=redirect.port)}\r\n" if host else ""
+        raw.sendall(
+            f"GET /callback?code=x&state={STATE} HTTP/1.1\r\n{header}Connection: close\r\n\r\n".encode()
+        )
+        answer = raw.makefile("rb").read()
+    assert answer.startswith(b"HTTP/1.0 400") or answer.startswith(b"HTTP/1.1 400")
+    assert "value" not in outcome and "error" not in outcome
+    with httpx2.Client() as http:  # localhost:port and 127.0.0.1:port are answered
+        response = http.get(
+            f"http://localhost:{redirect.port}/callback", params={"code": "ok", "state": STATE}
+        )
+    outcome["thread"].join(5)
+    assert response.status_code == 200
+    assert outcome["value"] == "ok"
+
+
+def test_only_the_first_of_simultaneous_callbacks_reaches_the_check() -> None:
+    calls: list[str] = []
+    entered = threading.Event()
+    release = threading.Event()
+
+    def check(params: dict[str, str]) -> str:
+        calls.append(params["code"])
+        entered.set()
+        release.wait(5)  # hold the first inside the check while the others arrive
+        return params["code"]
+
+    redirect: LoopbackRedirect[Any] = LoopbackRedirect()
+    outcome = _serve(redirect, check)
+    url = f"http://127.0.0.1:{redirect.port}/callback"
+    statuses: list[int] = []
+
+    def hit(code: str) -> None:
+        with httpx2.Client() as http:
+            statuses.append(http.get(url, params={"code": code, "state": STATE}).status_code)
+
+    first = threading.Thread(target=hit, args=("first",))
+    first.start()
+    assert entered.wait(5)
+    others = [threading.Thread(target=hit, args=(f"other-{i}",)) for i in range(5)]
+    for thread in others:
+        thread.start()
+    for thread in others:
+        thread.join(5)
+    release.set()
+    first.join(5)
+    outcome["thread"].join(5)
+    assert calls == ["first"]
+    assert outcome["value"] == "first"
+    assert sorted(statuses) == [200, 400, 400, 400, 400, 400]
+
+
+def test_no_handler_thread_outlives_the_wait() -> None:
+    before = set(_handler_threads())
+    redirect: LoopbackRedirect[Any] = LoopbackRedirect()
+    outcome = _serve(redirect)
+    idle = [socket.create_connection(("127.0.0.1", redirect.port)) for _ in range(3)]
+    idle[0].sendall(b"GET /callback?co")  # half a request line
+    idle[1].sendall(b"GET /favicon.ico HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # headers never end
+    time.sleep(0.2)
+    assert len(set(_handler_threads()) - before) >= 2
+    started = time.monotonic()
+    with httpx2.Client() as http:
+        assert (
+            http.get(
+                f"http://127.0.0.1:{redirect.port}/callback", params={"code": "ok", "state": STATE}
+            ).status_code
+            == 200
+        )
+    outcome["thread"].join(5)
+    assert outcome["value"] == "ok"
+    assert time.monotonic() - started < 3, "closing waited for the idle connections' timeout"
+    assert set(_handler_threads()) - before == set()
+    for sock in idle:
+        sock.close()

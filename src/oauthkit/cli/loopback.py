@@ -2,15 +2,20 @@
 
 It binds ``127.0.0.1`` (or ``[::1]``) on a free port — or the provider's fixed one — only for
 the duration of one flow, and waits for the one redirect that carries this flow's ``state``.
-Anything else (a favicon, another path, a missing or wrong ``state``, a repeated parameter)
-gets a 400 and the wait goes on. The redirect itself is checked by the OAuth core; the page
-the browser then shows loads nothing external, is not cached, sends no referrer, never echoes
-the code, and HTML-escapes whatever the provider said. A timeout ends the flow with a clear
-error and frees the port.
+Anything else (a favicon, another path, a missing or wrong ``state``, a repeated parameter,
+a ``Host`` that is not a loopback name with this port — DNS rebinding) gets a 400 and the
+wait goes on. The first redirect with the right ``state`` claims the flow: a second one, even
+at the same moment, is refused without reaching the check. Idle connections time out, and
+every connection is closed and its thread joined before the wait returns.
+
+The redirect itself is checked by the OAuth core; the page the browser then shows loads
+nothing external, is not cached, sends no referrer, never echoes the code, and HTML-escapes
+whatever the provider said. A timeout ends the flow with a clear error and frees the port.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import html
 import socket
@@ -26,6 +31,9 @@ from ..errors import CallbackError, ConfigurationError, OAuthKitError
 __all__ = ["LoopbackRedirect", "LoopbackTimeout", "page"]
 
 T = TypeVar("T")
+
+#: Seconds a connection may stay silent before the server drops it.
+IDLE_TIMEOUT = 10.0
 
 _STYLE = (
     "body{font:16px/1.5 system-ui,-apple-system,Segoe UI,sans-serif;background:#f6f7f9;"
@@ -97,6 +105,10 @@ class LoopbackRedirect(Generic[T]):
         self._result: T | None = None
         self._error: BaseException | None = None
         self._done = threading.Event()
+        self._claim = threading.Lock()
+        self._claimed = False
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
         self._server = self._bind(port)
         self.port = int(self._server.server_address[1])
 
@@ -110,11 +122,32 @@ class LoopbackRedirect(Generic[T]):
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = IDLE_TIMEOUT  # a connection that sends nothing is dropped
+
             def log_message(self, format: str, *args: Any) -> None:  # quiet: URLs hold codes
                 pass
 
+            def setup(self) -> None:
+                super().setup()
+                with outer._connections_lock:
+                    outer._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with outer._connections_lock:
+                    outer._connections.discard(self.connection)
+                with contextlib.suppress(OSError):
+                    super().finish()
+
             def do_GET(self) -> None:
-                status, body = outer._answer(self.path)
+                if not outer._loopback_host(self.headers.get("Host")):
+                    status, body = (
+                        400,
+                        page(
+                            "Not this address", ["oauthkit answers only loopback names."], ok=False
+                        ),
+                    )
+                else:
+                    status, body = outer._answer(self.path)
                 self.send_response(status)
                 for name, value in _HEADERS:
                     self.send_header(name, value)
@@ -124,7 +157,8 @@ class LoopbackRedirect(Generic[T]):
                 self.wfile.write(body)
 
         class Server(ThreadingHTTPServer):
-            daemon_threads = True
+            daemon_threads = False  # joined by server_close(): none outlives the flow
+            block_on_close = True
             address_family = socket.AF_INET6 if self.host == "::1" else socket.AF_INET
             allow_reuse_address = False
 
@@ -159,6 +193,12 @@ class LoopbackRedirect(Generic[T]):
                 ["This address does not belong to the sign-in under way."],
                 ok=False,
             )
+        with self._claim:  # the first valid redirect takes the flow; no other reaches check
+            claimed, self._claimed = self._claimed, True
+        if claimed:
+            return 400, page(
+                "Already answered", ["This sign-in has had its answer already."], ok=False
+            )
         try:
             self._result = self._check(params)
         except (CallbackError, OAuthKitError) as exc:
@@ -168,6 +208,13 @@ class LoopbackRedirect(Generic[T]):
             return 400, page("Sign-in failed", [reason, "Go back to the terminal."], ok=False)
         self._done.set()
         return 200, SUCCESS
+
+    def _loopback_host(self, host: str | None) -> bool:
+        """RFC 8252 §8.3 and DNS rebinding: the Host is a loopback name with our port."""
+        if not host:
+            return False
+        names = ("127.0.0.1", "localhost") if self.host == "127.0.0.1" else ("[::1]", "localhost")
+        return host.lower() in {f"{name}:{self.port}" for name in names}
 
     def wait(self, expected_state: str, check: Callable[[dict[str, str]], T], timeout: float) -> T:
         """Serve until the redirect for ``expected_state`` arrives and ``check`` accepts it;
@@ -183,7 +230,6 @@ class LoopbackRedirect(Generic[T]):
                         f"no redirect arrived within {timeout:.0f} s; the sign-in was abandoned "
                         "(run the command again, or use --device where the provider offers it)"
                     )
-            time.sleep(0.05)  # let the handler finish sending its page
         finally:
             self.close()
             thread.join(timeout=5)
@@ -192,13 +238,18 @@ class LoopbackRedirect(Generic[T]):
         return self._result  # type: ignore[return-value]
 
     def close(self) -> None:
-        """Stop listening and free the port."""
+        """Stop listening, end every open connection, join their threads, free the port."""
         if self._expected is not None:  # serve_forever is running: stop it first
             self._server.shutdown()
+        with self._connections_lock:
+            open_connections = list(self._connections)
+        for connection in open_connections:  # an idle or half-sent request reads EOF now;
+            with contextlib.suppress(OSError):  # a page being written is still sent whole
+                connection.shutdown(socket.SHUT_RD)
         self._server.server_close()
 
     def __enter__(self) -> LoopbackRedirect[T]:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.server_close()
+        self.close()
