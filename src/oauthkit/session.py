@@ -26,7 +26,7 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .auth.oauth2 import OAuth2Auth, TokenHolder
+from .auth.oauth2 import OAuth2Auth, TokenHolder, insecure_allowed
 from .errors import InvalidGrant, ReauthenticationRequired, StoreError, TransportError
 from .protocol.oauth2.token import Token
 from .stores.base import DEFAULT_LOCK_TIMEOUT, AsyncTransaction, Entry, TokenStore, Transaction
@@ -248,6 +248,7 @@ class SessionAuth(OAuth2Auth):
     def __init__(self, session: Session) -> None:
         self._session = session
         self.holder = session._holder  # shared with the session; loaded on first use if None
+        self.allow_insecure_http = insecure_allowed(session.client, None)
 
     def _sync_holder(self) -> TokenHolder:
         self.holder = self._session._sync_holder()

@@ -889,3 +889,16 @@ def test_every_quirk_hook_has_its_own_test() -> None:
         assert callable(globals()[QUIRK_TESTS[name]])
     used = {h.name for p in all_presets() for h in p.hooks} | {"CLIENT_SECRET_POST"}
     assert used == set(hooks)
+
+
+def test_the_config_readers_index_says_what_the_presets_say() -> None:
+    """``oauthkit.providers.index`` (read by the configuration, on the command's fast path)
+    is plain data kept in step with the presets by this test."""
+    from oauthkit.providers import _index
+    from oauthkit.providers.index import INDEX
+
+    derived = {
+        key: (preset.name, preset.protocol, tuple(preset.placeholders()))
+        for key, preset in _index().items()
+    }
+    assert derived == INDEX

@@ -13,10 +13,11 @@ from typing import NamedTuple, Protocol
 import anyio
 import httpx2
 
-from ..errors import InvalidGrant, ReauthenticationRequired
+from ..errors import InsecureTransportError, InvalidGrant, ReauthenticationRequired
 from ..protocol.oauth2.bearer import authorization_header, bearer_challenge_error
 from ..protocol.oauth2.dpop import make_proof, wants_nonce
 from ..protocol.oauth2.token import Token
+from ..protocol.transport import is_loopback_host
 
 __all__ = ["HoldsToken", "OAuth2Auth", "TokenHolder", "TokenRenewer"]
 
@@ -124,6 +125,14 @@ class TokenHolder:
             return self._adopt(new)
 
 
+def insecure_allowed(client: object, explicit: bool | None) -> bool:
+    """An explicit choice, else the client's own ``allow_insecure_http``."""
+    if explicit is not None:
+        return explicit
+    config = getattr(client, "config", None)
+    return bool(getattr(config, "allow_insecure_http", False))
+
+
 def _replayable(request: httpx2.Request) -> bool:
     """A body held in memory can be sent twice; a generator or file stream cannot."""
     return isinstance(request.stream, httpx2.ByteStream)
@@ -143,10 +152,27 @@ class HoldsToken:
         *,
         leeway: float = 60,
         on_token: Callable[[Token], None] | None = None,
+        allow_insecure_http: bool | None = None,
     ) -> None:
         self.holder = TokenHolder(client, token, leeway=leeway, on_token=on_token)
+        self.allow_insecure_http = insecure_allowed(client, allow_insecure_http)
 
     holder: TokenHolder | None
+    #: Send the token over plain http to hosts that are not loopback (RFC 6750 §5.3: never
+    #: without TLS). None of the auth objects does unless this is set, or their client's.
+    allow_insecure_http: bool = False
+
+    def _check_url(self, scheme: str, host: str | None) -> None:
+        """RFC 6750 §5.3: a bearer token travels over TLS only (loopback excepted)."""
+        if scheme == "https" or self.allow_insecure_http:
+            return
+        if scheme == "http" and host and is_loopback_host(host):
+            return
+        raise InsecureTransportError(
+            f"refusing to send the access token over {scheme or 'a scheme-less URL'} to "
+            f"{host or 'no host'}: use https, or pass allow_insecure_http=True to the client "
+            "or the auth object for a test server on a trusted network (RFC 6750 §5.3)"
+        )
 
     @property
     def token(self) -> Token:
@@ -193,6 +219,7 @@ class OAuth2Auth(HoldsToken, httpx2.Auth):
         )
 
     def _authorize(self, request: httpx2.Request, current: Current) -> None:
+        self._check_url(request.url.scheme, request.url.host)
         request.headers["Authorization"] = current.header
         if current.token.dpop_key is not None:
             self._prove(request, current.token)

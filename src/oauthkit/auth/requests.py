@@ -68,6 +68,8 @@ class RequestsOAuth2Auth(HoldsToken, requests.auth.AuthBase):
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         """Authorize the request, renewing first when due (RFC 6750 §2.1)."""
+        parts = urlsplit(r.url or "")
+        self._check_url(parts.scheme, parts.hostname)
         holder = self.holder or self._sync_holder()
         current = holder.current
         if time.time() >= current.renew_at:

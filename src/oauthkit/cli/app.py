@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -20,16 +20,18 @@ from ..errors import (
     TransportError,
 )
 from .config import Config, ProviderConfig, load_config
+from .display import inert
 
 EXIT_ERROR, EXIT_USAGE, EXIT_SIGN_IN, EXIT_NETWORK, EXIT_REFUSED, EXIT_HTTP = 1, 2, 3, 4, 5, 22
 
 
 def _say(text: str) -> None:
-    click.echo(text, err=True)
+    """A message on stderr, with anything a server or store supplied made inert."""
+    click.echo(inert(text), err=True)
 
 
 def _fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
-    click.echo(f"oauthkit: {message}", err=True)
+    _say(f"oauthkit: {message}")
     sys.exit(code)
 
 
@@ -178,6 +180,11 @@ def token(context: _Context, name: str) -> None:
 @click.option("--json", "json_body", metavar="JSON", help="A JSON body.")
 @click.option("-o", "--output", metavar="FILE", help="Write the body to FILE.")
 @click.option("-f", "--fail", is_flag=True, help="Exit 22 on an HTTP error status.")
+@click.option(
+    "--outside-api-base",
+    is_flag=True,
+    help="Allow a URL outside NAME's api_base: the credentials go there too.",
+)
 @pass_context
 def request(
     context: _Context,
@@ -189,20 +196,15 @@ def request(
     json_body: str | None,
     output: str | None,
     fail: bool,
+    outside_api_base: bool,
 ) -> None:
-    """An authenticated request to NAME's API, curl-like. URL may be relative to api_base."""
-    import httpx2
-
+    """An authenticated request to NAME's API, curl-like. URL is relative to NAME's api_base,
+    or an absolute URL under it; the credentials never go elsewhere unless
+    --outside-api-base says so."""
     from .flows import api_base
 
     provider = context.provider(name)
-    base = api_base(provider, context.store.get(name))
-    if "://" not in url:
-        if not base:
-            _fail(
-                f"{url!r} is relative but {name} has no api_base in the configuration", EXIT_USAGE
-            )
-        url = str(httpx2.URL(base).join(url.lstrip("/") if base.endswith("/") else url))
+    url = _request_url(name, api_base(provider, context.store.get(name)), url, outside_api_base)
     header_map: dict[str, str] = {}
     for line in headers:
         key, sep, value = line.partition(":")
@@ -233,6 +235,8 @@ def request(
         with make_oauth1_client(provider) as client:
             response = client.request(method.upper(), url, credentials=stored, **kwargs)
     else:
+        import httpx2
+
         with (
             _session(context, name) as session,
             httpx2.Client(auth=session.auth(), timeout=30) as http,
@@ -243,6 +247,48 @@ def request(
         sys.exit(EXIT_HTTP)
 
 
+def _request_url(name: str, base: str | None, url: str, outside: bool) -> str:
+    """``url`` resolved against ``base`` (a relative URL, even ``//host/x``, stays a path
+    under it), or a usage error when the result is outside ``base`` and ``outside`` is off."""
+    import httpx2
+
+    try:
+        if "://" in url:
+            target = httpx2.URL(url)
+        elif base:
+            target = httpx2.URL(base if base.endswith("/") else base + "/").join(url.lstrip("/"))
+        else:
+            _fail(
+                f"{url!r} is relative but {name} has no api_base in the configuration", EXIT_USAGE
+            )
+    except httpx2.InvalidURL as exc:
+        _fail(f"{url!r} is not a valid URL: {exc}", EXIT_USAGE)
+    if outside:
+        return str(target)
+    if not base:
+        _fail(
+            f"{name} has no api_base in the configuration, so oauthkit cannot tell where its "
+            "credentials may go: set api_base, or pass --outside-api-base",
+            EXIT_USAGE,
+        )
+    if not _under(target, httpx2.URL(base)):
+        _fail(
+            f"{target.copy_with(query=None, fragment=None)} is outside {name}'s api_base "
+            f"{base}: the credentials go only there (pass --outside-api-base to send them "
+            "elsewhere)",
+            EXIT_USAGE,
+        )
+    return str(target)
+
+
+def _under(target: Any, base: Any) -> bool:
+    """Same scheme, host and port as ``base``, and a path at or below its path."""
+    if (target.scheme, target.host, target.port) != (base.scheme, base.host, base.port):
+        return False
+    prefix = base.path if base.path.endswith("/") else base.path + "/"
+    return bool(target.path == base.path or target.path.startswith(prefix))
+
+
 def _emit(response: Any, output: str | None) -> None:
     if not 200 <= response.status_code < 300:
         _say(f"HTTP {response.status_code} {response.reason_phrase}")
@@ -250,13 +296,14 @@ def _emit(response: Any, output: str | None) -> None:
         Path(output).write_bytes(response.content)
         return
     media = response.headers.get("content-type", "").split(";")[0].strip()
-    if sys.stdout.isatty() and media.endswith("json"):
-        try:
-            click.echo(json.dumps(response.json(), indent=2, ensure_ascii=False))
-            return
-        except ValueError:
-            pass
-    sys.stdout.buffer.write(response.content)
+    if sys.stdout.isatty():  # a person reads it: nothing in it may drive the terminal
+        text = response.text
+        if media.endswith("json"):
+            with suppress(ValueError):
+                text = json.dumps(response.json(), indent=2, ensure_ascii=False)
+        click.echo(inert(text))
+        return
+    sys.stdout.buffer.write(response.content)  # a pipe or a file gets the bytes as sent
     sys.stdout.flush()
 
 
@@ -298,17 +345,21 @@ def _expiry(at: datetime | None) -> str:
 
 
 def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    """A table on a terminal, tab-separated lines through a pipe; every cell inert (a stored
+    account name is data: no escape sequence, no rich markup, no tab)."""
+    cells = [tuple(inert(cell, one_line=True) for cell in row) for row in rows]
     if sys.stdout.isatty():
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
         table = Table(*header)
-        for row in rows:
-            table.add_row(*row)
-        Console().print(table)
+        for row in cells:
+            table.add_row(*(Text(cell) for cell in row))
+        Console(markup=False, emoji=False, highlight=False).print(table)
         return
     click.echo("\t".join(header))
-    for row in rows:
+    for row in cells:
         click.echo("\t".join(row))
 
 

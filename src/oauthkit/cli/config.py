@@ -29,17 +29,22 @@ the line.
 from __future__ import annotations
 
 import os
-import shlex
-import subprocess
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._paths import config_file, data_file
 from ..errors import ConfigurationError
 
-__all__ = ["OAUTH2_ENDPOINTS", "Config", "ProviderConfig", "config_path", "load_config"]
+__all__ = [
+    "OAUTH2_ENDPOINTS",
+    "Config",
+    "ProviderConfig",
+    "config_path",
+    "load_config",
+    "store_file",
+]
 
 #: The endpoints a ``[providers.NAME]`` table may give instead of (or beside) an issuer.
 OAUTH2_ENDPOINTS = (
@@ -94,19 +99,57 @@ _OAUTH1_KEYS = {
 
 def config_path() -> Path:
     """``config.toml`` in the platform's user config folder for oauthkit."""
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir("oauthkit", appauthor=False)) / "config.toml"
+    return config_file()
 
 
-@dataclass(frozen=True)
+#: ``store =`` values that name no file.
+_NOT_FILES = ("redis://", "rediss://", "unix://", "keyring", "memory")
+
+
+def store_file(spec: str | None) -> Path | None:
+    """The SQLite file a ``--store`` value or the config's ``store`` names (``None`` or
+    ``"sqlite"``: the default one), or ``None`` for a store that is not a file. The command
+    and its fast path both read ``store`` through this."""
+    if spec is None or spec == "sqlite":
+        return data_file()
+    if spec.startswith(_NOT_FILES):
+        return None
+    return Path(spec).expanduser()
+
+
+def _check_trusted(path: Path, text_mode: int, owner: int) -> None:
+    """A configuration someone else can write could run any command (``*_command``) or send
+    the user's sign-in elsewhere: refuse it, with what to do."""
+    if os.name != "posix":
+        return
+    if owner not in (os.getuid(), 0):
+        raise ConfigurationError(
+            f"{path} belongs to another user (uid {owner}); oauthkit does not use a "
+            "configuration someone else controls"
+        )
+    if text_mode & 0o022:
+        raise ConfigurationError(
+            f"{path} is writable by other users (mode {text_mode & 0o777:o}); oauthkit does "
+            f"not use it until you run  chmod go-w {path}"
+        )
+
+
 class ProviderConfig:
-    """One ``[providers.NAME]`` table, checked."""
+    """One ``[providers.NAME]`` table, checked. (Plain classes here, not dataclasses: this
+    module is on the command's fast path, where every import counts.)"""
 
-    name: str
-    type: str
-    values: Mapping[str, Any]
-    source: str = field(default="", compare=False)
+    __slots__ = ("name", "source", "type", "values")
+
+    def __init__(
+        self, *, name: str, type: str, values: Mapping[str, Any], source: str = ""
+    ) -> None:
+        self.name = name
+        self.type = type
+        self.values = values
+        self.source = source
+
+    def __repr__(self) -> str:
+        return f"ProviderConfig(name={self.name!r}, type={self.type!r})"
 
     def get(self, key: str, default: Any = None) -> Any:
         """A value of the table."""
@@ -128,6 +171,9 @@ class ProviderConfig:
             return value
         command = self.get(f"{prefix}_command")
         if command is not None:
+            import shlex
+            import subprocess
+
             try:
                 done = subprocess.run(  # noqa: S603 - the user's own configured command
                     shlex.split(command), capture_output=True, text=True, timeout=30, check=True
@@ -151,13 +197,20 @@ class ProviderConfig:
         return None
 
 
-@dataclass(frozen=True)
 class Config:
     """The whole file: the providers and the store to use."""
 
-    path: Path
-    providers: Mapping[str, ProviderConfig]
-    store: str | None = None
+    __slots__ = ("path", "providers", "store")
+
+    def __init__(
+        self, *, path: Path, providers: Mapping[str, ProviderConfig], store: str | None = None
+    ) -> None:
+        self.path = path
+        self.providers = providers
+        self.store = store
+
+    def __repr__(self) -> str:
+        return f"Config(path={str(self.path)!r}, providers={sorted(self.providers)!r})"
 
     def provider(self, name: str) -> ProviderConfig:
         """The provider ``name`` or a clear error listing the known ones."""
@@ -179,37 +232,48 @@ def _line_of(text: str, name: str) -> int:
     return 0
 
 
-def _preset_protocol(preset: object, where: str) -> str:
-    if preset is None:
-        return "oauth2"
+def _preset(preset: object, where: str) -> tuple[str, str, tuple[str, ...]]:
+    """The preset's name, protocol and options, from the cheap index; an unknown name gets
+    the presets' own error (with its suggestions)."""
+    from ..providers.index import INDEX
+
+    found = INDEX.get(str(preset).strip().lower())
+    if found is not None:
+        return found
     from ..providers import get
 
     try:
-        return str(get(str(preset)).protocol)
+        get(str(preset))
     except ConfigurationError as exc:
         raise ConfigurationError(f"{where}: {exc}") from None
-
-
-def _preset_options(preset: object) -> list[str]:
-    """A preset's own options (``tenant``, ``base``, …), which may be keys of its table."""
-    from ..providers import get
-
-    return list(get(str(preset)).placeholders())
+    raise ConfigurationError(f"{where}: the preset index lacks {preset!r}")  # a test forbids
 
 
 def load_config(path: Path | None = None) -> Config:
     """Read and check the configuration; a missing file is an empty configuration."""
+    given = path is not None
     path = path or config_path()
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            info = os.fstat(file.fileno())
+            _check_trusted(path, info.st_mode, info.st_uid)
+            text = file.read().decode("utf-8")
     except FileNotFoundError:
+        if given:
+            raise ConfigurationError(f"the configuration file {path} does not exist") from None
         return Config(path=path, providers={})
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise ConfigurationError(f"cannot read {path}: {exc}") from None
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"{path}: malformed TOML: {exc}") from None
+    unknown_top = sorted(set(document) - {"store", "providers"})
+    if unknown_top:
+        hint = " (tables are [providers.NAME])" if "provider" in unknown_top else ""
+        raise ConfigurationError(
+            f"{path}: unknown key(s) or table(s): {', '.join(unknown_top)}{hint}"
+        )
     store = document.get("store")
     if store is not None and not isinstance(store, str):
         raise ConfigurationError(f"{path}: 'store' must be a string")
@@ -221,12 +285,13 @@ def load_config(path: Path | None = None) -> Config:
         where = f"{path}:{_line_of(text, name)}"
         if not isinstance(table, dict):
             raise ConfigurationError(f"{where}: [providers.{name}] must be a table")
-        kind = table.get("type") or _preset_protocol(table.get("preset"), where)
+        preset = _preset(table["preset"], where) if table.get("preset") else None
+        kind = table.get("type") or (preset[1] if preset else "oauth2")
         if kind not in ("oauth2", "oauth1"):
             raise ConfigurationError(f"{where}: type must be 'oauth2' or 'oauth1', not {kind!r}")
         allowed = _OAUTH2_KEYS if kind == "oauth2" else _OAUTH1_KEYS
-        if table.get("preset"):
-            allowed = allowed | set(_preset_options(table["preset"]))
+        if preset:
+            allowed = allowed | set(preset[2])
         unknown = sorted(set(table) - allowed)
         if unknown:
             raise ConfigurationError(

@@ -50,9 +50,12 @@ def open_store(spec: str | None) -> TokenStore:
     """The store a ``--store`` value or the config's ``store`` names: a file path (SQLite),
     ``redis://…``, ``keyring``; default the SQLite store in the user data folder."""
     from ..stores.sqlite import SQLiteStore
+    from .config import store_file
 
-    if spec is None or spec == "sqlite":
-        return SQLiteStore()
+    path = store_file(spec)
+    if path is not None:
+        return SQLiteStore(path)
+    assert spec is not None
     if spec.startswith(("redis://", "rediss://", "unix://")):
         from ..stores.redis import RedisStore
 
@@ -61,7 +64,11 @@ def open_store(spec: str | None) -> TokenStore:
         from ..stores.keyring import KeyringStore
 
         return KeyringStore()
-    return SQLiteStore(Path(spec).expanduser())
+    if spec == "memory":
+        from ..stores.memory import MemoryStore
+
+        return MemoryStore()
+    raise ConfigurationError(f"unknown store {spec!r}: a file path, redis://…, or keyring")
 
 
 def _preset_options(provider: ProviderConfig) -> dict[str, Any]:

@@ -11,7 +11,6 @@ imported on first use, so ``import oauthkit.providers`` stays cheap.
 
 from __future__ import annotations
 
-import difflib
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigurationError
@@ -47,6 +46,8 @@ def get(name: str) -> Preset:
     try:
         return index[key]
     except KeyError:
+        import difflib
+
         close = difflib.get_close_matches(key, list(index), n=3, cutoff=0.6)
         hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
         raise ConfigurationError(

@@ -1,6 +1,8 @@
 """``SQLiteStore``: the default store, one SQLite file in the platform's user data folder.
 
-The file is created 0600 inside a 0700 folder; WAL lets readers go on while a refresh holds
+The file is created 0600 inside 0700 folders, never through a symbolic link; an existing file
+must belong to this user (its mode is tightened to 0600) in a folder no one else can write to;
+deleted tokens are overwritten (``secure_delete``). WAL lets readers go on while a refresh holds
 the write lock; the cross-process lock is SQLite's own (``BEGIN IMMEDIATE``), released by the
 operating system if its holder dies. A file that is corrupt or belongs to something else is
 a :class:`~oauthkit.errors.StoreError`, never silently reset.
@@ -9,14 +11,17 @@ a :class:`~oauthkit.errors.StoreError`, never silently reset.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .._paths import data_file
 from ..errors import LockTimeout, StoreConflict, StoreError
 from .base import DEFAULT_LOCK_TIMEOUT, BlockingStore, Entry, Stored, Transaction, decode, encode
 
@@ -37,11 +42,68 @@ CREATE TABLE tokens (
 """
 
 
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_LINK_REFUSED = (
+    "{path} is a symbolic link; oauthkit keeps tokens only in a file of its own, never "
+    "through a link (someone could point it anywhere): remove the link or pass the real path"
+)
+
+
+def _make_private_folders(folder: Path) -> None:
+    """Create the missing folders of ``folder`` one by one, each 0700 (``mkdir(parents=True)``
+    would make the parents with the umask's mode); an existing one is checked, not changed."""
+    missing = []
+    parent = folder
+    while not parent.exists() and parent != parent.parent:
+        missing.append(parent)
+        parent = parent.parent
+    for path in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            path.mkdir(mode=0o700)
+            os.chmod(path, 0o700)
+    check_private_folder(folder)
+
+
+def check_private_folder(folder: Path) -> None:
+    """The folder of a token store must be ours (or root's) and not writable by others,
+    unless sticky (like ``/tmp``, where others cannot replace our file)."""
+    if os.name != "posix":
+        return
+    info = os.stat(folder)
+    if info.st_uid not in (os.getuid(), 0):
+        raise StoreError(
+            f"the token store's folder {folder} belongs to another user (uid {info.st_uid}); "
+            "oauthkit keeps tokens only where no one else can replace them"
+        )
+    if info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:
+        raise StoreError(
+            f"the token store's folder {folder} is writable by others (mode "
+            f"{stat.S_IMODE(info.st_mode):o}); run  chmod go-w {folder}  or choose another path"
+        )
+
+
+def check_private_file(path: Path, what: str) -> None:
+    """An existing store file: not a link, owned by this user (else :class:`StoreError`);
+    readable or writable by others is tightened to 0600."""
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode):
+        raise StoreError(_LINK_REFUSED.format(path=path))
+    if not stat.S_ISREG(info.st_mode):
+        raise StoreError(f"{what} {path} is not a regular file")
+    if os.name != "posix":
+        return
+    if info.st_uid != os.getuid():
+        raise StoreError(
+            f"{what} {path} belongs to another user (uid {info.st_uid}); oauthkit will not "
+            "read or write tokens in a file someone else controls"
+        )
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        os.chmod(path, 0o600)
+
+
 def default_path() -> Path:
     """``tokens.sqlite3`` in the platform's user data folder for oauthkit."""
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("oauthkit", appauthor=False)) / "tokens.sqlite3"
+    return data_file()
 
 
 class _SQLiteTransaction:
@@ -98,17 +160,16 @@ class SQLiteStore(BlockingStore):
     # -- opening ------------------------------------------------------------------------
 
     def _create_file(self) -> None:
-        folder = self.path.parent
-        if not folder.exists():
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.chmod(folder, 0o700)
-        if not self.path.exists():
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-            except FileExistsError:
-                return
-            os.close(fd)
-            os.chmod(self.path, 0o600)
+        """Make the folders (each 0700) and the file (0600, never through a link), or check
+        what is there: see :func:`check_private_file`."""
+        _make_private_folders(self.path.parent)
+        try:
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | _NOFOLLOW, 0o600)
+        except FileExistsError:
+            check_private_file(self.path, "the token store")
+            return
+        os.close(fd)
+        os.chmod(self.path, 0o600)
 
     def _connect(self, timeout: float | None = None) -> sqlite3.Connection:
         if not self._ready:
@@ -122,6 +183,7 @@ class SQLiteStore(BlockingStore):
             )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the token store {self.path}: {exc}") from None
+        connection.execute("PRAGMA secure_delete = ON")  # a deleted token leaves no trace
         return connection
 
     def _prepare(self) -> None:
@@ -131,6 +193,8 @@ class SQLiteStore(BlockingStore):
             try:
                 self._create_file()
             except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise StoreError(_LINK_REFUSED.format(path=self.path)) from None
                 raise StoreError(f"cannot create the token store {self.path}: {exc}") from None
             connection = sqlite3.connect(
                 self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
@@ -206,8 +270,11 @@ class SQLiteStore(BlockingStore):
             )
 
     def delete(self, key: str) -> None:
+        """Delete ``key``; its bytes are overwritten (``secure_delete``) and the write-ahead
+        log, which still holds the earlier versions, is checkpointed and emptied."""
         with self._connection() as connection:
             connection.execute("DELETE FROM tokens WHERE key = ?", (key,))
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def keys(self) -> list[str]:
         with self._connection() as connection:

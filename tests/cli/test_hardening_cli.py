@@ -1,0 +1,406 @@
+"""The command and the stores against what an attacker tried: the token sent outside the
+API base or over plain http, terminal escapes from servers and stores, store and config files
+others can touch, and the token fast path disagreeing with the full command."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+import requests
+
+from cli.harness import Cli
+from oauthkit import OAuth2Auth, OAuth2Client, Session, Token
+from oauthkit.auth.requests import RequestsOAuth2Auth
+from oauthkit.errors import InsecureTransportError, StoreError
+from oauthkit.stores import SQLiteStore
+
+ACCESS = "stored-access-token-0123456789"
+ESCAPES = "\x1b]52;c;ZXZpbA==\x07\x1b]0;pwned\x07\x1b[31mred\x1b[0m\u202eevil"
+
+
+class _Recorder(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str | None]] = []
+        self.answer: tuple[int, dict[str, str], bytes] = (200, {}, b'{"ok": true}')
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Recorder
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _reply(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        self.server.seen.append((self.path, self.headers.get("Authorization")))
+        status, headers, body = self.server.answer
+        self.send_response(status)
+        for name, value in {"Content-Type": "application/json", **headers}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _reply
+
+
+@pytest.fixture
+def recorder() -> Iterator[_Recorder]:
+    server = _Recorder()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _signed_in(cli: Cli, server: _Recorder, api_base: str, **token: Any) -> None:
+    cli.config(f"""
+[providers.work]
+token_endpoint = "{server.base}/token"
+authorization_endpoint = "{server.base}/authorize"
+client_id = "cli"
+api_base = "{api_base}"
+""")
+    store = SQLiteStore(cli.home / "data" / "oauthkit" / "tokens.sqlite3")
+    fields: dict[str, Any] = {
+        "access_token": ACCESS,
+        "expires_at": datetime.now(UTC) + timedelta(hours=1),
+        "refresh_token": "stored-refresh-token-0123456789",
+        **token,
+    }
+    store.put("work", Token(**fields))
+
+
+# --------------------------------------------------------------------------- the token's origin
+
+
+@pytest.mark.parametrize(
+    ("url", "sent"),
+    [
+        ("me", True),
+        ("/me", True),
+        ("//evil.example/x", True),  # a path under api_base, not another host
+        ("../../escape", False),
+        ("{base}/other/me", False),
+        ("http://evil.example/api/me", False),
+        ("https://evil.example/api/me", False),
+        ("{base}/apiary", False),  # a sibling that merely starts with the same letters
+    ],
+)
+def test_request_sends_the_token_only_under_api_base(
+    cli: Cli, recorder: _Recorder, url: str, sent: bool
+) -> None:
+    _signed_in(cli, recorder, f"{recorder.base}/api")  # no trailing slash, as reported
+    done = cli.run("request", "work", "GET", url.format(base=recorder.base))
+    if sent:
+        assert done.returncode == 0, done.stderr
+        path, authorization = recorder.seen[-1]
+        assert path.startswith("/api/")
+        assert authorization == f"Bearer {ACCESS}"
+    else:
+        assert done.returncode == 2, done.stderr
+        assert "outside" in done.stderr and "--outside-api-base" in done.stderr
+        assert recorder.seen == []
+    assert ACCESS not in done.stderr
+
+
+def test_outside_api_base_needs_the_flag_and_still_no_plain_http(
+    cli: Cli, recorder: _Recorder
+) -> None:
+    _signed_in(cli, recorder, f"{recorder.base}/api/")
+    other = f"http://localhost:{recorder.server_address[1]}/elsewhere"
+    assert cli.run("request", "work", "GET", other).returncode == 2
+    allowed = cli.run("request", "work", "GET", other, "--outside-api-base")
+    assert allowed.returncode == 0, allowed.stderr
+    assert recorder.seen[-1] == ("/elsewhere", f"Bearer {ACCESS}")
+    insecure = cli.run("request", "work", "GET", "http://192.0.2.1/x", "--outside-api-base")
+    assert insecure.returncode != 0
+    assert "plain http" in insecure.stderr or "http" in insecure.stderr
+    assert len(recorder.seen) == 1
+
+
+def _mock(seen: list[str]) -> httpx2.MockTransport:
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(str(request.url))
+        return httpx2.Response(200, json={})
+
+    return httpx2.MockTransport(handler)
+
+
+def _client(**options: Any) -> OAuth2Client:
+    return OAuth2Client(
+        "c", token_endpoint="https://id.example/token", http=httpx2.Client(), **options
+    )
+
+
+@pytest.mark.parametrize("url", ["http://api.example/x", "http://10.0.0.1/x", "ftp://x/y"])
+def test_auth_objects_refuse_plain_http_to_other_hosts(url: str, tmp_path: Path) -> None:
+    token = Token(ACCESS, expires_at=datetime.now(UTC) + timedelta(hours=1))
+    seen: list[str] = []
+    with _client() as client:
+        session = Session(client, store=SQLiteStore(tmp_path / "s.sqlite3"), key="k")
+        session.save(token) if hasattr(session, "save") else session.store.put("k", token)
+        for auth in (client.auth(token), session.auth()):
+            with httpx2.Client(auth=auth, transport=_mock(seen)) as http:
+                with pytest.raises(InsecureTransportError, match="6750"):
+                    http.get(url)
+        with pytest.raises(InsecureTransportError):
+            RequestsOAuth2Auth(client, token)(requests.Request("GET", url).prepare())
+    assert seen == []
+
+
+def test_plain_http_to_loopback_or_when_allowed_is_sent() -> None:
+    token = Token(ACCESS, expires_at=datetime.now(UTC) + timedelta(hours=1))
+    seen: list[str] = []
+    with _client() as client, httpx2.Client(auth=client.auth(token), transport=_mock(seen)) as h:
+        h.get("http://127.0.0.1:9/x")
+        h.get("http://localhost/x")
+        h.get("https://api.example/x")
+    with _client(allow_insecure_http=True) as client:
+        with httpx2.Client(auth=client.auth(token), transport=_mock(seen)) as http:
+            http.get("http://api.example/x")  # the client's own opt-out carries over
+        auth = OAuth2Auth(client, token, allow_insecure_http=False)
+        with (
+            httpx2.Client(auth=auth, transport=_mock(seen)) as http,
+            pytest.raises(InsecureTransportError),
+        ):
+            http.get("http://api.example/y")
+    assert seen == [
+        "http://127.0.0.1:9/x",
+        "http://localhost/x",
+        "https://api.example/x",
+        "http://api.example/x",
+    ]
+
+
+# --------------------------------------------------------------------------- terminal escapes
+
+
+def _on_a_terminal(cli: Cli, *args: str) -> str:
+    """Run the command with stdout and stderr on a pseudo-terminal; what it wrote."""
+    main, child = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "oauthkit.cli", *args],
+        env={**cli.env, "COLUMNS": "200", "TERM": "xterm"},
+        stdin=subprocess.DEVNULL,
+        stdout=child,
+        stderr=child,
+    )
+    os.close(child)
+    chunks: list[bytes] = []
+    while True:
+        ready, _, _ = select.select([main], [], [], 30)
+        if not ready:
+            break
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    process.wait(30)
+    os.close(main)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def _no_escapes_from_outside(text: str) -> None:
+    assert "\x1b]" not in text  # no OSC: clipboard, title, hyperlink
+    assert "\x07" not in text
+    assert "\u202e" not in text
+    assert "pwned" not in text or "\\x1b]0;pwned" in text
+
+
+def test_status_shows_a_hostile_account_name_inert(cli: Cli, recorder: _Recorder) -> None:
+    name = f"[link=https://evil.example]alice[/link] {ESCAPES}"
+    _signed_in(cli, recorder, f"{recorder.base}/api/", extra={"oauthkit_account": name})
+    piped = cli.run("status")
+    assert piped.returncode == 0
+    assert "\x1b" not in piped.stdout
+    assert "[link=https://evil.example]" in piped.stdout  # shown as text
+    shown = _on_a_terminal(cli, "status")
+    _no_escapes_from_outside(shown)
+    assert "[link=https://evil.example]" in shown.replace("\r\n", "").replace("\n", "")
+
+
+@pytest.mark.parametrize("where", ["error_description", "body"])
+def test_server_text_in_errors_is_shown_inert(cli: Cli, recorder: _Recorder, where: str) -> None:
+    _signed_in(
+        cli, recorder, f"{recorder.base}/api/", expires_at=datetime.now(UTC) - timedelta(hours=1)
+    )
+    if where == "body":
+        recorder.answer = (500, {"Content-Type": "text/plain"}, ESCAPES.encode())
+    else:
+        body = {"error": "invalid_request", "error_description": ESCAPES}
+        recorder.answer = (400, {}, json.dumps(body).encode())
+    piped = cli.run("token", "work")
+    assert piped.returncode != 0
+    assert "\x1b" not in piped.stderr
+    assert "\\x1b" in piped.stderr
+    _no_escapes_from_outside(_on_a_terminal(cli, "token", "work"))
+
+
+def test_a_response_body_on_a_terminal_is_inert_and_raw_through_a_pipe(
+    cli: Cli, recorder: _Recorder
+) -> None:
+    _signed_in(cli, recorder, f"{recorder.base}/api/")
+    recorder.answer = (200, {"Content-Type": "text/plain"}, ESCAPES.encode())
+    piped = cli.run("request", "work", "GET", "me")
+    assert piped.stdout == ESCAPES  # a pipe gets the bytes as sent, like curl
+    _no_escapes_from_outside(_on_a_terminal(cli, "request", "work", "GET", "me"))
+
+
+# --------------------------------------------------------------------------- store and config
+
+
+def test_a_store_file_others_can_read_is_tightened(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.sqlite3"
+    SQLiteStore(path).put("k", Token(ACCESS))
+    os.chmod(path, 0o666)
+    assert SQLiteStore(path).get("k") is not None
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_store_file_of_another_user_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.sqlite3"
+    SQLiteStore(path).put("k", Token(ACCESS))
+    os.chown(path, 65534, 65534)
+    with pytest.raises(StoreError, match="another user"):
+        SQLiteStore(path).get("k")
+
+
+def test_a_dangling_symlink_is_not_followed(tmp_path: Path) -> None:
+    attacker = tmp_path / "attacker"
+    attacker.mkdir(mode=0o777)
+    link = tmp_path / "mine" / "tokens.sqlite3"
+    link.parent.mkdir(mode=0o700)
+    link.symlink_to(attacker / "stolen.sqlite3")
+    with pytest.raises(StoreError, match="symbolic link"):
+        SQLiteStore(link).put("k", Token(ACCESS))
+    assert list(attacker.iterdir()) == []
+
+
+def test_new_folders_are_private_and_open_folders_refused(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "c" / "tokens.sqlite3"
+    SQLiteStore(path).put("k", Token(ACCESS))
+    for folder in (tmp_path / "a", tmp_path / "a" / "b", tmp_path / "a" / "b" / "c"):
+        assert folder.stat().st_mode & 0o777 == 0o700, folder
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    with pytest.raises(StoreError, match="writable by others"):
+        SQLiteStore(shared / "tokens.sqlite3").put("k", Token(ACCESS))
+    os.chmod(shared, 0o1777)  # sticky, like /tmp: others cannot replace our file
+    SQLiteStore(shared / "tokens.sqlite3").put("k", Token(ACCESS))
+
+
+def test_a_deleted_token_leaves_no_trace_in_the_files(tmp_path: Path) -> None:
+    """With another process's connection open (so the write-ahead log stays), a deleted
+    token is in neither the database nor its log."""
+    import sqlite3
+
+    path = tmp_path / "tokens.sqlite3"
+    store = SQLiteStore(path)
+    store.put("kept", Token(ACCESS))
+    other = sqlite3.connect(path)  # another process's idle connection
+    try:
+        other.execute("SELECT count(*) FROM tokens").fetchone()
+        secret = "deleted-token-that-must-vanish-" + "x" * 40
+        store.put("gone", Token(secret, refresh_token=secret + "-refresh"))
+        store.delete("gone")
+        for file in tmp_path.iterdir():
+            assert secret.encode() not in file.read_bytes(), file.name
+        with store._connection() as connection:
+            assert connection.execute("PRAGMA secure_delete").fetchone() == (1,)
+    finally:
+        other.close()
+
+
+@pytest.mark.parametrize("problem", ["world-writable", "group-writable", "another-owner"])
+def test_a_config_others_control_is_refused_and_runs_nothing(cli: Cli, problem: str) -> None:
+    marker = cli.home / "ran"
+    cli.config(f"""
+[providers.work]
+issuer = "https://id.example"
+client_id = "c"
+client_secret_command = "touch {marker}"
+""")
+    path = cli.home / "config" / "oauthkit" / "config.toml"
+    if problem == "world-writable":
+        os.chmod(path, 0o666)
+    elif problem == "group-writable":
+        os.chmod(path, 0o620)
+    else:
+        os.chown(path, 65534, 65534)
+    for command in (["token", "work"], ["login", "work", "--device"], ["status"]):
+        done = cli.run(*command)
+        assert done.returncode == 1, done.stderr
+        assert str(path) in done.stderr
+        assert "another user" in done.stderr or "chmod go-w" in done.stderr
+    assert not marker.exists()
+
+
+def test_a_missing_config_file_and_a_misspelt_table_are_named(cli: Cli) -> None:
+    missing = cli.run("--config", str(cli.home / "nope.toml"), "status")
+    assert missing.returncode == 1
+    assert "does not exist" in missing.stderr
+    cli.config('[provider.work]\nissuer = "https://id.example"\nclient_id = "c"\n')
+    misspelt = cli.run("status")
+    assert misspelt.returncode == 1
+    assert "[providers.NAME]" in misspelt.stderr
+
+
+# --------------------------------------------------------------------------- the fast path
+
+
+def test_token_fast_path_reads_the_store_the_full_command_reads(
+    cli: Cli, recorder: _Recorder, tmp_path: Path
+) -> None:
+    _signed_in(cli, recorder, f"{recorder.base}/api/")
+    config = cli.home / "config" / "oauthkit" / "config.toml"
+    config.write_text('store = "sqlite"\n' + config.read_text())
+    planted_dir = tmp_path / "cwd"
+    planted_dir.mkdir()
+    SQLiteStore(planted_dir / "sqlite").put("work", Token("planted-token-0123456789"))
+    done = subprocess.run(
+        [sys.executable, "-m", "oauthkit.cli", "token", "work"],
+        env=cli.env,
+        cwd=planted_dir,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ACCESS
+
+
+def test_token_answers_only_configured_providers(cli: Cli, recorder: _Recorder) -> None:
+    _signed_in(cli, recorder, f"{recorder.base}/api/")
+    SQLiteStore(cli.home / "data" / "oauthkit" / "tokens.sqlite3").put(
+        "ghost", Token("ghost-token-0123456789", expires_at=datetime.now(UTC) + timedelta(hours=1))
+    )
+    done = cli.run("token", "ghost")
+    assert done.returncode != 0
+    assert "ghost-token" not in done.stdout
+    assert "unknown provider" in done.stderr
