@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import anyio
@@ -45,13 +45,19 @@ def run(step: Step[T], http: httpx2.Client, *, wait: Callable[[float], None] = t
         return done.value  # type: ignore[no-any-return]
 
 
-async def arun(step: Step[T], http: httpx2.AsyncClient) -> T:
-    """Drive ``step`` to its result with the asynchronous ``http`` client."""
+async def arun(
+    step: Step[T],
+    http: httpx2.AsyncClient,
+    *,
+    wait: Callable[[float], Awaitable[None]] = anyio.sleep,
+) -> T:
+    """Drive ``step`` to its result with the asynchronous ``http`` client; ``wait`` awaits
+    the pauses a step asks for."""
     try:
         request = next(step)
         while True:
             if isinstance(request, Wait):
-                await anyio.sleep(request.seconds)
+                await wait(request.seconds)
                 request = step.send(None)
             else:
                 request = step.send(await _asend(http, request))

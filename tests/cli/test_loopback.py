@@ -229,3 +229,15 @@ def test_no_handler_thread_outlives_the_wait() -> None:
     assert set(_handler_threads()) - before == set()
     for sock in idle:
         sock.close()
+
+
+def test_localhost_is_kept_in_the_redirect_uri() -> None:
+    """A provider that matches redirect URIs exactly (Etsy) gets the registered spelling."""
+    redirect: LoopbackRedirect[Any] = LoopbackRedirect(host="localhost")
+    assert redirect.redirect_uri == f"http://localhost:{redirect.port}/callback"
+    outcome = _serve(redirect)
+    with httpx2.Client() as http:
+        response = http.get(redirect.redirect_uri, params={"code": "ok", "state": STATE})
+    outcome["thread"].join(5)
+    assert response.status_code == 200
+    assert outcome["value"] == "ok"

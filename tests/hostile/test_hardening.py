@@ -544,3 +544,37 @@ def test_the_deadline_covers_slow_headers_async(
     started = time.monotonic()
     anyio.run(main)
     assert time.monotonic() - started < 5
+
+
+# --------------------------------------------------------------------------- a missing ID token
+
+
+@pytest.mark.parametrize(
+    ("granted", "refused"),
+    [("openid profile", True), (None, True), ("profile", False)],
+    ids=["openid-granted", "scope-omitted", "openid-not-granted"],
+)
+def test_an_id_token_is_required_when_openid_was_granted(
+    hostile: HostileServer, granted: str | None, refused: bool
+) -> None:
+    """OIDC Core §3.1.3.3: asked for and granted ``openid`` (an omitted scope means as
+    requested, RFC 6749 §5.1), the answer must carry an ID token."""
+    body: dict[str, Any] = {"access_token": ACCESS, "token_type": "Bearer"}
+    if granted is not None:
+        body["scope"] = granted
+    with _client(hostile) as client:
+        client.metadata()
+        hostile.answer = lambda seen: (200, dict(JSON), json.dumps(body).encode())
+        if refused:
+            with pytest.raises(IdTokenError, match=r"3\.1\.3\.3"):
+                _sign_in(hostile, client)
+        else:
+            assert _sign_in(hostile, client).id_token is None
+
+
+def test_an_error_redirect_without_iss_still_names_the_error(hostile: HostileServer) -> None:
+    """RFC 9207 wants iss on error redirects too; refused, but the user learns what it said."""
+    with _client(hostile) as client:
+        request = client.authorization_request()
+        with pytest.raises(IssuerMismatch, match=r"error=.access_denied.*unverified"):
+            client.exchange_code(request, {"error": "access_denied", "state": request.state})

@@ -229,3 +229,18 @@ def test_temporary_credentials_round_trip_and_hide_the_secret() -> None:
     assert "reqsecret" not in repr(TEMP)
     with pytest.raises(ConfigurationError):
         TemporaryCredentials.from_dict({"token": "x"})
+
+
+def test_parse_callback_takes_the_pin_of_an_out_of_band_flow() -> None:
+    from oauthkit.errors import TokenMismatch
+    from oauthkit.protocol.oauth1.flow import parse_callback
+
+    oob = TemporaryCredentials("tok", "sec", callback="oob")
+    assert parse_callback(oob, " 8162534\n") == "8162534"
+    assert parse_callback(oob, "?oauth_token=tok&oauth_verifier=v1") == "v1"
+    with pytest.raises(TokenMismatch):
+        parse_callback(
+            TemporaryCredentials("tok", "sec", callback="http://127.0.0.1/cb"), "8162534"
+        )
+    with pytest.raises(TokenMismatch):  # a query is never taken for a PIN
+        parse_callback(oob, "oauth_verifier=v1")

@@ -51,8 +51,8 @@ def _client_args(peer: OAuth1Peer, signature_method: str, placement: str) -> dic
 
 def _verifier(client: OAuth1Client | AsyncOAuth1Client, peer: OAuth1Peer, temp: Any) -> str:
     answer = peer.approve(client.authorization_url(temp))
-    if temp.callback == "oob":
-        return answer  # the PIN the user reads off the page
+    if temp.callback == "oob":  # the PIN the user reads off the page, as the README says
+        return client.parse_callback(temp, f" {answer}\n")
     assert answer.startswith(CALLBACK)
     return client.parse_callback(temp, answer)
 
@@ -233,3 +233,24 @@ async def test_async_wrong_secret_is_typed(oauth1_peer: OAuth1Peer) -> None:
     async with AsyncOAuth1Client(**args) as client:
         with pytest.raises(OAuth1ServerError):
             await client.fetch_request_token(callback="oob")
+
+
+@pytest.mark.parametrize("signature_method", ["RSA-SHA1", "RSA-SHA256"])
+def test_rsa_signs_with_the_token_alone(oauth1_peer: OAuth1Peer, signature_method: str) -> None:
+    """RSA-* keys the signature with rsa_key only (RFC 5849 §3.4.3): token credentials
+    without their secret sign requests the provider accepts."""
+    if signature_method not in oauth1_peer.signature_methods:
+        pytest.skip(f"{oauth1_peer.name} has no {signature_method}")
+    with OAuth1Client(**_client_args(oauth1_peer, signature_method, "header")) as client:
+        temp = client.fetch_request_token(callback="oob")
+        full = client.fetch_access_token(temp, _verifier(client, oauth1_peer, temp))
+        token_only = OAuth1Credentials(
+            consumer_key=full.consumer_key, rsa_key=full.rsa_key, token=full.token
+        )
+        _check_get(
+            client.get(oauth1_peer.resource_url, credentials=token_only, params=QUERY),
+            oauth1_peer,
+            full,
+        )
+    with pytest.raises(ValueError, match="token_secret"):
+        OAuth1Credentials(consumer_key="k", consumer_secret="s", token="t")

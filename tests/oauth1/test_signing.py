@@ -262,8 +262,10 @@ def test_credentials_check_their_arguments() -> None:
         OAuth1Credentials(consumer_key="", consumer_secret="x")
     with pytest.raises(ConfigurationError, match="consumer_secret"):
         OAuth1Credentials(consumer_key="k")
-    with pytest.raises(ConfigurationError, match="together"):
+    with pytest.raises(ConfigurationError, match="give token_secret"):
         OAuth1Credentials(consumer_key="k", consumer_secret="s", token="t")
+    with pytest.raises(ConfigurationError, match="needs its token"):
+        OAuth1Credentials(consumer_key="k", consumer_secret="s", token_secret="x")
     with pytest.raises(ConfigurationError, match="PEM"):
         OAuth1Credentials(consumer_key="k", rsa_key="not a key")
 

@@ -739,6 +739,12 @@ def test_twitch_device_scopes_parameter() -> None:
         device = client.device_authorization()
     assert device.user_code == "ABCDEFGH"
     assert form_of(provider.requests[-1]) == {"client_id": "cid", "scopes": "user:read:email"}
+    with oauth2(provider.answer("token"), secret=None) as client:  # the poll, as Twitch's CLI
+        client.poll_device(device, wait=lambda s: None)
+    poll = form_of(provider.requests[-1])
+    assert poll["grant_type"] == "urn:ietf:params:oauth:grant-type:device_code"
+    assert poll["scopes"] == "user:read:email"
+    assert "scope" not in poll
 
 
 @quirk("STRAVA_EXPIRES_AT")

@@ -98,6 +98,9 @@ class LoopbackRedirect(Generic[T]):
         if host not in ("127.0.0.1", "::1", "[::1]", "localhost"):
             raise ConfigurationError(f"the redirect must bind a loopback address, not {host!r}")
         self.host = "::1" if host in ("::1", "[::1]") else "127.0.0.1"
+        #: The name in the redirect URI: ``localhost`` when asked for (a provider that
+        #: compares redirect URIs exactly, such as Etsy, needs the registered spelling).
+        self.name = "localhost" if host == "localhost" else self.host
         self.path = path
         self.state_param = state_param
         self._expected: str | None = None
@@ -115,7 +118,7 @@ class LoopbackRedirect(Generic[T]):
     @property
     def redirect_uri(self) -> str:
         """The URI to register and send: ``http://127.0.0.1:<port>/callback``."""
-        host = "[::1]" if self.host == "::1" else self.host
+        host = "[::1]" if self.name == "::1" else self.name
         return f"http://{host}:{self.port}{self.path}"
 
     def _bind(self, port: int) -> ThreadingHTTPServer:

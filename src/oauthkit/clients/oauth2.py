@@ -6,9 +6,10 @@ from __future__ import annotations
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
 
+import anyio
 import anyio.to_thread
 import httpx2
 
@@ -391,10 +392,17 @@ class AsyncOAuth2Client(_OAuth2Base[httpx2.AsyncClient], AsyncLifecycle):
         step = grants.device_authorization(self.config, self._cache, scope=scope, extra=extra)
         return await arun(step, self.http)
 
-    async def poll_device(self, device: DeviceAuthorization, timeout: float | None = None) -> Token:
-        """RFC 8628 §3.4: wait for the user's approval (honours pending and slow_down)."""
+    async def poll_device(
+        self,
+        device: DeviceAuthorization,
+        timeout: float | None = None,
+        *,
+        wait: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> Token:
+        """RFC 8628 §3.4: wait for the user's approval (honours pending and slow_down);
+        ``wait`` awaits the pauses between polls (a countdown can be shown in it)."""
         step = grants.poll_device(self.config, self._cache, device, timeout=timeout)
-        return await arun(step, self.http)
+        return await arun(step, self.http, wait=wait)
 
     async def revoke(self, token: Token | str, *, hint: str | None = None) -> None:
         """RFC 7009: revoke the refresh token if there is one, else the access token."""

@@ -121,7 +121,7 @@ PRESETS: Final[tuple[Preset, ...]] = (
         title="X (Twitter), OAuth 2.0 with PKCE",
         protocol="oauth2",
         aliases=("twitter",),
-        docs="https://docs.x.com/resources/fundamentals/authentication/oauth-2-0/authorization-code",
+        docs="https://docs.x.com/fundamentals/authentication/oauth-2-0/authorization-code",
         register=(
             "In the developer portal, set up 'User authentication' with OAuth 2.0 and type "
             "'Native App' (public) or 'Web App' (confidential), and the callback URI "
@@ -145,7 +145,7 @@ PRESETS: Final[tuple[Preset, ...]] = (
         title="X (Twitter), OAuth 1.0a (callback or PIN)",
         protocol="oauth1",
         aliases=("twitter-oauth1",),
-        docs="https://docs.x.com/resources/fundamentals/authentication/oauth-1-0a/obtaining-user-access-tokens",
+        docs="https://docs.x.com/fundamentals/authentication/oauth-1-0a/obtaining-user-access-tokens",
         register=(
             "In the developer portal, set up 'User authentication' with OAuth 1.0a and the "
             "callback URL " + _FIXED + " (X asks for 127.0.0.1 rather than localhost); "
@@ -524,8 +524,12 @@ PRESETS: Final[tuple[Preset, ...]] = (
         protocol="oauth2",
         docs="https://developers.etsy.com/documentation/essentials/authentication",
         register=(
-            "An app at etsy.com/developers with the callback URL " + _FIXED + "; the client "
-            "id is the app's keystring. Scopes such as email_r shops_r."
+            "An app at etsy.com/developers with the callback URL http://localhost:PORT/callback "
+            'registered exactly as oauthkit sends it: set redirect_host = "localhost" and a '
+            "fixed redirect_port = PORT in the configuration (Etsy matches redirect URIs "
+            "exactly and case-sensitively and documents https; its quickstart uses "
+            "http://localhost, not 127.0.0.1). The client id is the app's keystring. Scopes "
+            "such as email_r shops_r."
         ),
         authorization_endpoint="https://www.etsy.com/oauth/connect",
         token_endpoint="https://api.etsy.com/v3/public/oauth/token",

@@ -157,6 +157,8 @@ def _response_hook(
     return Hook(name=name, doc=doc, response=function)
 
 
+_DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
+
 # ----------------------------------------------------------------------------- generic
 
 
@@ -631,10 +633,12 @@ https://dev.twitch.tv/docs/authentication/refresh-tokens/
 
 
 def _twitch_device_scopes(request: HttpRequest) -> HttpRequest:
-    if not urlsplit(request.url).path.rstrip("/").endswith("/oauth2/device"):
-        return request
     form = _form(request)
     if form is None or any(k == "scopes" for k, _ in form):
+        return request
+    path = urlsplit(request.url).path.rstrip("/")
+    polling = path.endswith("/oauth2/token") and ("grant_type", _DEVICE_CODE) in form
+    if not (path.endswith("/oauth2/device") or polling):
         return request
     renamed = [("scopes", v) if k == "scope" else (k, v) for k, v in form]
     return _replace(request, body=urlencode(renamed).encode())
@@ -642,11 +646,14 @@ def _twitch_device_scopes(request: HttpRequest) -> HttpRequest:
 
 TWITCH_DEVICE_SCOPES: Final = Hook(
     name="TWITCH_DEVICE_SCOPES",
-    doc="Twitch's device endpoint takes the scopes as `scopes`, not `scope`.",
+    doc="Twitch's device flow takes the scopes as `scopes`, on the device request and polls.",
     request=_twitch_device_scopes,
+    device_poll_scope=True,
 )
 """Twitch's device code endpoint (``POST https://id.twitch.tv/oauth2/device``) takes
 ``client_id`` and ``scopes`` (a space-delimited list); RFC 8628 §3.1 names it ``scope``.
+Its documentation lists ``scopes`` on the token poll as well, and the Twitch CLI sends it
+there (``dcfTokenRequest`` in internal/login/login_request.go), so the polls carry it too.
 https://dev.twitch.tv/docs/authentication/getting-tokens-oauth/#device-code-grant-flow
 """
 

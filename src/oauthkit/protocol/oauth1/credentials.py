@@ -42,14 +42,19 @@ class OAuth1Credentials:
             raise ConfigurationError("consumer_key must be a non-empty string")
         if self.consumer_secret is None and self.rsa_key is None:
             raise ConfigurationError("give consumer_secret (HMAC-*, PLAINTEXT) or rsa_key (RSA-*)")
-        if (self.token is None) != (self.token_secret is None):
-            raise ConfigurationError("token and token_secret go together")
+        if self.token is None and self.token_secret is not None:
+            raise ConfigurationError("a token_secret needs its token")
+        if self.token is not None and self.token_secret is None and self.rsa_key is None:
+            raise ConfigurationError(
+                "HMAC-* and PLAINTEXT sign with the token secret: give token_secret with the "
+                "token (RSA-* signs with rsa_key and needs the token alone, RFC 5849 §3.4.3)"
+            )
         if self.rsa_key is not None:
             object.__setattr__(self, "rsa_key", load_rsa_private_key(self.rsa_key))
         object.__setattr__(self, "extra", _frozen_extra(self.extra))
 
     def with_token(
-        self, token: str, token_secret: str, extra: Mapping[str, str] | None = None
+        self, token: str, token_secret: str | None, extra: Mapping[str, str] | None = None
     ) -> OAuth1Credentials:
         """The same client credentials with these token credentials."""
         return OAuth1Credentials(

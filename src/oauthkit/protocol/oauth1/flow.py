@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -39,6 +40,10 @@ __all__ = [
     "request_temporary_credentials",
     "request_token_credentials",
 ]
+
+#: What a PIN (an out-of-band verifier) looks like: one word of visible characters, which
+#: a callback URL or query (with ``=``, ``?``, ``&`` or ``/``) never is.
+_PIN_RE = re.compile(r"\s*[^\s=?&/]{1,256}\s*")
 
 _ACCEPT = "application/x-www-form-urlencoded, application/json;q=0.5, */*;q=0.1"
 
@@ -109,11 +114,15 @@ def authorization_url(
 def parse_callback(temporary: TemporaryCredentials, callback: str | Mapping[str, str]) -> str:
     """RFC 5849 §2.2: check the redirect back and return ``oauth_verifier``.
 
-    ``callback`` is the full callback URL, its query string, or a mapping of its parameters.
-    A repeated parameter raises :class:`DuplicateParameter`; a denial (``denied=…``, as
-    Twitter and others send) :class:`AuthorizationDenied`; an ``oauth_token`` that is not the
-    one this flow obtained :class:`TokenMismatch`; no verifier :class:`MissingParameter`.
+    ``callback`` is the full callback URL, its query string, or a mapping of its parameters —
+    or, for an out-of-band flow (``callback="oob"``), the PIN the provider showed the user,
+    which is the verifier itself (RFC 5849 §2.2). A repeated parameter raises
+    :class:`DuplicateParameter`; a denial (``denied=…``, as Twitter and others send)
+    :class:`AuthorizationDenied`; an ``oauth_token`` that is not the one this flow obtained
+    :class:`TokenMismatch`; no verifier :class:`MissingParameter`.
     """
+    if temporary.callback == "oob" and isinstance(callback, str) and _PIN_RE.fullmatch(callback):
+        return callback.strip()
     pairs = _callback_pairs(callback)
     seen: dict[str, str] = {}
     for name, value in pairs:

@@ -370,8 +370,15 @@ def validate_callback(
             "(RFC 9207: a mix-up attack or a misconfigured client)"
         )
     if iss is None and request.iss_required:
+        said = fields.get("error")
         raise IssuerMismatch(
             "the callback has no iss although the server announces it (RFC 9207 §2.4)"
+            + (
+                f"; it says error={said[:60]!r} (unverified: without iss it may not come "
+                "from this server; access_denied usually means the user declined)"
+                if said
+                else ""
+            )
         )
     state = fields.pop("state", None)
     if state is None:

@@ -208,6 +208,13 @@ def exchange_code(
     token = yield from token_request(
         config, cache, form, grant="authorization_code", requested_scope=request.scope
     )
+    asked = "openid" in (request.scope or "").split()
+    if asked and token.id_token is None and "openid" in (token.scope or "").split():
+        raise IdTokenError(
+            "the token endpoint granted the openid scope but sent no ID token; OpenID Connect "
+            "Core §3.1.3.3 requires one (the authorization server is not acting as an OpenID "
+            "provider)"
+        )
     return (yield from checked_id_token(config, cache, token, nonce=request.nonce))
 
 
@@ -435,6 +442,8 @@ def poll_device(
     if timeout is not None:
         deadline = min(deadline, config.clock() + timeout)
     form = {"grant_type": DEVICE_CODE, "device_code": device.device_code}
+    if device.scope and any(hook.device_poll_scope for hook in config.hooks):
+        form["scope"] = device.scope
     while True:
         if config.clock() + interval > deadline:
             raise PollingTimeout(

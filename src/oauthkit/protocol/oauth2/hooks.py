@@ -27,6 +27,8 @@ class Hook:
     authorization: Callable[[Params], Params] | None = None
     request: Callable[[HttpRequest], HttpRequest] | None = None
     response: Callable[[HttpRequest, HttpResponse], HttpResponse] | None = None
+    #: Send the requested ``scope`` on device-code polls too (RFC 8628 §3.4 has none there).
+    device_poll_scope: bool = False
 
     def __repr__(self) -> str:
         return f"Hook({self.name!r})"
