@@ -163,12 +163,18 @@ _NOT_SENT = (
 )
 
 
-def _failed(exc: httpx2.HTTPError, request: HttpRequest) -> TransportError:
-    where = request.url.split("?", 1)[0]
+def transport_error(exc: httpx2.HTTPError, method: str, url: str) -> TransportError:
+    """The :class:`~oauthkit.errors.TransportError` for an httpx2 failure of ``method url``
+    (raise it ``from exc`` to keep the cause); the message shows no query string."""
+    where = url.split("?", 1)[0]
     return TransportError(
-        f"{request.method} {where} failed: {type(exc).__name__}: {exc}",
+        f"{method} {where} failed: {type(exc).__name__}: {str(exc).split('?', 1)[0]}",
         sent=not isinstance(exc, _NOT_SENT),
     )
+
+
+def _failed(exc: httpx2.HTTPError, request: HttpRequest) -> TransportError:
+    return transport_error(exc, request.method, request.url)
 
 
 class _Watchdog:

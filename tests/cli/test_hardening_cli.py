@@ -404,3 +404,76 @@ def test_token_answers_only_configured_providers(cli: Cli, recorder: _Recorder) 
     assert done.returncode != 0
     assert "ghost-token" not in done.stdout
     assert "unknown provider" in done.stderr
+
+
+# --------------------------------------------------------------------------- network failures
+
+
+def test_request_to_a_closed_port_is_one_line_and_exit_4(cli: Cli, recorder: _Recorder) -> None:
+    import socket
+
+    with socket.socket() as held:  # bound, never listening: connections are refused
+        held.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{held.getsockname()[1]}"
+        _signed_in(cli, recorder, f"{closed}/api/")
+        done = cli.run("request", "work", "GET", "me")
+    assert done.returncode == 4, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("oauthkit: GET ") and "ConnectError" in done.stderr
+    assert done.stderr.count("\n") == 1
+
+
+def test_request_timeout_against_a_silent_server(cli: Cli, recorder: _Recorder) -> None:
+    import socket
+    import time
+
+    with socket.socket() as silent:  # accepts (the backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        _signed_in(cli, recorder, f"http://127.0.0.1:{silent.getsockname()[1]}/api/")
+        started = time.monotonic()
+        done = cli.run("request", "work", "GET", "me", "--timeout", "1")
+        elapsed = time.monotonic() - started
+    assert done.returncode == 4, done.stderr
+    assert "ReadTimeout" in done.stderr
+    assert elapsed < 10
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_oauth1_requests_raise_typed_network_errors(kind: str) -> None:
+    import socket
+
+    import anyio
+
+    from oauthkit import AsyncOAuth1Client, OAuth1Client
+    from oauthkit.errors import TransportError
+    from oauthkit.oauth1 import OAuth1Credentials
+
+    creds = OAuth1Credentials("k", "s", token="t", token_secret="u")
+    urls = {"request_token_url": "http://127.0.0.1:9/r", "authorize_url": "http://127.0.0.1:9/a"}
+    urls["access_token_url"] = "http://127.0.0.1:9/t"
+    with socket.socket() as held, socket.socket() as silent:
+        held.bind(("127.0.0.1", 0))
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        closed = f"http://127.0.0.1:{held.getsockname()[1]}/x"
+        quiet = f"http://127.0.0.1:{silent.getsockname()[1]}/x"
+        errors: list[TransportError] = []
+        if kind == "sync":
+            with OAuth1Client("k", "s", **urls) as client:
+                for url in (closed, quiet):
+                    with pytest.raises(TransportError) as info:
+                        client.get(url, credentials=creds, timeout=0.5)
+                    errors.append(info.value)
+        else:
+
+            async def main() -> None:
+                async with AsyncOAuth1Client("k", "s", **urls) as client:
+                    for url in (closed, quiet):
+                        with pytest.raises(TransportError) as info:
+                            await client.get(url, credentials=creds, timeout=0.5)
+                        errors.append(info.value)
+
+            anyio.run(main)
+    assert [type(e.__cause__).__name__ for e in errors] == ["ConnectError", "ReadTimeout"]
+    assert [e.sent for e in errors] == [False, True]

@@ -185,6 +185,13 @@ def token(context: _Context, name: str) -> None:
     is_flag=True,
     help="Allow a URL outside NAME's api_base: the credentials go there too.",
 )
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for each step of the exchange (connect, send, each read).",
+)
 @pass_context
 def request(
     context: _Context,
@@ -197,6 +204,7 @@ def request(
     output: str | None,
     fail: bool,
     outside_api_base: bool,
+    timeout: float,
 ) -> None:
     """An authenticated request to NAME's API, curl-like. URL is relative to NAME's api_base,
     or an absolute URL under it; the credentials never go elsewhere unless
@@ -233,15 +241,22 @@ def request(
         from .flows import make_oauth1_client
 
         with make_oauth1_client(provider) as client:
-            response = client.request(method.upper(), url, credentials=stored, **kwargs)
+            response = client.request(
+                method.upper(), url, credentials=stored, timeout=timeout, **kwargs
+            )
     else:
         import httpx2
 
+        from ..drivers import transport_error
+
         with (
             _session(context, name) as session,
-            httpx2.Client(auth=session.auth(), timeout=30) as http,
+            httpx2.Client(auth=session.auth(), timeout=timeout) as http,
         ):
-            response = http.request(method.upper(), url, **kwargs)
+            try:
+                response = http.request(method.upper(), url, **kwargs)
+            except httpx2.RequestError as exc:
+                raise transport_error(exc, method.upper(), url) from exc
     _emit(response, output)
     if fail and response.status_code >= 400:
         sys.exit(EXIT_HTTP)

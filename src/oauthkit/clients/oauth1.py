@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 import httpx2
 
 from ..auth.oauth1 import OAuth1Auth
-from ..drivers import arun, run
+from ..drivers import arun, run, transport_error
 from ..errors import ConfigurationError
 from ..protocol.http import Step
 from ..protocol.oauth1 import flow
@@ -163,8 +163,12 @@ class OAuth1Client(_OAuth1Base[httpx2.Client], SyncLifecycle):
     def request(
         self, method: str, url: str, *, credentials: OAuth1Credentials, **kwargs: Any
     ) -> httpx2.Response:
-        """Send a request signed with ``credentials``; other arguments are httpx2's."""
-        return self.http.request(method, url, auth=self.auth(credentials), **kwargs)
+        """Send a request signed with ``credentials``; other arguments are httpx2's. A network
+        failure is :class:`~oauthkit.errors.TransportError` (the httpx2 error its cause)."""
+        try:
+            return self.http.request(method, url, auth=self.auth(credentials), **kwargs)
+        except httpx2.RequestError as exc:
+            raise transport_error(exc, method, url) from exc
 
     def get(self, url: str, *, credentials: OAuth1Credentials, **kwargs: Any) -> httpx2.Response:
         """A signed GET."""
@@ -207,8 +211,12 @@ class AsyncOAuth1Client(_OAuth1Base[httpx2.AsyncClient], AsyncLifecycle):
     async def request(
         self, method: str, url: str, *, credentials: OAuth1Credentials, **kwargs: Any
     ) -> httpx2.Response:
-        """Send a request signed with ``credentials``; other arguments are httpx2's."""
-        return await self.http.request(method, url, auth=self.auth(credentials), **kwargs)
+        """Send a request signed with ``credentials``; other arguments are httpx2's. A network
+        failure is :class:`~oauthkit.errors.TransportError` (the httpx2 error its cause)."""
+        try:
+            return await self.http.request(method, url, auth=self.auth(credentials), **kwargs)
+        except httpx2.RequestError as exc:
+            raise transport_error(exc, method, url) from exc
 
     async def get(
         self, url: str, *, credentials: OAuth1Credentials, **kwargs: Any
