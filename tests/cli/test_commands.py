@@ -166,7 +166,8 @@ consumer_secret = "{authlib_peer.consumer_secret}"
 @pytest.mark.parametrize(
     ("config", "args", "code", "message"),
     [
-        ("", ["token", "nobody"], 1, "unknown provider 'nobody'"),
+        ("", ["token", "nobody"], 2, "unknown provider 'nobody'"),
+        ("", ["login", "nobody"], 2, "add [providers.nobody] to"),
         ("[providers.x]\nissuer = 'https://id.example'\n", ["login", "x"], 1, "has no client_id"),
         ("[providers.x]\nclient_id = 'c'\nissuer = \n", ["status"], 1, "malformed TOML"),
         (
@@ -181,6 +182,12 @@ consumer_secret = "{authlib_peer.consumer_secret}"
             1,
             "$NOPE_X, which is not set",
         ),
+        (
+            "[providers.x]\nclient_id='c'\nissuer='https://a'\nclient_secret_env='EMPTY_X'\n",
+            ["login", "x"],
+            1,
+            "$EMPTY_X, which is set but empty",
+        ),
         ("", ["request", "x"], 2, "Missing argument"),
     ],
 )
@@ -188,6 +195,7 @@ def test_error_paths_are_clear(
     cli: Cli, config: str, args: list[str], code: int, message: str
 ) -> None:
     cli.config(config)
+    cli.env["EMPTY_X"] = ""
     result = cli.run(*args)
     assert result.returncode == code, result.stderr
     assert message in result.stderr

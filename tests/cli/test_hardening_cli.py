@@ -477,3 +477,27 @@ def test_oauth1_requests_raise_typed_network_errors(kind: str) -> None:
             anyio.run(main)
     assert [type(e.__cause__).__name__ for e in errors] == ["ConnectError", "ReadTimeout"]
     assert [e.sent for e in errors] == [False, True]
+
+
+def test_oauth1_providers_listing_and_logout_revoke_say_what_they_do(cli: Cli) -> None:
+    cli.config("""
+[providers.legacy]
+type = "oauth1"
+request_token_url = "https://api.example/oauth/request_token"
+authorize_url = "https://api.example/oauth/authorize"
+access_token_url = "https://api.example/oauth/access_token"
+consumer_key = "ck"
+consumer_secret = "cs"
+""")
+    listing = cli.run("providers")
+    assert "configured (https://api.example/oauth/request_token)" in listing.stdout
+    assert "None" not in listing.stdout
+    from oauthkit.oauth1 import OAuth1Credentials
+
+    SQLiteStore(cli.home / "data" / "oauthkit" / "tokens.sqlite3").put(
+        "legacy", OAuth1Credentials("ck", "cs", token="t", token_secret="ts")
+    )
+    done = cli.run("logout", "legacy", "--revoke")
+    assert done.returncode == 0, done.stderr
+    assert "no revocation endpoint" in done.stderr
+    assert "Signed out of legacy" in done.stderr

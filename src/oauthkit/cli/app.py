@@ -49,6 +49,12 @@ class _Context:
         return self._config
 
     def provider(self, name: str) -> ProviderConfig:
+        """The provider ``name``; an unknown one is a usage error (exit 2)."""
+        if name not in self.config.providers:
+            try:
+                self.config.provider(name)
+            except ConfigurationError as exc:
+                _fail(str(exc), EXIT_USAGE)
         return self.config.provider(name)
 
     @property
@@ -396,6 +402,11 @@ def logout(context: _Context, name: str, revoke: bool) -> None:
         with make_oauth2_client(context.provider(name)) as client:
             client.revoke(stored)
         _say(f"Revoked the tokens at {name}.")
+    elif revoke:
+        _say(
+            f"{name} uses OAuth 1.0a, which has no revocation endpoint (RFC 5849): its token "
+            f"stays valid until you revoke this app's access in your {name} account settings."
+        )
     context.store.delete(name)
     _say(f"Signed out of {name}.")
 
@@ -409,7 +420,13 @@ def providers(context: _Context) -> None:
     rows = []
     for name, provider in sorted(context.config.providers.items()):
         kind = "OAuth 1.0a" if provider.type == "oauth1" else "OAuth 2"
-        source = provider.get("preset") or provider.get("issuer") or provider.get("token_endpoint")
+        source = (
+            provider.get("preset")
+            or provider.get("issuer")
+            or provider.get("token_endpoint")
+            or provider.get("request_token_url")
+            or "endpoints"
+        )
         rows.append((name, kind, f"configured ({source})", ""))
     for preset in all_presets():
         kind = "OAuth 1.0a" if preset.protocol == "oauth1" else "OAuth 2"

@@ -164,9 +164,10 @@ class ProviderConfig:
         if env is not None:
             value = os.environ.get(env)
             if not value:
+                state = "is set but empty" if value is not None else "is not set"
                 raise ConfigurationError(
                     f"{self.source}: provider {self.name!r} reads its secret from ${env}, "
-                    "which is not set"
+                    f"which {state}"
                 )
             return value
         command = self.get(f"{prefix}_command")

@@ -173,3 +173,6 @@ def run_demo(store: TokenStore, *, interactive_browser: bool, say: Callable[[str
                 f"both are stored in {where} before they are used.",
             )
     say("\nDone. See what is stored with:  oauthkit status")
+    say(
+        "Remove the demo's tokens with:  oauthkit logout demo:oauth1 && oauthkit logout demo:oauth2"
+    )
