@@ -20,6 +20,7 @@ in :class:`~oauthkit.errors.ReauthenticationRequired`; a failed write surfaces a
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Generator
@@ -31,7 +32,24 @@ from .errors import InvalidGrant, ReauthenticationRequired, StoreError, Transpor
 from .protocol.oauth2.token import Token
 from .stores.base import DEFAULT_LOCK_TIMEOUT, AsyncTransaction, Entry, TokenStore, Transaction
 
-__all__ = ["Session", "SessionAuth"]
+__all__ = ["REFUSED", "Session", "SessionAuth", "refused", "refused_at"]
+
+#: The ``Token.extra`` key that records when the provider refused the refresh token.
+REFUSED = "oauthkit_refused_at"
+
+
+def refused(token: Token) -> Token:
+    """``token`` without its refresh token, marked as refused now (ISO 8601, UTC)."""
+    from datetime import UTC, datetime
+
+    when = datetime.now(UTC).isoformat(timespec="seconds")
+    return token.replace(refresh_token=None, extra={**token.extra, REFUSED: when})
+
+
+def refused_at(token: Token) -> str | None:
+    """When the provider refused ``token``'s refresh token, or ``None``."""
+    value = token.extra.get(REFUSED)
+    return value if isinstance(value, str) else None
 
 
 class _Client(Protocol):
@@ -50,6 +68,13 @@ class _Renew:
     """Refresh (or fetch again) this token over HTTP."""
 
     token: Token
+
+
+@dataclass(frozen=True, slots=True)
+class _Refused:
+    """The outcome of a refused refresh: raised once the mark is committed."""
+
+    cause: InvalidGrant
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +125,11 @@ class Session:
             raise ReauthenticationRequired(f"no token is stored under {self.key!r}: sign in")
         if not isinstance(value, Token):
             raise StoreError(f"{self.key!r} holds OAuth 1.0a credentials, not an OAuth 2 token")
+        if refused_at(value) is not None:
+            raise ReauthenticationRequired(
+                f"the provider refused the refresh token under {self.key!r} at "
+                f"{refused_at(value)}: sign in again"
+            )
         with self._start_lock:
             if self._holder is None:
                 self._holder = TokenHolder(self, value, leeway=self.leeway)
@@ -154,7 +184,7 @@ class Session:
         """True when the client can refresh ``token`` or fetch it again."""
         return self.client.can_renew(token)
 
-    def _renewal(self, stale: Token) -> Generator[_Op, Any, Token]:
+    def _renewal(self, stale: Token) -> Generator[_Op, Any, Token | _Refused]:
         """Steps 3-5 of the module docstring, for either driver below."""
         entry: Entry | None = yield _Load()
         if entry is None:
@@ -162,14 +192,22 @@ class Session:
         stored = entry.value
         if not isinstance(stored, Token):
             raise StoreError(f"{self.key!r} holds OAuth 1.0a credentials, not an OAuth 2 token")
+        if refused_at(stored) is not None:
+            raise ReauthenticationRequired(
+                f"the provider refused the refresh token under {self.key!r} at "
+                f"{refused_at(stored)}: sign in again"
+            )
         if stored.access_token != stale.access_token and not stored.is_due(self.leeway):
             return stored  # another process renewed it: nothing to send
         try:
             new: Token = yield _Renew(stored)
         except InvalidGrant as exc:
-            raise ReauthenticationRequired(
-                f"the refresh token under {self.key!r} was refused (invalid_grant): sign in again"
-            ) from exc
+            # Remember the refusal (RFC 6749 §5.2): the refresh token is dropped, so no one
+            # sends it again, and the mark tells every reader to sign in again. It is written
+            # like a renewal, and committed before the caller is told (see _checked).
+            with contextlib.suppress(StoreError):  # another wrote meanwhile: leave theirs
+                yield _Save(refused(stored), entry.version)
+            return _Refused(exc)
         except TransportError as exc:
             if not exc.sent:
                 raise  # never reached the server: the stored token is still good
@@ -190,14 +228,26 @@ class Session:
     def renew_sync(self, stale: Token) -> Token:
         """Renew under the store's lock (threads of this process are already in line)."""
         with self.store.lock(self.key, timeout=self.lock_timeout) as transaction:
-            return self._drive(self._renewal(stale), transaction)
+            outcome = self._drive(self._renewal(stale), transaction)
+        return self._checked(outcome)
 
     async def renew_async(self, stale: Token) -> Token:
         """The ``await`` twin of :meth:`renew_sync`."""
         async with self.store.alock(self.key, timeout=self.lock_timeout) as transaction:
-            return await self._adrive(self._renewal(stale), transaction)
+            outcome = await self._adrive(self._renewal(stale), transaction)
+        return self._checked(outcome)
 
-    def _drive(self, steps: Generator[_Op, Any, Token], transaction: Transaction) -> Token:
+    def _checked(self, outcome: Token | _Refused) -> Token:
+        """The renewed token; a refusal (now committed to the store) is raised."""
+        if isinstance(outcome, _Refused):
+            raise ReauthenticationRequired(
+                f"the refresh token under {self.key!r} was refused (invalid_grant): sign in again"
+            ) from outcome.cause
+        return outcome
+
+    def _drive(
+        self, steps: Generator[_Op, Any, Token | _Refused], transaction: Transaction
+    ) -> Token | _Refused:
         answer: Any = None
         failure: BaseException | None = None
         while True:
@@ -213,12 +263,12 @@ class Session:
                     answer = self.client.renew_sync(op.token)
                 else:
                     answer = transaction.save(op.token, op.version)
-            except (InvalidGrant, TransportError) as exc:
+            except (InvalidGrant, TransportError, StoreError) as exc:
                 failure = exc
 
     async def _adrive(
-        self, steps: Generator[_Op, Any, Token], transaction: AsyncTransaction
-    ) -> Token:
+        self, steps: Generator[_Op, Any, Token | _Refused], transaction: AsyncTransaction
+    ) -> Token | _Refused:
         answer: Any = None
         failure: BaseException | None = None
         while True:
@@ -234,7 +284,7 @@ class Session:
                     answer = await self.client.renew_async(op.token)
                 else:
                     answer = await transaction.save(op.token, op.version)
-            except (InvalidGrant, TransportError) as exc:
+            except (InvalidGrant, TransportError, StoreError) as exc:
                 failure = exc
 
     def __repr__(self) -> str:

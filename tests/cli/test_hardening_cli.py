@@ -501,3 +501,26 @@ consumer_secret = "cs"
     assert done.returncode == 0, done.stderr
     assert "no revocation endpoint" in done.stderr
     assert "Signed out of legacy" in done.stderr
+
+
+def test_a_refused_refresh_is_remembered(cli: Cli, recorder: _Recorder) -> None:
+    """After invalid_grant, ``token`` exits 3 every time, without asking the provider again,
+    and ``status`` says to sign in again."""
+    _signed_in(
+        cli, recorder, f"{recorder.base}/api/", expires_at=datetime.now(UTC) - timedelta(hours=1)
+    )
+    recorder.answer = (400, {}, b'{"error": "invalid_grant"}')
+    first = cli.run("token", "work")
+    assert first.returncode == 3, first.stderr
+    assert len(recorder.seen) == 1
+    recorder.answer = (200, {}, b'{"access_token": "would-work", "token_type": "Bearer"}')
+    again = cli.run("token", "work")
+    assert again.returncode == 3, again.stderr
+    assert "refused" in again.stderr and "sign in again" in again.stderr
+    assert "would-work" not in again.stdout
+    assert len(recorder.seen) == 1  # nothing was sent the second time
+    status = cli.run("status")
+    assert "refused: sign in again" in status.stdout
+    stored = SQLiteStore(cli.home / "data" / "oauthkit" / "tokens.sqlite3").get("work")
+    assert isinstance(stored, Token)
+    assert stored.refresh_token is None

@@ -344,7 +344,12 @@ def status(context: _Context, name: str | None) -> None:
         elif isinstance(value, Token):
             account = str(value.extra.get("oauthkit_account", ""))
             expiry = _expiry(value.expires_at)
-            refreshable = "yes" if value.refresh_token else "no"
+            from ..session import refused_at
+
+            if refused_at(value):
+                refreshable = "refused: sign in again"
+            else:
+                refreshable = "yes" if value.refresh_token else "no"
             rows.append((key, "OAuth 2", account, value.scope or "", expiry, refreshable))
         else:
             account = str(value.extra.get("screen_name") or value.extra.get("user_id") or "")

@@ -52,6 +52,8 @@ def fresh_token(name: str) -> str | None:
         if document.get("format") != "oauthkit/1" or document.get("kind") != "oauth2":
             return None
         token = document["data"]
+        if (token.get("extra") or {}).get("oauthkit_refused_at"):
+            return None  # the provider refused its refresh: the full command says so
         access = token.get("access_token")
         if not isinstance(access, str) or not access.isascii() or not access.isprintable():
             return None
