@@ -280,3 +280,25 @@ def test_preset_options_are_keys_of_the_table(cli: Cli) -> None:
     wrong = cli.run("providers")
     assert wrong.returncode == 1
     assert "unknown key(s) in [providers.ms]: tennant" in wrong.stderr
+
+
+def test_headless_login_takes_the_pasted_redirect(cli: Cli, oidc_provider: OIDCPeer) -> None:
+    """--no-browser over SSH: the browser runs elsewhere and its redirect never reaches this
+    machine; the pasted address is checked like a redirect (a wrong one is refused)."""
+    cli.config(oidc_config(oidc_provider))
+    process = cli.start("login", "work", "--no-browser", "--timeout", "60")
+    url, printed = read_url(process)
+    redirect = oidc_provider.approve(url)
+    assert process.stdin is not None
+    forged = re.sub(r"state=[^&]+", "state=forged", redirect)
+    process.stdin.write("not an address\n" + forged + "\n" + redirect + "\n")
+    process.stdin.close()
+    assert process.stderr is not None
+    err = process.stderr.read()  # not communicate(): it would skip what readline buffered
+    process.wait(60)
+    everything = "".join(printed) + err
+    assert process.returncode == 0, everything
+    assert "paste its address here" in everything, everything
+    assert everything.count("That is not the address of this sign-in") == 2
+    assert "Signed in to work as alice" in everything
+    assert cli.run("token", "work").returncode == 0

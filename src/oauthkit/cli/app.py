@@ -98,7 +98,10 @@ def login(
 
     provider = context.provider(name)
     printer = flows.Printer(
-        say=_say, ask=lambda q: click.prompt(q, err=True), open_browser=not no_browser
+        say=_say,
+        ask=lambda q: click.prompt(q, err=True),
+        open_browser=not no_browser,
+        read_line=sys.stdin.readline if no_browser else None,
     )
     if provider.type == "oauth1":
         if device:

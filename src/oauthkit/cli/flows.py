@@ -4,6 +4,7 @@ find out who signed in."""
 
 from __future__ import annotations
 
+import threading
 import time
 import webbrowser
 from collections.abc import Callable
@@ -44,6 +45,8 @@ class Printer:
     say: Callable[[str], None]
     ask: Callable[[str], str]
     open_browser: bool = True
+    #: Reads one pasted line (``""`` at the end of input); set for a headless sign-in.
+    read_line: Callable[[], str] | None = None
 
 
 def open_store(spec: str | None) -> TokenStore:
@@ -172,12 +175,44 @@ def login_browser(
     with make_oauth2_client(provider, redirect_uri=redirect.redirect_uri) as client:
         request = client.authorization_request(**extra)
         _show(printer, request.url)
+        if printer.read_line is not None:
+            _accept_pasted(redirect, printer)
         code = redirect.wait(
             request.state, lambda params: client.validate_callback(request, params), timeout
         )
         printer.say("Authorization received; exchanging the code…")
         token = client.exchange(code)
         return token, who_am_i(provider, token, client)
+
+
+def _accept_pasted(redirect: LoopbackRedirect[Any], printer: Printer) -> None:
+    """A headless sign-in (as gcloud and the GitHub CLI offer): the browser runs on another
+    machine, its redirect to this machine's loopback address fails to load, and the person
+    pastes the address it shows; it is checked like a redirect that arrives (state, iss, …).
+    A line is read in a daemon thread while the loopback server keeps waiting too."""
+    read = printer.read_line
+    assert read is not None
+    printer.say(
+        "If the browser runs on another machine, its last page will not load: paste its "
+        "address here and press Enter."
+    )
+
+    def listen() -> None:
+        while True:
+            try:
+                line = read()
+            except (OSError, ValueError):
+                return
+            if not line:
+                return
+            if not line.strip():
+                continue
+            reason = redirect.offer(line)
+            if reason is None:
+                return
+            printer.say(f"That is not the address of this sign-in: {reason}")
+
+    threading.Thread(target=listen, name="oauthkit-paste", daemon=True).start()
 
 
 def login_device(

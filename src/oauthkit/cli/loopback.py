@@ -110,6 +110,7 @@ class LoopbackRedirect(Generic[T]):
         self._done = threading.Event()
         self._claim = threading.Lock()
         self._claimed = False
+        self._waiting = threading.Event()
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         self._server = self._bind(port)
@@ -174,6 +175,30 @@ class LoopbackRedirect(Generic[T]):
                 "(if the provider allows one)"
             ) from None
 
+    def offer(self, url: str) -> str | None:
+        """A redirect URL the person pasted (the browser ran elsewhere, so the redirect never
+        reached this machine): checked exactly like one that arrives here, and it must be
+        this redirect URI. ``None`` when it was taken (the wait ends, with the flow's result
+        or error), else why not."""
+        try:
+            parts = urlsplit(url.strip())
+            mine = urlsplit(self.redirect_uri)
+            same = (parts.scheme, parts.hostname, parts.port, parts.path) == (
+                mine.scheme,
+                mine.hostname,
+                mine.port,
+                mine.path,
+            )
+        except ValueError:
+            same = False
+        if not same:
+            return f"it is not {self.redirect_uri}?…"
+        self._waiting.wait(5)  # a paste may come before wait() has begun
+        status, _ = self._answer(f"{parts.path}?{parts.query}")
+        if status != 400 or self._done.is_set():
+            return None
+        return "its state is not this sign-in's, or it repeats a parameter"
+
     def _answer(self, target: str) -> tuple[int, bytes]:
         try:
             parts = urlsplit(target)
@@ -223,6 +248,7 @@ class LoopbackRedirect(Generic[T]):
         """Serve until the redirect for ``expected_state`` arrives and ``check`` accepts it;
         then stop listening. Raises what ``check`` raised, or :class:`LoopbackTimeout`."""
         self._expected, self._check = expected_state, check
+        self._waiting.set()
         thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         thread.start()
         try:
