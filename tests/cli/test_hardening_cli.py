@@ -524,3 +524,75 @@ def test_a_refused_refresh_is_remembered(cli: Cli, recorder: _Recorder) -> None:
     stored = SQLiteStore(cli.home / "data" / "oauthkit" / "tokens.sqlite3").get("work")
     assert isinstance(stored, Token)
     assert stored.refresh_token is None
+
+
+# --------------------------------------------------------------------------- the sandbox command
+
+
+def test_sandbox_options_fixed_secret_extra_client_redirects_ttl_and_log(cli: Cli) -> None:
+    import re
+    import signal
+
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "oauthkit.cli",
+            "sandbox",
+            "--port",
+            "0",
+            "--client",
+            "ci:service",
+            "--secret",
+            "ci=fixed-ci-secret-0123456789",
+            "--redirect-uri",
+            "http://127.0.0.1/other-callback",
+            "--token-ttl",
+            "120",
+            "--log",
+        ],
+        env=cli.env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    lines: list[str] = []
+    try:
+        while not any("Press Ctrl+C" in line for line in lines):
+            line = process.stderr.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        banner = "".join(lines)
+        assert "FOR DEVELOPMENT ONLY" in banner
+        assert "fixed-ci-secret" not in banner  # hidden unless --show-secrets
+        assert "oauth2 client ci (client_secret_basic; client_credentials)" in banner
+        assert "http://127.0.0.1/other-callback" in banner
+        base = re.search(r"sandbox at (http://\S+)", banner)
+        assert base is not None
+        issuer = base.group(1)
+        with OAuth2Client("ci", "fixed-ci-secret-0123456789", issuer=issuer) as client:
+            token = client.client_credentials()
+            assert token.lifetime is not None
+            assert token.lifetime.total_seconds() == 120
+        with httpx2.Client() as http:
+            page = http.get(
+                f"{issuer}/oauth2/authorize",
+                params={
+                    "response_type": "code",
+                    "client_id": "demo-web",
+                    "redirect_uri": "http://127.0.0.1:5555/other-callback",
+                    "state": "s",
+                    "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+                    "code_challenge_method": "S256",
+                },
+            )
+            assert page.status_code == 200
+        line = process.stderr.readline()
+        while "POST /oauth2/token" not in line:
+            line = process.stderr.readline()
+            assert line
+        assert "POST /oauth2/token 200" in line
+        assert "?" not in line
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(10)

@@ -451,14 +451,68 @@ def providers(context: _Context) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address.")
 @click.option("--port", default=8600, show_default=True, help="Port (0: any free one).")
 @click.option("--show-secrets", is_flag=True, help="Print the clients' secrets too.")
-def sandbox(host: str, port: int, show_secrets: bool) -> None:
-    """Run the local OAuth 1.0a + OAuth 2 provider for development (loopback only)."""
+@click.option(
+    "--secret",
+    "fixed_secrets",
+    multiple=True,
+    metavar="CLIENT=SECRET",
+    help="A fixed secret for a client (repeatable); the others get random ones.",
+)
+@click.option(
+    "--client",
+    "extra_clients",
+    multiple=True,
+    metavar="NAME[:KIND]",
+    help="Register another client; KIND is web (default: confidential, code + refresh), "
+    "public (code, refresh, device), service (client credentials) or oauth1.",
+)
+@click.option(
+    "--redirect-uri",
+    "redirect_uris",
+    multiple=True,
+    metavar="URI",
+    help="Also allow this redirect URI for every client (compared exactly, but an http URI "
+    "on 127.0.0.1 or [::1] matches any port).",
+)
+@click.option(
+    "--token-ttl",
+    type=click.IntRange(min=1),
+    default=3600,
+    show_default=True,
+    help="Access token lifetime in seconds.",
+)
+@click.option("--no-rotate", is_flag=True, help="Keep refresh tokens instead of rotating them.")
+@click.option("--log", "log_requests", is_flag=True, help="Print each request (no query).")
+def sandbox(
+    host: str,
+    port: int,
+    show_secrets: bool,
+    fixed_secrets: tuple[str, ...],
+    extra_clients: tuple[str, ...],
+    redirect_uris: tuple[str, ...],
+    token_ttl: int,
+    no_rotate: bool,
+    log_requests: bool,
+) -> None:
+    """Run the local OAuth 1.0a + OAuth 2 provider, for development only (loopback only)."""
     import time
 
     from ..sandbox import Sandbox
 
-    with Sandbox(host=host, port=port) as running:
+    clients = _sandbox_clients(fixed_secrets, extra_clients, redirect_uris)
+    with Sandbox(
+        host=host,
+        port=port,
+        clients=clients,
+        access_token_ttl=token_ttl,
+        rotate_refresh_tokens=not no_rotate,
+        request_log=_say if log_requests else None,
+    ) as running:
         _say(f"oauthkit sandbox at {running.base_url} (issuer {running.issuer})")
+        _say(
+            "FOR DEVELOPMENT ONLY: any user name signs in, consent is one click, and "
+            "everything is kept in memory and lost when it stops."
+        )
         for client in running.clients.values():
             line = f"  {client.kind} client {client.client_id}"
             if client.kind == "oauth2":
@@ -467,13 +521,73 @@ def sandbox(host: str, port: int, show_secrets: bool) -> None:
                 line += f"  secret: {client.client_secret}"
             _say(line)
         if not show_secrets:
-            _say("  (secrets hidden; --show-secrets prints them)")
+            _say("  (secrets hidden; --show-secrets prints them, --secret CLIENT=SECRET fixes one)")
+        uris = sorted({uri for c in running.clients.values() for uri in c.redirect_uris})
+        _say("Redirect URIs (any port on 127.0.0.1 and [::1], RFC 8252 §7.3): " + ", ".join(uris))
+        _say(
+            f"Access tokens live {token_ttl} s; refresh tokens {'stay' if no_rotate else 'rotate'}."
+        )
         _say("Press Ctrl+C to stop.")
         try:
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
             _say("stopped")
+
+
+def _sandbox_clients(
+    fixed_secrets: tuple[str, ...], extra_clients: tuple[str, ...], redirect_uris: tuple[str, ...]
+) -> list[Any]:
+    """The default clients and the extra ones, with the extra redirect URIs and fixed
+    secrets; a mistake is a usage error."""
+    import dataclasses
+
+    from ..sandbox import DEVICE_CODE_GRANT, SandboxClient
+    from ..sandbox.clients import LOOPBACK_CALLBACKS, default_clients
+
+    kinds: dict[str, dict[str, Any]] = {
+        "web": {"grant_types": ("authorization_code", "refresh_token")},
+        "public": {
+            "grant_types": ("authorization_code", "refresh_token", DEVICE_CODE_GRANT),
+            "token_endpoint_auth_method": "none",
+        },
+        "service": {"grant_types": ("client_credentials",)},
+        "oauth1": {"kind": "oauth1"},
+    }
+    clients = default_clients()
+    for spec in extra_clients:
+        name, _, kind = spec.partition(":")
+        if (kind and kind not in kinds) or not name:
+            _fail(f"--client is NAME or NAME:KIND with KIND one of {', '.join(kinds)}", EXIT_USAGE)
+        options = kinds[kind or "web"]
+        callbacks: tuple[str, ...] = () if kind == "service" else LOOPBACK_CALLBACKS
+        if kind == "oauth1":
+            callbacks = (*LOOPBACK_CALLBACKS, "oob")
+        try:
+            clients.append(SandboxClient(name, redirect_uris=callbacks, **options))
+        except ConfigurationError as exc:
+            _fail(f"--client {spec}: {exc}", EXIT_USAGE)
+    secrets = {}
+    for item in fixed_secrets:
+        name, sep, secret = item.partition("=")
+        if not sep or not secret:
+            _fail(f"--secret is CLIENT=SECRET, not {item!r}", EXIT_USAGE)
+        secrets[name] = secret
+    unknown = sorted(set(secrets) - {c.client_id for c in clients})
+    if unknown:
+        _fail(f"--secret names no client: {', '.join(unknown)}", EXIT_USAGE)
+    result = []
+    for client in clients:
+        changes: dict[str, Any] = {}
+        if client.redirect_uris and redirect_uris:
+            changes["redirect_uris"] = (*client.redirect_uris, *redirect_uris)
+        if client.client_id in secrets:
+            changes["client_secret"] = secrets[client.client_id]
+        try:
+            result.append(dataclasses.replace(client, **changes) if changes else client)
+        except ConfigurationError as exc:
+            _fail(f"{client.client_id}: {exc}", EXIT_USAGE)
+    return result
 
 
 @cli.command()

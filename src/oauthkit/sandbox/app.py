@@ -8,7 +8,7 @@ import http.client
 import logging
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Final, Self
 from urllib.parse import urlencode, urlsplit
@@ -70,7 +70,8 @@ class Sandbox:
     clients (see :mod:`oauthkit.sandbox`) with these :class:`SandboxClient` objects; secrets
     they lack are generated per instance. ``access_token_ttl`` is the access-token lifetime in
     seconds (``expires_in``); ``rotate_refresh_tokens=False`` keeps a refresh token across
-    refreshes instead of rotating it.
+    refreshes instead of rotating it. ``request_log`` receives one line per request —
+    method, path (never the query, which may carry codes) and status.
 
     :meth:`start` serves from a daemon thread and returns the sandbox; ``with Sandbox() as
     sb:`` starts and stops it. Everything is kept in memory and lost at :meth:`stop`.
@@ -83,6 +84,7 @@ class Sandbox:
         clients: Iterable[SandboxClient] | Mapping[str, SandboxClient] | None = None,
         access_token_ttl: int = 3600,
         rotate_refresh_tokens: bool = True,
+        request_log: Callable[[str], None] | None = None,
     ) -> None:
         self.host = check_host(host)
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
@@ -96,6 +98,7 @@ class Sandbox:
         self._port = port
         self.access_token_ttl = access_token_ttl
         self.rotate_refresh_tokens = bool(rotate_refresh_tokens)
+        self.request_log = request_log
         self._store = Store()
         self._lock = threading.Lock()
         self._server: LoopbackServer | None = None
@@ -299,6 +302,8 @@ class Sandbox:
             except Exception as exc:  # a bug: answer 500, log no request data
                 log.warning("sandbox: %s answering %s %s", type(exc).__name__, req.method, req.path)
                 response = Response.text(500, "internal error")
+            if self.request_log is not None:
+                self.request_log(f"{req.method} {req.path} {response.status}")
             return finish(response, start_response)
 
     def _dispatch(self, req: Request, server: LoopbackServer) -> Response:
