@@ -9,6 +9,7 @@ import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import parse_qsl
 
 import anyio
@@ -287,3 +288,46 @@ def test_requests_adapter_renews_when_due_and_retries_once(server: FakeServer) -
         assert session.get(API).status_code == 401
     assert server.grants == ["refresh_token", "refresh_token"]
     assert server.api_headers == ["Bearer AT1", "Bearer AT1", "Bearer AT2", "Bearer AT2"]
+
+
+def test_an_async_client_renews_only_through_the_users_async_transport(tmp_path: Path) -> None:
+    """The async client's renewals go through the httpx2.AsyncClient the user configured
+    (its transport here); from sync code they are refused, never sent through a new client
+    without the user's transport, proxies, timeouts or certificate."""
+    from oauthkit import Session
+    from oauthkit.errors import ConfigurationError
+    from oauthkit.stores import SQLiteStore
+
+    seen: list[str] = []
+
+    async def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request.url.path)
+        return httpx2.Response(
+            200, json={"access_token": f"renewed-{len(seen)}", "token_type": "Bearer"}
+        )
+
+    stale = Token("stale-access", refresh_token="refresh-1", expires_at=datetime.now(UTC))
+
+    async def main() -> None:
+        http = httpx2.AsyncClient(transport=httpx2.MockTransport(handler))
+        async with AsyncOAuth2Client(
+            "c", "s", token_endpoint="https://id.example/token", http=http
+        ) as client:
+            session = Session(client, SQLiteStore(tmp_path / "t.sqlite3"), key="k")
+            await session.asave(stale)
+            assert (await session.atoken()).access_token == "renewed-1"
+            await session.asave(stale)
+            fresh = Session(client, session.store, key="k")
+            with pytest.raises(ConfigurationError, match="await"):
+                await anyio.to_thread.run_sync(fresh.token)
+            sync_http = httpx2.Client(
+                transport=httpx2.MockTransport(lambda r: httpx2.Response(200))
+            )
+            with sync_http, pytest.raises(ConfigurationError, match="OAuth2Client"):
+                await anyio.to_thread.run_sync(
+                    lambda: sync_http.get("https://api.example/x", auth=client.auth(stale))
+                )
+        await http.aclose()
+
+    anyio.run(main)
+    assert seen == ["/token"]

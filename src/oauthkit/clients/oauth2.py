@@ -4,7 +4,6 @@ steps in :mod:`oauthkit.protocol.oauth2`."""
 from __future__ import annotations
 
 import ssl
-import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
@@ -136,8 +135,6 @@ class _OAuth2Base(Generic[H]):
         self._verify = _tls_context(tls_client_cert)
         self._owns_http = http is None
         self.http: H = http if http is not None else self._http_class(verify=self._verify)
-        self._sync_twin: httpx2.Client | None = None
-        self._twin_lock = threading.Lock()
 
     @property
     def client_id(self) -> str:
@@ -161,14 +158,17 @@ class _OAuth2Base(Generic[H]):
         return cls(client_id, client_secret, **arguments)
 
     def _sync_http(self) -> httpx2.Client:
-        """A synchronous HTTP client: ``http`` itself, or one made once for the async client
-        (a sync auth flow with an async client refreshes through it)."""
+        """The synchronous HTTP client the user configured. An async client has none: a
+        renewal from sync code (a sync ``httpx2.Client`` with its auth, ``Session.token()``)
+        would have to go through a new client without the user's transport, proxies,
+        timeouts or certificate, so it is refused."""
         if isinstance(self.http, httpx2.Client):
             return self.http
-        with self._twin_lock:
-            if self._sync_twin is None:
-                self._sync_twin = httpx2.Client(verify=self._verify)
-            return self._sync_twin
+        raise ConfigurationError(
+            "an AsyncOAuth2Client renews tokens with await, through its httpx2.AsyncClient; "
+            "from sync code (a sync httpx2.Client, Session.token()) use an OAuth2Client, or "
+            "await the async twin (an httpx2.AsyncClient, Session.atoken())"
+        )
 
     def run_sync(self, step: Step[T]) -> T:
         """Run a step synchronously (the async client through a sync twin of its HTTP
@@ -416,9 +416,3 @@ class AsyncOAuth2Client(_OAuth2Base[httpx2.AsyncClient], AsyncLifecycle):
         """RFC 7662: the server's view of the token (``active`` and more)."""
         step = grants.introspect(self.config, self._cache, token, hint=hint)
         return await arun(step, self.http)
-
-    async def aclose(self) -> None:
-        """Close the HTTP clients this client made."""
-        await super().aclose()
-        if self._sync_twin is not None:
-            self._sync_twin.close()
