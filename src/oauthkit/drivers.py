@@ -11,6 +11,7 @@ it returns; a :class:`~oauthkit.protocol.http.Wait` is a sleep (``time.sleep`` o
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import sys
 import threading
@@ -25,7 +26,11 @@ import httpx2
 from .errors import InvalidResponse, TransportError
 from .protocol.http import MAX_BODY, HttpRequest, HttpResponse, Step, Wait
 
-__all__ = ["arun", "run"]
+__all__ = ["arun", "run", "transport_error"]
+
+#: Each exchange at DEBUG: method, URL without its query (which may carry codes), status and
+#: duration; never a header or a body.
+log = logging.getLogger("oauthkit.http")
 
 T = TypeVar("T")
 
@@ -246,7 +251,36 @@ def _deadline_passed(request: HttpRequest) -> InvalidResponse:
     )
 
 
+def _logged(request: HttpRequest, started: float, outcome: str) -> None:
+    if log.isEnabledFor(logging.DEBUG):
+        elapsed = (time.monotonic() - started) * 1000
+        where = request.url.split("?", 1)[0]
+        log.debug("%s %s -> %s (%.0f ms)", request.method, where, outcome, elapsed)
+
+
 def _send(http: httpx2.Client, request: HttpRequest) -> HttpResponse:
+    started = time.monotonic()
+    try:
+        response = _send_once(http, request)
+    except Exception as exc:
+        _logged(request, started, type(exc).__name__)
+        raise
+    _logged(request, started, str(response.status_code))
+    return response
+
+
+async def _asend(http: httpx2.AsyncClient, request: HttpRequest) -> HttpResponse:
+    started = time.monotonic()
+    try:
+        response = await _asend_once(http, request)
+    except Exception as exc:
+        _logged(request, started, type(exc).__name__)
+        raise
+    _logged(request, started, str(response.status_code))
+    return response
+
+
+def _send_once(http: httpx2.Client, request: HttpRequest) -> HttpResponse:
     with _Watchdog() as watchdog:
         try:
             outgoing = _to_httpx(http, request)
@@ -268,7 +302,7 @@ def _send(http: httpx2.Client, request: HttpRequest) -> HttpResponse:
     return _response(response, body.value())
 
 
-async def _asend(http: httpx2.AsyncClient, request: HttpRequest) -> HttpResponse:
+async def _asend_once(http: httpx2.AsyncClient, request: HttpRequest) -> HttpResponse:
     try:
         with anyio.fail_after(READ_DEADLINE):
             response = await http.send(

@@ -21,6 +21,7 @@ in :class:`~oauthkit.errors.ReauthenticationRequired`; a failed write surfaces a
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Generator
@@ -31,6 +32,9 @@ from .auth.oauth2 import OAuth2Auth, TokenHolder, insecure_allowed
 from .errors import InvalidGrant, ReauthenticationRequired, StoreError, TransportError
 from .protocol.oauth2.token import Token
 from .stores.base import DEFAULT_LOCK_TIMEOUT, AsyncTransaction, Entry, TokenStore, Transaction
+
+#: Store-side renewal: lock waits (DEBUG), outcomes per key (INFO/WARNING); never a token.
+log = logging.getLogger("oauthkit.session")
 
 __all__ = ["REFUSED", "Session", "SessionAuth", "refused", "refused_at"]
 
@@ -198,7 +202,8 @@ class Session:
                 f"{refused_at(stored)}: sign in again"
             )
         if stored.access_token != stale.access_token and not stored.is_due(self.leeway):
-            return stored  # another process renewed it: nothing to send
+            log.info("%r was renewed by another process: nothing sent", self.key)
+            return stored
         try:
             new: Token = yield _Renew(stored)
         except InvalidGrant as exc:
@@ -207,6 +212,7 @@ class Session:
             # like a renewal, and committed before the caller is told (see _checked).
             with contextlib.suppress(StoreError):  # another wrote meanwhile: leave theirs
                 yield _Save(refused(stored), entry.version)
+            log.warning("the refresh token of %r was refused (invalid_grant): sign in", self.key)
             return _Refused(exc)
         except TransportError as exc:
             if not exc.sent:
@@ -218,24 +224,37 @@ class Session:
                 and again.value.access_token != stored.access_token
             ):
                 return again.value
+            log.warning("the answer to the refresh of %r was lost after it was sent", self.key)
             raise ReauthenticationRequired(
                 "the answer to the refresh was lost after it was sent; the server may have "
                 "rotated the refresh token, so sign in again"
             ) from exc
         yield _Save(new, entry.version)
+        log.info("%r renewed and stored", self.key)
         return new
 
     def renew_sync(self, stale: Token) -> Token:
         """Renew under the store's lock (threads of this process are already in line)."""
+        started = time.monotonic()
         with self.store.lock(self.key, timeout=self.lock_timeout) as transaction:
+            self._locked(started)
             outcome = self._drive(self._renewal(stale), transaction)
         return self._checked(outcome)
 
     async def renew_async(self, stale: Token) -> Token:
         """The ``await`` twin of :meth:`renew_sync`."""
+        started = time.monotonic()
         async with self.store.alock(self.key, timeout=self.lock_timeout) as transaction:
+            self._locked(started)
             outcome = await self._adrive(self._renewal(stale), transaction)
         return self._checked(outcome)
+
+    def _locked(self, started: float) -> None:
+        log.debug(
+            "took the store's lock on %r after %.0f ms",
+            self.key,
+            (time.monotonic() - started) * 1000,
+        )
 
     def _checked(self, outcome: Token | _Refused) -> Token:
         """The renewed token; a refusal (now committed to the store) is raised."""

@@ -4,6 +4,7 @@ uses it too)."""
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -20,6 +21,10 @@ from ..protocol.oauth2.token import Token
 from ..protocol.transport import is_loopback_host
 
 __all__ = ["HoldsToken", "OAuth2Auth", "TokenHolder", "TokenRenewer"]
+
+#: Renewals (INFO), waits for another renewal (DEBUG), retries on ``invalid_token`` and on a
+#: DPoP nonce (INFO); never a token.
+log = logging.getLogger("oauthkit.auth")
 
 
 class TokenRenewer(Protocol):
@@ -102,27 +107,48 @@ class TokenHolder:
 
     def renew_sync(self, stale: Current) -> Current:
         """Renew ``stale`` unless another thread already did; return what to send now."""
+        waited = time.monotonic()
         with self._thread_lock:
+            started = _waited(waited)
             if self.current is not stale:
                 return self.current
             try:
                 new = self._client.renew_sync(stale.token)
             except InvalidGrant as exc:
+                log.warning("the token's renewal was refused (invalid_grant)")
                 raise self._renewal_failed() from exc
+            _renewed(stale.token, started)
             return self._adopt(new)
 
     async def renew_async(self, stale: Current) -> Current:
         """Renew ``stale`` unless another task already did; return what to send now."""
         if self._task_lock is None:
             self._task_lock = anyio.Lock()
+        waited = time.monotonic()
         async with self._task_lock:
+            started = _waited(waited)
             if self.current is not stale:
                 return self.current
             try:
                 new = await self._client.renew_async(stale.token)
             except InvalidGrant as exc:
+                log.warning("the token's renewal was refused (invalid_grant)")
                 raise self._renewal_failed() from exc
+            _renewed(stale.token, started)
             return self._adopt(new)
+
+
+def _waited(since: float) -> float:
+    """Log a wait for the renewal lock (another thread or task was renewing); now."""
+    now = time.monotonic()
+    if now - since > 0.001:
+        log.debug("waited %.0f ms for another renewal of the same token", (now - since) * 1000)
+    return now
+
+
+def _renewed(old: Token, started: float) -> None:
+    how = "refreshed" if old.refresh_token else "fetched again"
+    log.info("the token was %s in %.0f ms", how, (time.monotonic() - started) * 1000)
 
 
 def insecure_allowed(client: object, explicit: bool | None) -> bool:
@@ -131,6 +157,15 @@ def insecure_allowed(client: object, explicit: bool | None) -> bool:
         return explicit
     config = getattr(client, "config", None)
     return bool(getattr(config, "allow_insecure_http", False))
+
+
+def _where(request: httpx2.Request) -> str:
+    """``METHOD scheme://host/path``: never the query, which may carry secrets."""
+    return f"{request.method} {request.url.copy_with(query=None, fragment=None)}"
+
+
+def _retrying(request: httpx2.Request) -> None:
+    log.info("%s answered 401 invalid_token: renewing the token and retrying once", _where(request))
 
 
 def _replayable(request: httpx2.Request) -> bool:
@@ -250,7 +285,10 @@ class OAuth2Auth(HoldsToken, httpx2.Auth):
             return False
         origin = (request.url.scheme, request.url.host, request.url.port)
         self._nonces()[origin] = response.headers["dpop-nonce"]
-        return replayable and wants_nonce(response.status_code, response.headers, None) is not None
+        again = replayable and wants_nonce(response.status_code, response.headers, None) is not None
+        if again:
+            log.info("retrying %s with the DPoP nonce its server asked for", _where(request))
+        return again
 
     def sync_auth_flow(
         self, request: httpx2.Request
@@ -267,6 +305,7 @@ class OAuth2Auth(HoldsToken, httpx2.Auth):
             self._authorize(request, current)
             response = yield request
         if self._retry(holder, replayable, request, response, current.token):
+            _retrying(request)
             self._authorize(request, holder.renew_sync(current))
             yield request
 
@@ -285,5 +324,6 @@ class OAuth2Auth(HoldsToken, httpx2.Auth):
             self._authorize(request, current)
             response = yield request
         if self._retry(holder, replayable, request, response, current.token):
+            _retrying(request)
             self._authorize(request, await holder.renew_async(current))
             yield request
