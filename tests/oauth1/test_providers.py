@@ -254,3 +254,36 @@ def test_rsa_signs_with_the_token_alone(oauth1_peer: OAuth1Peer, signature_metho
         )
     with pytest.raises(ValueError, match="token_secret"):
         OAuth1Credentials(consumer_key="k", consumer_secret="s", token="t")
+
+
+def test_stored_credentials_sign_with_the_clients_own_secret(
+    oauth1_peer: OAuth1Peer, tmp_path: Any
+) -> None:
+    """A store keeps the token credentials only; the client that signs supplies its own
+    client credentials — so the one configured now is the one used (a rotated secret takes
+    effect for every stored user), and a leaked store holds no application secret."""
+    from oauthkit.stores import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "tokens.sqlite3")
+    with OAuth1Client(**_client_args(oauth1_peer, "HMAC-SHA256", "header")) as client:
+        temp = client.fetch_request_token(callback="oob")
+        store.put("alice", client.fetch_access_token(temp, _verifier(client, oauth1_peer, temp)))
+    assert oauth1_peer.consumer_secret.encode() not in (tmp_path / "tokens.sqlite3").read_bytes()
+    stored = store.get("alice", OAuth1Credentials)
+    assert stored is not None and stored.consumer_secret is None
+    with OAuth1Client(**_client_args(oauth1_peer, "HMAC-SHA256", "header")) as client:
+        assert client.get(oauth1_peer.resource_url, credentials=stored).status_code == 200
+    other = {**_client_args(oauth1_peer, "HMAC-SHA256", "header"), "consumer_secret": "rotated"}
+    with OAuth1Client(**other) as client:
+        assert client.get(oauth1_peer.resource_url, credentials=stored).status_code == 401
+    with (
+        httpx2.Client(auth=OAuth1Auth(stored)) as bare,
+        pytest.raises(ValueError, match="OAuth1Client"),  # no client credentials to sign with
+    ):
+        bare.get(oauth1_peer.resource_url)
+    urls = {k: v for k, v in _client_args(oauth1_peer, "HMAC-SHA1", "header").items() if "url" in k}
+    with (
+        OAuth1Client("another-consumer", "s", **urls) as client,
+        pytest.raises(ValueError, match="issued to the consumer key"),
+    ):
+        client.get(oauth1_peer.resource_url, credentials=stored)

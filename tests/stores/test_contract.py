@@ -95,10 +95,13 @@ def test_oauth1_credentials_live_in_the_same_stores(store: TokenStore) -> None:
         extra={"screen_name": "alice"},
     )
     store.put("x:alice", creds)
-    back = store.get("x:alice")
-    assert isinstance(back, OAuth1Credentials)
-    assert (back.token, back.token_secret, back.consumer_secret) == ("t", "ts", "cs")
+    back = store.get("x:alice", OAuth1Credentials)  # typed: OAuth1Credentials | None
+    assert back is not None
+    assert (back.consumer_key, back.token, back.token_secret) == ("ck", "t", "ts")
+    assert (back.consumer_secret, back.rsa_key) == (None, None)  # the client's, never stored
     assert back.extra == {"screen_name": "alice"}
+    with pytest.raises(StoreError, match="not Token"):
+        store.get("x:alice", Token)
 
 
 def test_lock_gives_compare_and_set(store: TokenStore) -> None:

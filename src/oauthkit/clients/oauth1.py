@@ -91,9 +91,24 @@ class _OAuth1Base(Generic[H]):
 
         return cls(consumer_key, consumer_secret, **get(name).oauth1_arguments(**options))
 
-    def credentials(self, token: str, token_secret: str) -> OAuth1Credentials:
+    def credentials(self, token: str, token_secret: str | None) -> OAuth1Credentials:
         """Token credentials you already hold (from a store, say) with this client's consumer."""
         return self.consumer.with_token(token, token_secret)
+
+    def _signing(self, credentials: OAuth1Credentials) -> OAuth1Credentials:
+        """``credentials``' token credentials with this client's own client credentials (a
+        stored copy holds none; a rotated consumer secret is the client's)."""
+        if credentials.consumer_key != self.consumer.consumer_key:
+            raise ConfigurationError(
+                f"these token credentials were issued to the consumer key "
+                f"{credentials.consumer_key!r:.60}, not to this client's "
+                f"{self.consumer.consumer_key!r:.60}"
+            )
+        if credentials.token is None:
+            return self.consumer
+        return self.consumer.with_token(
+            credentials.token, credentials.token_secret, extra=credentials.extra
+        )
 
     def authorization_url(self, temporary: TemporaryCredentials, **params: str) -> str:
         """RFC 5849 §2.2: the URL to send the user to (``params`` are added to its query)."""
@@ -113,8 +128,9 @@ class _OAuth1Base(Generic[H]):
         return flow.parse_callback(temporary, callback)
 
     def auth(self, credentials: OAuth1Credentials) -> OAuth1Auth:
-        """An ``httpx2.Auth`` signing with ``credentials`` the way this client signs."""
-        return OAuth1Auth(credentials, signer=self.signer)
+        """An ``httpx2.Auth`` signing with ``credentials``' token and this client's own client
+        credentials, the way this client signs."""
+        return OAuth1Auth(self._signing(credentials), signer=self.signer)
 
     def _request_token_step(
         self, callback: str, params: Mapping[str, str]

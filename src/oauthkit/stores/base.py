@@ -7,7 +7,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from contextlib import AbstractContextManager, asynccontextmanager
-from typing import Any, NamedTuple, Protocol, TypeAlias
+from typing import Any, NamedTuple, Protocol, TypeAlias, TypeVar, overload
 
 from ..errors import ConfigurationError, StoreError
 from ..protocol.oauth1.credentials import OAuth1Credentials
@@ -18,6 +18,7 @@ __all__ = [
     "AsyncTransaction",
     "BlockingStore",
     "Entry",
+    "Reads",
     "Stored",
     "TokenStore",
     "Transaction",
@@ -27,6 +28,8 @@ __all__ = [
 
 #: What a store keeps: an OAuth 2 token, or OAuth 1.0a token credentials.
 Stored: TypeAlias = Token | OAuth1Credentials
+#: A kind a store can be asked for: ``store.get(key, Token)`` is ``Token | None``.
+S = TypeVar("S", Token, OAuth1Credentials)
 #: How long :meth:`TokenStore.lock` waits by default (seconds).
 DEFAULT_LOCK_TIMEOUT = 30.0
 FORMAT = "oauthkit/1"
@@ -73,14 +76,20 @@ class TokenStore(Protocol):
     Every method has an ``a``-prefixed ``await`` twin.
     """
 
+    @overload
     def get(self, key: str) -> Stored | None: ...
+    @overload
+    def get(self, key: str, kind: type[S]) -> S | None: ...
     def put(self, key: str, value: Stored) -> None: ...
     def delete(self, key: str) -> None: ...
     def keys(self) -> list[str]: ...
     def lock(
         self, key: str, *, timeout: float = DEFAULT_LOCK_TIMEOUT
     ) -> AbstractContextManager[Transaction]: ...
+    @overload
     async def aget(self, key: str) -> Stored | None: ...
+    @overload
+    async def aget(self, key: str, kind: type[S]) -> S | None: ...
     async def aput(self, key: str, value: Stored) -> None: ...
     async def adelete(self, key: str) -> None: ...
     async def akeys(self) -> list[str]: ...
@@ -92,16 +101,13 @@ class TokenStore(Protocol):
 def encode(value: Stored) -> str:
     """The JSON a store keeps for ``value``: everything needed to use and renew it
     (``expires_at`` absolute, refresh token, scope, ID token; for OAuth 1.0a the token
-    credentials and the client credentials that sign with them)."""
+    credentials, never the client's secret or key)."""
     if isinstance(value, Token):
         return json.dumps({"format": FORMAT, "kind": "oauth2", "data": value.to_dict()})
     if isinstance(value, OAuth1Credentials):
-        data = {
-            **value.to_dict(),
-            "consumer_secret": value.consumer_secret,
-            "rsa_key": _pem(value.rsa_key) if value.rsa_key is not None else None,
-        }
-        return json.dumps({"format": FORMAT, "kind": "oauth1", "data": data})
+        # The token credentials only: the client credentials (consumer secret, RSA key) are
+        # the application's configuration, never kept with a user's tokens.
+        return json.dumps({"format": FORMAT, "kind": "oauth1", "data": value.to_dict()})
     raise ConfigurationError("a store keeps a Token or OAuth1Credentials")
 
 
@@ -115,29 +121,10 @@ def decode(text: str | bytes) -> Stored:
         if document["kind"] == "oauth2":
             return Token.from_dict(data)
         if document["kind"] == "oauth1":
-            return OAuth1Credentials(
-                consumer_key=data["consumer_key"],
-                consumer_secret=data.get("consumer_secret"),
-                rsa_key=data.get("rsa_key"),
-                token=data.get("token"),
-                token_secret=data.get("token_secret"),
-                extra=data.get("extra") or {},
-            )
+            return OAuth1Credentials.from_dict(data)  # a consumer secret of old is ignored
         raise ValueError(f"unknown kind {document['kind']!r}")
     except (ValueError, KeyError, TypeError) as exc:
         raise StoreError(f"the store holds an entry oauthkit cannot read: {exc}") from None
-
-
-def _pem(key: Any) -> str:
-    from cryptography.hazmat.primitives import serialization
-
-    return str(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ).decode("ascii")
-    )
 
 
 async def _in_thread(function: Any, *args: Any) -> Any:
@@ -160,12 +147,51 @@ class _ThreadedTransaction:
         return await _in_thread(self._inner.save, value, version)  # type: ignore[no-any-return]
 
 
-class BlockingStore(ABC):
+def of_kind(value: Stored | None, kind: type[S] | None, key: str) -> Any:
+    """``value``, checked to be a ``kind`` when one is asked for (else a
+    :class:`~oauthkit.errors.StoreError` naming what the key holds)."""
+    if kind is None or value is None or isinstance(value, kind):
+        return value
+    raise StoreError(f"{key!r} holds {type(value).__name__}, not {kind.__name__}")
+
+
+class Reads(ABC):
+    """``get(key)`` and ``get(key, Token)`` (typed: ``Token | None``), over a store's
+    :meth:`_get`; the ``await`` twin over :meth:`_aget`."""
+
+    @abstractmethod
+    def _get(self, key: str) -> Stored | None:
+        """The value stored under ``key``, or ``None``."""
+
+    @abstractmethod
+    async def _aget(self, key: str) -> Stored | None:
+        """The ``await`` twin of :meth:`_get`."""
+
+    @overload
+    def get(self, key: str) -> Stored | None: ...
+    @overload
+    def get(self, key: str, kind: type[S]) -> S | None: ...
+    def get(self, key: str, kind: type[S] | None = None) -> Stored | S | None:
+        """The value stored under ``key``, or ``None``; with ``kind`` (``Token`` or
+        ``OAuth1Credentials``) typed as that, and a :class:`~oauthkit.errors.StoreError` if
+        the key holds the other kind."""
+        return of_kind(self._get(key), kind, key)  # type: ignore[no-any-return]
+
+    @overload
+    async def aget(self, key: str) -> Stored | None: ...
+    @overload
+    async def aget(self, key: str, kind: type[S]) -> S | None: ...
+    async def aget(self, key: str, kind: type[S] | None = None) -> Stored | S | None:
+        """The ``await`` twin of :meth:`get`."""
+        return of_kind(await self._aget(key), kind, key)  # type: ignore[no-any-return]
+
+
+class BlockingStore(Reads):
     """A store whose I/O blocks (memory, SQLite, keyring): the ``a``-methods run the blocking
     ones in worker threads, so that an event loop never waits on a disk or a lock."""
 
     @abstractmethod
-    def get(self, key: str) -> Stored | None:
+    def _get(self, key: str) -> Stored | None:
         """The value stored under ``key``, or ``None``."""
 
     @abstractmethod
@@ -188,9 +214,9 @@ class BlockingStore(ABC):
         compare-and-set it through the :class:`Transaction` given; raises
         :class:`~oauthkit.errors.LockTimeout` after ``timeout`` seconds."""
 
-    async def aget(self, key: str) -> Stored | None:
+    async def _aget(self, key: str) -> Stored | None:
         """:meth:`get`, from a worker thread."""
-        return await _in_thread(self.get, key)  # type: ignore[no-any-return]
+        return await _in_thread(self._get, key)  # type: ignore[no-any-return]
 
     async def aput(self, key: str, value: Stored) -> None:
         """:meth:`put`, from a worker thread."""

@@ -183,7 +183,7 @@ class KeyringStore(BlockingStore):
                     self._backend.set_password(self.service, _INDEX, json.dumps(sorted(keys)))
         return sorted(keys)
 
-    def get(self, key: str) -> Stored | None:
+    def _get(self, key: str) -> Stored | None:
         entry = self._load(key)
         return entry.value if entry else None
 

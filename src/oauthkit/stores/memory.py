@@ -7,9 +7,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ..errors import LockTimeout, StoreConflict
+from ..protocol.oauth1.credentials import OAuth1Credentials
 from .base import DEFAULT_LOCK_TIMEOUT, BlockingStore, Entry, Stored, Transaction
 
 __all__ = ["MemoryStore"]
+
+
+def kept(value: Stored) -> Stored:
+    """What every store keeps of ``value``: OAuth 1.0a credentials without the client's
+    secret or key (as the other stores' encoding keeps them); a token as it is."""
+    if isinstance(value, OAuth1Credentials):
+        return OAuth1Credentials.from_dict(value.to_dict())
+    return value
 
 
 class _MemoryTransaction:
@@ -27,7 +36,7 @@ class _MemoryTransaction:
             if (current.version if current else None) != version:
                 raise StoreConflict(f"{self._key!r} changed since it was read")
             new = (version or 0) + 1
-            self._store._entries[self._key] = Entry(value, new)
+            self._store._entries[self._key] = Entry(kept(value), new)
             return new
 
 
@@ -39,7 +48,7 @@ class MemoryStore(BlockingStore):
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
 
-    def get(self, key: str) -> Stored | None:
+    def _get(self, key: str) -> Stored | None:
         with self._guard:
             entry = self._entries.get(key)
         return entry.value if entry else None
@@ -47,7 +56,7 @@ class MemoryStore(BlockingStore):
     def put(self, key: str, value: Stored) -> None:
         with self._guard:
             current = self._entries.get(key)
-            self._entries[key] = Entry(value, (current.version if current else 0) + 1)
+            self._entries[key] = Entry(kept(value), (current.version if current else 0) + 1)
 
     def delete(self, key: str) -> None:
         with self._guard:

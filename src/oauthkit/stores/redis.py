@@ -17,7 +17,7 @@ from typing import Any
 import anyio
 
 from ..errors import ConfigurationError, LockTimeout, StoreConflict, StoreError
-from .base import DEFAULT_LOCK_TIMEOUT, Entry, Stored, decode, encode
+from .base import DEFAULT_LOCK_TIMEOUT, Entry, Reads, Stored, decode, encode
 
 __all__ = ["RedisStore"]
 
@@ -107,7 +107,7 @@ class _AsyncRedisTransaction:
         return _saved(result, self._key)
 
 
-class RedisStore:
+class RedisStore(Reads):
     """Tokens in Redis at ``url``, under ``prefix``; ``lock_ttl`` bounds how long a dead
     holder keeps a key locked (longer than any refresh takes)."""
 
@@ -164,7 +164,7 @@ class RedisStore:
         with self._errors():
             return self._entry(self._client().hgetall(self._token_key(key)))
 
-    def get(self, key: str) -> Stored | None:
+    def _get(self, key: str) -> Stored | None:
         entry = self._load(key)
         return entry.value if entry else None
 
@@ -208,7 +208,7 @@ class RedisStore:
         with self._errors():
             return self._entry(await self._aclient().hgetall(self._token_key(key)))
 
-    async def aget(self, key: str) -> Stored | None:
+    async def _aget(self, key: str) -> Stored | None:
         entry = await self._aload(key)
         return entry.value if entry else None
 

@@ -254,7 +254,7 @@ class SQLiteStore(BlockingStore):
 
     # -- the store ----------------------------------------------------------------------
 
-    def get(self, key: str) -> Stored | None:
+    def _get(self, key: str) -> Stored | None:
         with self._connection() as connection:
             row = connection.execute("SELECT value FROM tokens WHERE key = ?", (key,)).fetchone()
         return decode(row[0]) if row else None

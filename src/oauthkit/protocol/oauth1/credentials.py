@@ -28,6 +28,11 @@ class OAuth1Credentials:
     a loaded key; it is loaded once here) signs with RSA-*. ``token`` and ``token_secret`` are
     the token credentials; ``extra`` keeps what the provider returned beside them
     (``user_id``, ``screen_name``, …). ``repr()`` shows no secret.
+
+    Credentials taken back from a store (:meth:`from_dict`) hold the token credentials only:
+    the client credentials are configuration, supplied by the :class:`OAuth1Client` that
+    signs with them (so a rotated consumer secret takes effect for every stored user, and a
+    leaked token store does not leak the application's secret).
     """
 
     consumer_key: str
@@ -40,11 +45,11 @@ class OAuth1Credentials:
     def __post_init__(self) -> None:
         if not isinstance(self.consumer_key, str) or not self.consumer_key:
             raise ConfigurationError("consumer_key must be a non-empty string")
-        if self.consumer_secret is None and self.rsa_key is None:
+        if self.consumer_secret is None and self.rsa_key is None and self.token is None:
             raise ConfigurationError("give consumer_secret (HMAC-*, PLAINTEXT) or rsa_key (RSA-*)")
         if self.token is None and self.token_secret is not None:
             raise ConfigurationError("a token_secret needs its token")
-        if self.token is not None and self.token_secret is None and self.rsa_key is None:
+        if self.token and self.token_secret is None and self.consumer_secret and not self.rsa_key:
             raise ConfigurationError(
                 "HMAC-* and PLAINTEXT sign with the token secret: give token_secret with the "
                 "token (RSA-* signs with rsa_key and needs the token alone, RFC 5849 §3.4.3)"
@@ -76,8 +81,35 @@ class OAuth1Credentials:
             "extra": dict(self.extra),
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OAuth1Credentials:
+        """Take back what :meth:`to_dict` gave: token credentials without client credentials
+        (an :class:`OAuth1Client` adds its own when it signs)."""
+        try:
+            token = data["token"]
+            secret = data.get("token_secret")
+            if not isinstance(token, str) or not token:
+                raise ValueError("token must be a non-empty string")
+            if secret is not None and not isinstance(secret, str):
+                raise ValueError("token_secret must be a string")
+            extra = {str(k): str(v) for k, v in dict(data.get("extra") or {}).items()}
+            return cls(
+                consumer_key=str(data["consumer_key"]),
+                token=token,
+                token_secret=secret,
+                extra=extra,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigurationError(f"not serialized OAuth1Credentials: {exc}") from None
+
     def __repr__(self) -> str:
-        signs_with = "rsa_key" if self.rsa_key is not None else "consumer_secret"
+        signs_with = (
+            "rsa_key"
+            if self.rsa_key is not None
+            else "consumer_secret"
+            if self.consumer_secret is not None
+            else "the client's credentials"
+        )
         token = "set" if self.token is not None else "none"
         return (
             f"OAuth1Credentials(consumer_key={self.consumer_key!r}, signs_with={signs_with}, "

@@ -77,6 +77,12 @@ def _check_settings(signature_method: str, placement: str) -> None:
         raise ConfigurationError(f"placement must be one of {', '.join(PLACEMENTS)}")
 
 
+_TOKEN_ONLY_HINT = (
+    " (stored credentials hold only the token credentials: sign through OAuth1Client, which "
+    "adds its own client credentials, or client.credentials(token, token_secret))"
+)
+
+
 def sign_request(
     method: str,
     url: str,
@@ -110,9 +116,13 @@ def sign_request(
     _check_settings(signature_method, placement)
     if signature_method in RSA_METHODS:
         if credentials.rsa_key is None:
-            raise ConfigurationError(f"{signature_method} needs credentials with an rsa_key")
+            raise ConfigurationError(
+                f"{signature_method} needs credentials with an rsa_key{_TOKEN_ONLY_HINT}"
+            )
     elif credentials.consumer_secret is None:
-        raise ConfigurationError(f"{signature_method} needs credentials with a consumer_secret")
+        raise ConfigurationError(
+            f"{signature_method} needs credentials with a consumer_secret{_TOKEN_ONLY_HINT}"
+        )
     url = url.partition("#")[0]
     try:
         parts = urlsplit(url)
