@@ -26,12 +26,15 @@ import threading
 import time
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .auth.oauth2 import OAuth2Auth, TokenHolder, insecure_allowed
 from .errors import InvalidGrant, ReauthenticationRequired, StoreError, TransportError
 from .protocol.oauth2.token import Token
 from .stores.base import DEFAULT_LOCK_TIMEOUT, AsyncTransaction, Entry, TokenStore, Transaction
+
+if TYPE_CHECKING:
+    from .auth.requests import RequestsSessionAuth
 
 #: Store-side renewal: lock waits (DEBUG), outcomes per key (INFO/WARNING); never a token.
 log = logging.getLogger("oauthkit.session")
@@ -179,8 +182,15 @@ class Session:
                 self._holder.reset(token)
 
     def auth(self) -> SessionAuth:
-        """An ``httpx2.Auth`` (sync and async) sending this session's token."""
+        """An ``httpx2.Auth`` (sync and async) sending this session's token; for an
+        ``httpx`` client wrap it in :class:`oauthkit.auth.httpx.HttpxAuth`."""
         return SessionAuth(self)
+
+    def requests_auth(self) -> RequestsSessionAuth:
+        """The same for a ``requests.Session`` (extra ``requests``)."""
+        from .auth.requests import RequestsSessionAuth
+
+        return RequestsSessionAuth(self)
 
     # -- renewal, called by the holder inside its single flight ---------------------------
 

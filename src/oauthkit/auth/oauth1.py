@@ -55,14 +55,14 @@ class OAuth1Auth(httpx2.Auth):
         if self.signer.placement == "header":
             request.headers["Authorization"] = signed.headers["Authorization"]
         elif self.signer.placement == "query":
-            request.url = httpx2.URL(signed.url)
+            request.url = type(request.url)(signed.url)  # httpx2's URL, or httpx's
         else:
             headers = [
                 (k, v) for k, v in request.headers.multi_items() if k.lower() != "content-length"
             ]
             if not any(k.lower() == "content-type" for k, _ in headers):
                 headers.append(("Content-Type", "application/x-www-form-urlencoded"))
-            request = httpx2.Request(
+            request = type(request)(  # httpx2's Request, or httpx's (oauthkit.auth.httpx)
                 request.method,
                 request.url,
                 headers=headers,

@@ -15,7 +15,7 @@ import anyio
 import httpx2
 
 from ..errors import InsecureTransportError, InvalidGrant, ReauthenticationRequired
-from ..protocol.oauth2.bearer import authorization_header, bearer_challenge_error
+from ..protocol.oauth2.bearer import authorization_header, challenge_error
 from ..protocol.oauth2.dpop import make_proof, wants_nonce
 from ..protocol.oauth2.token import Token
 from ..protocol.transport import is_loopback_host
@@ -85,11 +85,12 @@ class TokenHolder:
         return self._client.can_renew(token)
 
     def retry_after(self, status: int, www_authenticate: str | None, token: Token) -> bool:
-        """RFC 6750 §3.1: a 401 whose Bearer challenge says ``invalid_token`` is worth one
-        renewal and one retry; ``insufficient_scope`` and the rest are not."""
+        """RFC 6750 §3.1 (RFC 9449 §7.1 for DPoP): a 401 whose challenge of the token's own
+        scheme says ``invalid_token`` is worth one renewal and one retry;
+        ``insufficient_scope`` and the rest are not."""
         return (
             status == 401
-            and bearer_challenge_error(www_authenticate) == "invalid_token"
+            and challenge_error(www_authenticate, token.token_type) == "invalid_token"
             and self._client.can_renew(token)
         )
 
@@ -168,9 +169,13 @@ def _retrying(request: httpx2.Request) -> None:
     log.info("%s answered 401 invalid_token: renewing the token and retrying once", _where(request))
 
 
+#: The stream types of a body held in memory (httpx's is added by oauthkit.auth.httpx).
+MEMORY_STREAMS: list[type] = [httpx2.ByteStream]
+
+
 def _replayable(request: httpx2.Request) -> bool:
     """A body held in memory can be sent twice; a generator or file stream cannot."""
-    return isinstance(request.stream, httpx2.ByteStream)
+    return isinstance(request.stream, tuple(MEMORY_STREAMS))
 
 
 def _same_origin(a: httpx2.URL, b: httpx2.URL) -> bool:

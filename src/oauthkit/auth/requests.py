@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
@@ -12,9 +12,14 @@ import requests.auth
 
 from ..protocol.oauth1.credentials import OAuth1Credentials
 from ..protocol.oauth1.signing import Signer
-from .oauth2 import HoldsToken
+from ..protocol.oauth2.dpop import make_proof, wants_nonce
+from ..protocol.oauth2.token import Token
+from .oauth2 import HoldsToken, TokenHolder, insecure_allowed
 
-__all__ = ["RequestsOAuth1Auth", "RequestsOAuth2Auth"]
+if TYPE_CHECKING:
+    from ..session import Session
+
+__all__ = ["RequestsOAuth1Auth", "RequestsOAuth2Auth", "RequestsSessionAuth"]
 
 
 class RequestsOAuth1Auth(requests.auth.AuthBase):
@@ -67,16 +72,35 @@ class RequestsOAuth2Auth(HoldsToken, requests.auth.AuthBase):
     """
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        """Authorize the request, renewing first when due (RFC 6750 §2.1)."""
+        """Authorize the request, renewing first when due (RFC 6750 §2.1); a DPoP-bound token
+        gets a proof for this request (RFC 9449 §7.1)."""
         parts = urlsplit(r.url or "")
         self._check_url(parts.scheme, parts.hostname)
         holder = self.holder or self._sync_holder()
         current = holder.current
         if time.time() >= current.renew_at:
             current = holder.renew_sync(current)
-        r.headers["Authorization"] = current.header
+        self._authorize(r, current.token, current.header)
         r.register_hook("response", self._after)  # type: ignore[no-untyped-call]
         return r
+
+    def _authorize(self, r: requests.PreparedRequest, token: Token, header: str) -> None:
+        r.headers["Authorization"] = header
+        if token.dpop_key is not None:
+            r.headers["DPoP"] = make_proof(
+                token.dpop_key,
+                r.method or "GET",
+                r.url or "",
+                now=time.time(),
+                access_token=token.access_token,
+                nonce=self._dpop_nonces().get(_origin(r.url)),
+            )
+
+    def _dpop_nonces(self) -> dict[tuple[str, str | None, int | None], str]:
+        nonces: dict[tuple[str, str | None, int | None], str] | None = self.__dict__.get("_dpop")
+        if nonces is None:
+            nonces = self.__dict__["_dpop"] = {}
+        return nonces
 
     def _after(self, response: requests.Response, **kwargs: Any) -> requests.Response:
         if response.status_code != 401:
@@ -90,19 +114,45 @@ class RequestsOAuth2Auth(HoldsToken, requests.auth.AuthBase):
             not replayable
             or getattr(request, "_oauthkit_retried", False)
             or _origin(response.url) != _origin(request.url)
-            or not holder.retry_after(
-                response.status_code, response.headers.get("www-authenticate"), current.token
-            )
         ):
             return response
-        if sent == current.header:
+        nonce = (
+            wants_nonce(response.status_code, response.headers, None)
+            if current.token.dpop_key is not None
+            else None
+        )
+        if nonce is not None:  # RFC 9449 §9: the resource server asks for its nonce
+            self._dpop_nonces()[_origin(request.url)] = nonce
+        elif not holder.retry_after(
+            response.status_code, response.headers.get("www-authenticate"), current.token
+        ):
+            return response
+        elif sent == current.header:
             current = holder.renew_sync(current)
         response.content  # noqa: B018 - read it so the connection can be reused
         response.close()
         retry = request.copy()
-        retry.headers["Authorization"] = current.header
+        self._authorize(retry, current.token, current.header)
         retry._oauthkit_retried = True  # type: ignore[attr-defined]
         again = response.connection.send(retry, **kwargs)
         again.history.append(response)
         again.request = retry
         return again
+
+
+class RequestsSessionAuth(RequestsOAuth2Auth):
+    """The ``requests`` twin of ``Session.auth()``: the session's token, loaded from its
+    store on first use and renewed through the session (one refresh per expiry across
+    threads, processes and machines). ``requests_session.auth = session.requests_auth()``."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self.holder = session._holder  # shared with the session; loaded on first use if None
+        self.allow_insecure_http = insecure_allowed(session.client, None)
+
+    def _sync_holder(self) -> TokenHolder:
+        self.holder = self._session._sync_holder()
+        return self.holder
+
+    def __repr__(self) -> str:
+        return f"RequestsSessionAuth({self._session!r})"

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MAX_CHALLENGE", "authorization_header", "bearer_challenge_error", "parse_challenges"]
+__all__ = [
+    "MAX_CHALLENGE",
+    "authorization_header",
+    "bearer_challenge_error",
+    "challenge_error",
+    "parse_challenges",
+]
 
 #: How much of a ``WWW-Authenticate`` header is read; the rest is ignored.
 MAX_CHALLENGE = 8 * 1024
@@ -76,10 +82,17 @@ def parse_challenges(header: str | None) -> list[tuple[str, dict[str, str]]]:
     return challenges
 
 
-def bearer_challenge_error(www_authenticate: str | None) -> str | None:
-    """The ``error`` of a ``Bearer`` challenge (RFC 6750 §3), such as ``invalid_token`` or
-    ``insufficient_scope``; ``None`` when there is no Bearer challenge or no error."""
-    for scheme, params in parse_challenges(www_authenticate):
-        if scheme == "bearer" and "error" in params:
+def challenge_error(www_authenticate: str | None, scheme: str = "Bearer") -> str | None:
+    """The ``error`` of the ``scheme`` challenge — ``Bearer`` (RFC 6750 §3) or ``DPoP``
+    (RFC 9449 §7.1), the token's own type — such as ``invalid_token`` or
+    ``insufficient_scope``; ``None`` when there is no such challenge or no error."""
+    wanted = scheme.lower()
+    for name, params in parse_challenges(www_authenticate):
+        if name == wanted and "error" in params:
             return params["error"]
     return None
+
+
+def bearer_challenge_error(www_authenticate: str | None) -> str | None:
+    """:func:`challenge_error` of a ``Bearer`` challenge."""
+    return challenge_error(www_authenticate, "Bearer")

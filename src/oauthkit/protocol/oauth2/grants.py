@@ -514,7 +514,23 @@ def userinfo(config: ClientConfig, cache: MetadataCache, token: Token) -> Step[d
         ("Accept", "application/json"),
         ("Authorization", authorization_header(token.token_type, token.access_token)),
     )
-    response = yield from fetch_with_hooks(config.hooks, HttpRequest("GET", endpoint, headers))
+    nonce: str | None = None
+    for _ in range(2):  # RFC 9449 §7.1: a DPoP-bound token goes with a proof (§9: one nonce)
+        request = HttpRequest("GET", endpoint, headers)
+        if token.dpop_key is not None:
+            proof = make_proof(
+                token.dpop_key,
+                "GET",
+                endpoint,
+                now=config.clock(),
+                access_token=token.access_token,
+                nonce=nonce,
+            )
+            request = dataclasses.replace(request, headers=(*headers, ("DPoP", proof)))
+        response = yield from fetch_with_hooks(config.hooks, request)
+        nonce = wants_nonce(response.status_code, response.headers, None)
+        if token.dpop_key is None or nonce is None:
+            break
     what = "the userinfo endpoint"
     raise_for_error(response, what)
     claims = parse_json_object(response, what)
