@@ -152,6 +152,10 @@ def _renewed(old: Token, started: float) -> None:
     log.info("the token was %s in %.0f ms", how, (time.monotonic() - started) * 1000)
 
 
+#: Loopback host names already checked (a bounded cache shared by every auth object).
+_LOOPBACK_SEEN: set[str] = set()
+
+
 def insecure_allowed(client: object, explicit: bool | None) -> bool:
     """An explicit choice, else the client's own ``allow_insecure_http``."""
     if explicit is not None:
@@ -206,7 +210,11 @@ class HoldsToken:
         """RFC 6750 §5.3: a bearer token travels over TLS only (loopback excepted)."""
         if scheme == "https" or self.allow_insecure_http:
             return
+        if scheme == "http" and host in _LOOPBACK_SEEN:  # every request: parse an address once
+            return
         if scheme == "http" and host and is_loopback_host(host):
+            if len(_LOOPBACK_SEEN) < 64:
+                _LOOPBACK_SEEN.add(host)
             return
         raise InsecureTransportError(
             f"refusing to send the access token over {scheme or 'a scheme-less URL'} to "
