@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 #: Store-side renewal: lock waits (DEBUG), outcomes per key (INFO/WARNING); never a token.
 log = logging.getLogger("oauthkit.session")
 
-__all__ = ["REFUSED", "Session", "SessionAuth", "refused", "refused_at"]
+__all__ = ["REFUSED", "Session", "SessionAuth", "SessionBacked", "refused", "refused_at"]
 
 #: The ``Token.extra`` key that records when the provider refused the refresh token.
 REFUSED = "oauthkit_refused_at"
@@ -320,9 +320,13 @@ class Session:
         return f"Session(key={self.key!r}, store={self.store!r})"
 
 
-class SessionAuth(OAuth2Auth):
-    """The ``httpx2.Auth`` of a :class:`Session`: the session's token, loaded from the store
-    on first use and renewed through the session."""
+class SessionBacked:
+    """What every auth object of a :class:`Session` shares (httpx2's, requests'): the
+    session's token holder, loaded from the store on first use, renewals through the
+    session."""
+
+    holder: TokenHolder | None
+    allow_insecure_http: bool
 
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -338,4 +342,9 @@ class SessionAuth(OAuth2Auth):
         return self.holder
 
     def __repr__(self) -> str:
-        return f"SessionAuth({self._session!r})"
+        return f"{type(self).__name__}({self._session!r})"
+
+
+class SessionAuth(SessionBacked, OAuth2Auth):
+    """The ``httpx2.Auth`` of a :class:`Session`: the session's token, loaded from the store
+    on first use and renewed through the session."""

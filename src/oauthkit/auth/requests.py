@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -14,10 +14,8 @@ from ..protocol.oauth1.credentials import OAuth1Credentials
 from ..protocol.oauth1.signing import Signer
 from ..protocol.oauth2.dpop import make_proof, wants_nonce
 from ..protocol.oauth2.token import Token
-from .oauth2 import HoldsToken, TokenHolder, insecure_allowed
-
-if TYPE_CHECKING:
-    from ..session import Session
+from ..session import SessionBacked
+from .oauth2 import HoldsToken
 
 __all__ = ["RequestsOAuth1Auth", "RequestsOAuth2Auth", "RequestsSessionAuth"]
 
@@ -140,19 +138,7 @@ class RequestsOAuth2Auth(HoldsToken, requests.auth.AuthBase):
         return again
 
 
-class RequestsSessionAuth(RequestsOAuth2Auth):
+class RequestsSessionAuth(SessionBacked, RequestsOAuth2Auth):
     """The ``requests`` twin of ``Session.auth()``: the session's token, loaded from its
     store on first use and renewed through the session (one refresh per expiry across
     threads, processes and machines). ``requests_session.auth = session.requests_auth()``."""
-
-    def __init__(self, session: Session) -> None:
-        self._session = session
-        self.holder = session._holder  # shared with the session; loaded on first use if None
-        self.allow_insecure_http = insecure_allowed(session.client, None)
-
-    def _sync_holder(self) -> TokenHolder:
-        self.holder = self._session._sync_holder()
-        return self.holder
-
-    def __repr__(self) -> str:
-        return f"RequestsSessionAuth({self._session!r})"
