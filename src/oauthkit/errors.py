@@ -7,7 +7,9 @@
     │   └── InsecureTransportError               plain http to a host that is not loopback
     ├── TransportError                           the server could not be reached (cause attached)
     ├── InvalidResponse                          a server reply that is not what the spec says
-    │   └── CallbackNotConfirmed                 OAuth 1.0a: oauth_callback_confirmed missing
+    │   ├── CallbackNotConfirmed                 OAuth 1.0a: oauth_callback_confirmed missing
+    │   └── IdTokenError                         an ID token failed a check (OIDC Core §3.1.3.7;
+    │                                            oauthkit.protocol.oauth2.oidc)
     ├── OAuthServerError                         the server refused (RFC 6749 §5.2, RFC 5849)
     │   ├── InvalidRequest                       invalid_request
     │   ├── InvalidClient                        invalid_client
@@ -33,14 +35,19 @@
     │   ├── UnexpectedParameter                  tokens arriving where only a code belongs
     │   └── RequestAlreadyUsed                   the authorization request was exchanged already
     ├── PollingTimeout (also TimeoutError)       device flow: no answer before the deadline
+    ├── LoopbackTimeout (also TimeoutError)      the command's loopback redirect never came
+    │                                            (oauthkit.cli.loopback)
     ├── StoreError                               a token store failed or holds something foreign
     │   ├── StoreConflict                        a compare-and-set write lost: someone wrote first
     │   └── LockTimeout (also TimeoutError)      the store's lock for a key was not had in time
-    └── ReauthenticationRequired                 the credentials are gone: sign in again
+    ├── ReauthenticationRequired                 the credentials are gone: sign in again
+    └── SandboxError                             the local sandbox provider (oauthkit.sandbox)
+        └── ApprovalError                        its consent page refused or was not found
 
 Server errors map from their ``error`` code to a class through :data:`SERVER_ERRORS`, an
 explicit table. Every message is free of secrets: a body shown in a message is truncated and
-has the values of secret-bearing fields replaced (see :func:`redact`).
+has the values of secret-bearing fields replaced, and every secret the request carried is
+scrubbed wherever it appears (see :mod:`oauthkit.protocol.redaction`).
 """
 
 from __future__ import annotations

@@ -7,8 +7,13 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
-import requests.auth
+try:
+    import requests
+    import requests.auth
+except ImportError as exc:
+    raise ImportError(
+        "oauthkit.auth.requests needs requests: pip install 'oauthkit[requests]'"
+    ) from exc
 
 from ..protocol.oauth1.credentials import OAuth1Credentials
 from ..protocol.oauth1.signing import Signer

@@ -73,6 +73,14 @@ rendering, and a cross-origin POST is refused.
 HTTP, so tests and the demo need no browser.
 """
 
+try:
+    import oauthlib  # type: ignore[import-untyped]  # noqa: F401 - the protocol engine
+except ImportError as exc:
+    raise ImportError(
+        "oauthkit.sandbox runs on oauthlib, which comes with the cli extra: "
+        "pip install 'oauthkit[cli]'"
+    ) from exc
+
 from .app import ApprovalError, Sandbox, SandboxError
 from .clients import DEVICE_CODE_GRANT, SandboxClient
 
