@@ -26,9 +26,9 @@ import threading
 import time
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from .auth.oauth2 import OAuth2Auth, TokenHolder, insecure_allowed
+from .auth.oauth2 import OAuth2Auth, TokenHolder, TokenRenewer, insecure_allowed
 from .errors import InvalidGrant, ReauthenticationRequired, StoreError, TransportError
 from .protocol.oauth2.token import Token
 from .stores.base import DEFAULT_LOCK_TIMEOUT, AsyncTransaction, Entry, TokenStore, Transaction
@@ -57,12 +57,6 @@ def refused_at(token: Token) -> str | None:
     """When the provider refused ``token``'s refresh token, or ``None``."""
     value = token.extra.get(REFUSED)
     return value if isinstance(value, str) else None
-
-
-class _Client(Protocol):
-    def can_renew(self, token: Token) -> bool: ...
-    def renew_sync(self, token: Token) -> Token: ...
-    async def renew_async(self, token: Token) -> Token: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +100,7 @@ class Session:
 
     def __init__(
         self,
-        client: _Client,
+        client: TokenRenewer,
         store: TokenStore | None = None,
         key: str = "default",
         *,
@@ -153,7 +147,7 @@ class Session:
         holder = self._sync_holder()
         current = holder.current
         if time.time() >= current.renew_at:
-            current = holder.renew_sync(current)
+            current = holder.renew(current)
         return current.token
 
     async def atoken(self) -> Token:
@@ -161,7 +155,7 @@ class Session:
         holder = await self._async_holder()
         current = holder.current
         if time.time() >= current.renew_at:
-            current = await holder.renew_async(current)
+            current = await holder.arenew(current)
         return current.token
 
     def save(self, token: Token) -> None:
@@ -194,9 +188,9 @@ class Session:
 
     # -- renewal, called by the holder inside its single flight ---------------------------
 
-    def can_renew(self, token: Token) -> bool:
+    def _can_renew(self, token: Token) -> bool:
         """True when the client can refresh ``token`` or fetch it again."""
-        return self.client.can_renew(token)
+        return self.client._can_renew(token)
 
     def _renewal(self, stale: Token) -> Generator[_Op, Any, Token | _Refused]:
         """Steps 3-5 of the module docstring, for either driver below."""
@@ -243,7 +237,7 @@ class Session:
         log.info("%r renewed and stored", self.key)
         return new
 
-    def renew_sync(self, stale: Token) -> Token:
+    def _renew(self, stale: Token) -> Token:
         """Renew under the store's lock (threads of this process are already in line)."""
         started = time.monotonic()
         with self.store.lock(self.key, timeout=self.lock_timeout) as transaction:
@@ -251,8 +245,8 @@ class Session:
             outcome = self._drive(self._renewal(stale), transaction)
         return self._checked(outcome)
 
-    async def renew_async(self, stale: Token) -> Token:
-        """The ``await`` twin of :meth:`renew_sync`."""
+    async def _arenew(self, stale: Token) -> Token:
+        """The ``await`` twin of :meth:`_renew`."""
         started = time.monotonic()
         async with self.store.alock(self.key, timeout=self.lock_timeout) as transaction:
             self._locked(started)
@@ -289,7 +283,7 @@ class Session:
                 if isinstance(op, _Load):
                     answer = transaction.load()
                 elif isinstance(op, _Renew):
-                    answer = self.client.renew_sync(op.token)
+                    answer = self.client._renew(op.token)
                 else:
                     answer = transaction.save(op.token, op.version)
             except (InvalidGrant, TransportError, StoreError) as exc:
@@ -310,7 +304,7 @@ class Session:
                 if isinstance(op, _Load):
                     answer = await transaction.load()
                 elif isinstance(op, _Renew):
-                    answer = await self.client.renew_async(op.token)
+                    answer = await self.client._arenew(op.token)
                 else:
                     answer = await transaction.save(op.token, op.version)
             except (InvalidGrant, TransportError, StoreError) as exc:

@@ -28,14 +28,15 @@ log = logging.getLogger("oauthkit.auth")
 
 
 class TokenRenewer(Protocol):
-    """What a token holder needs: whether a token can be renewed, and renewal from sync and
-    from async code (``OAuth2Client``, ``AsyncOAuth2Client`` and ``Session`` are all)."""
+    """The one renewer seam (private members: not the clients' public surface): whether a
+    token can be renewed, and its renewal from sync and from async code. ``OAuth2Client``,
+    ``AsyncOAuth2Client`` and ``Session`` are renewers; a :class:`TokenHolder` uses one."""
 
-    def can_renew(self, token: Token) -> bool: ...
+    def _can_renew(self, token: Token) -> bool: ...
 
-    def renew_sync(self, token: Token) -> Token: ...
+    def _renew(self, token: Token) -> Token: ...
 
-    async def renew_async(self, token: Token) -> Token: ...
+    async def _arenew(self, token: Token) -> Token: ...
 
 
 class Current(NamedTuple):
@@ -72,7 +73,7 @@ class TokenHolder:
         self.current = self._prepare(token)
 
     def _prepare(self, token: Token) -> Current:
-        at = token.renew_at(self._leeway) if self._client.can_renew(token) else None
+        at = token.renew_at(self._leeway) if self._client._can_renew(token) else None
         renew_at = at.timestamp() if at is not None else math.inf
         return Current(token, authorization_header(token.token_type, token.access_token), renew_at)
 
@@ -80,9 +81,9 @@ class TokenHolder:
         """Use ``token`` from now on (a new sign-in)."""
         self.current = self._prepare(token)
 
-    def can_renew(self, token: Token) -> bool:
+    def _can_renew(self, token: Token) -> bool:
         """True when ``token`` can be refreshed or fetched again."""
-        return self._client.can_renew(token)
+        return self._client._can_renew(token)
 
     def retry_after(self, status: int, www_authenticate: str | None, token: Token) -> bool:
         """RFC 6750 §3.1 (RFC 9449 §7.1 for DPoP): a 401 whose challenge of the token's own
@@ -91,7 +92,7 @@ class TokenHolder:
         return (
             status == 401
             and challenge_error(www_authenticate, token.token_type) == "invalid_token"
-            and self._client.can_renew(token)
+            and self._client._can_renew(token)
         )
 
     def _adopt(self, new: Token) -> Current:
@@ -106,7 +107,7 @@ class TokenHolder:
             "the token could not be renewed (the server answered invalid_grant): sign in again"
         )
 
-    def renew_sync(self, stale: Current) -> Current:
+    def renew(self, stale: Current) -> Current:
         """Renew ``stale`` unless another thread already did; return what to send now."""
         waited = time.monotonic()
         with self._thread_lock:
@@ -114,14 +115,14 @@ class TokenHolder:
             if self.current is not stale:
                 return self.current
             try:
-                new = self._client.renew_sync(stale.token)
+                new = self._client._renew(stale.token)
             except InvalidGrant as exc:
                 log.warning("the token's renewal was refused (invalid_grant)")
                 raise self._renewal_failed() from exc
             _renewed(stale.token, started)
             return self._adopt(new)
 
-    async def renew_async(self, stale: Current) -> Current:
+    async def arenew(self, stale: Current) -> Current:
         """Renew ``stale`` unless another task already did; return what to send now."""
         if self._task_lock is None:
             self._task_lock = anyio.Lock()
@@ -131,7 +132,7 @@ class TokenHolder:
             if self.current is not stale:
                 return self.current
             try:
-                new = await self._client.renew_async(stale.token)
+                new = await self._client._arenew(stale.token)
             except InvalidGrant as exc:
                 log.warning("the token's renewal was refused (invalid_grant)")
                 raise self._renewal_failed() from exc
@@ -310,7 +311,7 @@ class OAuth2Auth(HoldsToken, httpx2.Auth):
         holder = self.holder or self._sync_holder()
         current = holder.current
         if time.time() >= current.renew_at:
-            current = holder.renew_sync(current)
+            current = holder.renew(current)
         self._authorize(request, current)
         replayable = _replayable(request)
         response = yield request
@@ -319,7 +320,7 @@ class OAuth2Auth(HoldsToken, httpx2.Auth):
             response = yield request
         if self._retry(holder, replayable, request, response, current.token):
             _retrying(request)
-            self._authorize(request, holder.renew_sync(current))
+            self._authorize(request, holder.renew(current))
             yield request
 
     async def async_auth_flow(
@@ -329,7 +330,7 @@ class OAuth2Auth(HoldsToken, httpx2.Auth):
         holder = self.holder or await self._async_holder()
         current = holder.current
         if time.time() >= current.renew_at:
-            current = await holder.renew_async(current)
+            current = await holder.arenew(current)
         self._authorize(request, current)
         replayable = _replayable(request)
         response = yield request
@@ -338,5 +339,5 @@ class OAuth2Auth(HoldsToken, httpx2.Auth):
             response = yield request
         if self._retry(holder, replayable, request, response, current.token):
             _retrying(request)
-            self._authorize(request, await holder.renew_async(current))
+            self._authorize(request, await holder.arenew(current))
             yield request

@@ -82,7 +82,7 @@ class RequestsOAuth2Auth(HoldsToken, requests.auth.AuthBase):
         holder = self.holder or self._sync_holder()
         current = holder.current
         if time.time() >= current.renew_at:
-            current = holder.renew_sync(current)
+            current = holder.renew(current)
         self._authorize(r, current.token, current.header)
         r.register_hook("response", self._after)  # type: ignore[no-untyped-call]
         return r
@@ -131,7 +131,7 @@ class RequestsOAuth2Auth(HoldsToken, requests.auth.AuthBase):
         ):
             return response
         elif sent == current.header:
-            current = holder.renew_sync(current)
+            current = holder.renew(current)
         response.content  # noqa: B018 - read it so the connection can be reused
         response.close()
         retry = request.copy()

@@ -171,7 +171,7 @@ def token(context: _Context, name: str) -> None:
         _fail(f"{name} uses OAuth 1.0a: its requests are signed, use  oauthkit request {name}")
     with _session(context, name) as session:
         fresh = session.token()
-        renewable = session.can_renew(fresh)
+        renewable = session._can_renew(fresh)
     if fresh.is_expired() and not renewable:
         _fail(
             f"the token for {name} expired and cannot be renewed: run  oauthkit login {name}",

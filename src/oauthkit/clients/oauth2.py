@@ -170,24 +170,24 @@ class _OAuth2Base(Generic[H]):
             "await the async twin (an httpx2.AsyncClient, Session.atoken())"
         )
 
-    def run_sync(self, step: Step[T]) -> T:
+    def _run_sync(self, step: Step[T]) -> T:
         """Run a step synchronously (the async client through a sync twin of its HTTP
         client)."""
         return run(step, self._sync_http())
 
-    async def run_async(self, step: Step[T]) -> T:
+    async def _run_async(self, step: Step[T]) -> T:
         """Run a step from async code; the sync client runs it in a worker thread."""
         if isinstance(self.http, httpx2.AsyncClient):
             return await arun(step, self.http)
         return await anyio.to_thread.run_sync(run, step, self.http)
 
-    def renew_sync(self, token: Token) -> Token:
+    def _renew(self, token: Token) -> Token:
         """Renew ``token`` (refresh, or client credentials again) from sync code."""
-        return self.run_sync(self.renew_step(token))
+        return self._run_sync(self._renew_step(token))
 
-    async def renew_async(self, token: Token) -> Token:
+    async def _arenew(self, token: Token) -> Token:
         """Renew ``token`` from async code."""
-        return await self.run_async(self.renew_step(token))
+        return await self._run_async(self._renew_step(token))
 
     def validate_callback(
         self, request: AuthorizationRequest, callback: Callback
@@ -208,7 +208,7 @@ class _OAuth2Base(Generic[H]):
 
     # The steps, for the shells below and for OAuth2Auth.
 
-    def renew_step(self, token: Token) -> Step[Token]:
+    def _renew_step(self, token: Token) -> Step[Token]:
         """Refresh ``token``, or fetch a client-credentials token again."""
         if token.refresh_token:
             return grants.refresh(self.config, self._cache, token)
@@ -216,8 +216,8 @@ class _OAuth2Base(Generic[H]):
             return grants.client_credentials(self.config, self._cache, scope=token.scope)
         raise ConfigurationError("this token cannot be renewed: it has no refresh token")
 
-    def can_renew(self, token: Token) -> bool:
-        """True when :meth:`renew_step` has a way to renew ``token``."""
+    def _can_renew(self, token: Token) -> bool:
+        """True when :meth:`_renew_step` has a way to renew ``token``."""
         return bool(token.refresh_token) or token.grant == "client_credentials"
 
     def _exchange_step(self, request: AuthorizationRequest, callback: Callback) -> Step[Token]:
