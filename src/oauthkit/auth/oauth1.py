@@ -7,6 +7,7 @@ from collections.abc import Callable, Generator
 
 import httpx2
 
+from ..protocol.http import FORM_TYPE
 from ..protocol.oauth1.credentials import OAuth1Credentials
 from ..protocol.oauth1.signing import Placement, Signer
 
@@ -61,7 +62,7 @@ class OAuth1Auth(httpx2.Auth):
                 (k, v) for k, v in request.headers.multi_items() if k.lower() != "content-length"
             ]
             if not any(k.lower() == "content-type" for k, _ in headers):
-                headers.append(("Content-Type", "application/x-www-form-urlencoded"))
+                headers.append(("Content-Type", FORM_TYPE))
             request = type(request)(  # httpx2's Request, or httpx's (oauthkit.auth.httpx)
                 request.method,
                 request.url,

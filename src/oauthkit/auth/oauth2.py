@@ -18,7 +18,7 @@ from ..errors import InsecureTransportError, InvalidGrant, ReauthenticationRequi
 from ..protocol.oauth2.bearer import authorization_header, challenge_error
 from ..protocol.oauth2.dpop import make_proof, wants_nonce
 from ..protocol.oauth2.token import Token
-from ..protocol.transport import is_loopback_host
+from ..protocol.url_policy import is_loopback_host
 
 __all__ = ["HoldsToken", "OAuth2Auth", "TokenHolder", "TokenRenewer"]
 

@@ -242,7 +242,9 @@ def request(
             and not data.startswith("@")
             and "content-type" not in {k.lower() for k in header_map}
         ):
-            header_map["Content-Type"] = "application/x-www-form-urlencoded"
+            from ..protocol.http import FORM_TYPE
+
+            header_map["Content-Type"] = FORM_TYPE
     stored = context.store.get(name)
     if stored is None:
         _fail(f"not signed in to {name}: run  oauthkit login {name}", EXIT_SIGN_IN)

@@ -26,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
+from .._html import page_headers
 from ..errors import CallbackError, ConfigurationError, OAuthKitError
 
 __all__ = ["LoopbackRedirect", "LoopbackTimeout", "page"]
@@ -44,15 +45,7 @@ _STYLE = (
     "padding:.1rem .3rem;border-radius:4px}"
 )
 
-_HEADERS = (
-    ("Content-Type", "text/html; charset=utf-8"),
-    ("Cache-Control", "no-store"),
-    ("Pragma", "no-cache"),
-    ("Referrer-Policy", "no-referrer"),
-    ("X-Content-Type-Options", "nosniff"),
-    ("X-Frame-Options", "DENY"),
-    ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'"),
-)
+_HEADERS = page_headers("default-src 'none'; style-src 'unsafe-inline'")
 
 
 class LoopbackTimeout(OAuthKitError, TimeoutError):

@@ -16,7 +16,7 @@ from ..protocol.http import Step
 from ..protocol.oauth1 import flow
 from ..protocol.oauth1.credentials import OAuth1Credentials, TemporaryCredentials
 from ..protocol.oauth1.signing import Placement, Signer
-from ..protocol.transport import check_endpoint
+from ..protocol.url_policy import check_endpoint
 from ._lifecycle import AsyncLifecycle, SyncLifecycle
 
 if TYPE_CHECKING:

@@ -14,7 +14,19 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from .redaction import request_secrets
 
-__all__ = ["MAX_BODY", "HttpRequest", "HttpResponse", "Step", "Wait", "add_query", "fetch"]
+__all__ = [
+    "FORM_TYPE",
+    "MAX_BODY",
+    "HttpRequest",
+    "HttpResponse",
+    "Step",
+    "Wait",
+    "add_query",
+    "fetch",
+]
+
+#: The media type of a form body (RFC 6749 §3.2, RFC 5849 §3.4.1.3.1).
+FORM_TYPE = "application/x-www-form-urlencoded"
 
 T = TypeVar("T")
 

@@ -68,7 +68,6 @@ _SECRET_JSON_RE = re.compile(
     re.DOTALL,
 )
 _OAUTH_PARAM_RE = re.compile(r'([A-Za-z0-9_]+)="([^"]*)"')
-_FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 def redact(body: bytes | str, limit: int = BODY_PREVIEW, secrets: Iterable[str] = ()) -> str:
@@ -141,6 +140,8 @@ def request_secrets(request: HttpRequest) -> frozenset[str]:
     """Every secret ``request`` carries or was keyed with: its ``secrets``, the credentials
     of its Authorization header (and, for Basic, the decoded password; for OAuth 1.0a, the
     signature), and the values of :data:`SECRET_FIELDS` in its query and form body."""
+    from .http import FORM_TYPE  # http imports this module: no cycle at import time
+
     found = set(request.secrets)
     authorization = request.header("authorization")
     if authorization:
@@ -162,6 +163,6 @@ def request_secrets(request: HttpRequest) -> frozenset[str]:
     if query:
         found.update(_form_values(query))
     content_type = (request.header("content-type") or "").split(";", 1)[0].strip().lower()
-    if request.body and content_type == _FORM_TYPE:
+    if request.body and content_type == FORM_TYPE:
         found.update(_form_values(request.body.decode("utf-8", "replace")))
     return frozenset(s for s in found if len(s) >= MIN_SECRET)

@@ -20,7 +20,7 @@ from typing import Any, Final
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit
 
 from .._version import __version__
-from ..protocol.http import HttpRequest, HttpResponse
+from ..protocol.http import FORM_TYPE, HttpRequest, HttpResponse
 from ..protocol.jsontext import JSONTextError, loads
 from ..protocol.oauth2.hooks import Hook
 
@@ -56,7 +56,6 @@ __all__ = [
 ]
 
 Params = list[tuple[str, str]]
-FORM_TYPE: Final = "application/x-www-form-urlencoded"
 JSON_TYPE: Final = "application/json"
 #: The error codes of RFC 6749 §5.2, RFC 8628 §3.5 and RFC 7009 §2.2.1, passed through as is.
 RFC_ERRORS: Final = frozenset(

@@ -14,6 +14,7 @@ from typing import Final, Self
 from urllib.parse import urlencode, urlsplit
 
 from ..errors import ConfigurationError, OAuthKitError
+from ..protocol.http import FORM_TYPE
 from . import oauth1, oauth2, pages
 from .clients import SandboxClient, default_clients, with_generated_secret
 from .server import (
@@ -273,7 +274,7 @@ class Sandbox:
         server = self._running()
         headers = {"Host": server.base_url.split("//", 1)[1]}
         if body is not None:
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            headers["Content-Type"] = FORM_TYPE
             headers["Origin"] = server.base_url
             headers["Sec-Fetch-Site"] = "same-origin"
         conn = http.client.HTTPConnection(server.host, server.port, timeout=10)

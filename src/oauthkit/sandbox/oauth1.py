@@ -35,6 +35,7 @@ from oauthlib.oauth1 import (  # type: ignore[import-untyped]
     ResourceEndpoint,
 )
 
+from ..protocol.http import FORM_TYPE
 from . import pages
 from .clients import SandboxClient
 from .oauth2 import valid_user_name
@@ -61,7 +62,7 @@ _PRINTABLE: Final = frozenset(string.printable) - frozenset(string.whitespace)
 # oauthlib signs with a dummy secret for an unknown client or token, so that a refusal takes
 # as long as an acceptance; these are never issued.
 _DUMMY_SECRET: Final = "sandbox-dummy-secret-never-issued"
-_FORM: Final = {"Content-Type": "application/x-www-form-urlencoded", "Cache-Control": "no-store"}
+_FORM: Final = {"Content-Type": FORM_TYPE, "Cache-Control": "no-store"}
 
 
 @functools.cache

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from html import escape
 from typing import Final
 
+from .._html import page_headers
 from .server import Response
 
 __all__ = [
@@ -77,18 +78,8 @@ _CSS_HASH: Final = base64.b64encode(hashlib.sha256(_CSS.encode()).digest()).deco
 #: framing (clickjacking on the consent buttons), no sniffing, and a CSP that allows only
 #: the inline style sheet above. No ``form-action``: browsers apply it to the redirect that
 #: follows the form, which goes to the client's redirect URI.
-PAGE_HEADERS: Final = (
-    ("Content-Type", "text/html; charset=utf-8"),
-    ("Cache-Control", "no-store"),
-    ("Pragma", "no-cache"),
-    ("Referrer-Policy", "no-referrer"),
-    ("X-Content-Type-Options", "nosniff"),
-    ("X-Frame-Options", "DENY"),
-    (
-        "Content-Security-Policy",
-        f"default-src 'none'; style-src 'sha256-{_CSS_HASH}'; base-uri 'none'; "
-        "frame-ancestors 'none'",
-    ),
+PAGE_HEADERS: Final = page_headers(
+    f"default-src 'none'; style-src 'sha256-{_CSS_HASH}'; base-uri 'none'; frame-ancestors 'none'"
 )
 
 _FOOTER: Final = (

@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from ..errors import ConfigurationError
+from ..protocol.http import FORM_TYPE
 
 __all__ = [
     "LOOPBACK_HOSTS",
@@ -40,7 +41,6 @@ WSGIApp = Callable[[WSGIEnviron, StartResponse], Iterable[bytes]]
 LOOPBACK_HOSTS: Final = ("127.0.0.1", "::1")
 #: The largest request body read (bigger: 413).
 MAX_BODY: Final = 1 << 20
-FORM_TYPE: Final = "application/x-www-form-urlencoded"
 
 
 def check_host(host: str) -> str:

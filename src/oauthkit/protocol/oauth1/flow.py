@@ -25,13 +25,13 @@ from ...errors import (
     OAuth1ServerError,
     TokenMismatch,
 )
-from ..http import HttpRequest, HttpResponse, Step, add_query, fetch
+from ..http import FORM_TYPE, HttpRequest, HttpResponse, Step, add_query, fetch
 from ..jsontext import JSONTextError, loads
 from ..oauth2.authorization import MAX_CALLBACK
-from ..transport import check_endpoint
+from ..url_policy import check_endpoint
 from .credentials import OAuth1Credentials, TemporaryCredentials
 from .encoding import parse_form
-from .signing import FORM_TYPE, Signer
+from .signing import Signer
 
 __all__ = [
     "authorization_url",

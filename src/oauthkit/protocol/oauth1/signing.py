@@ -11,7 +11,8 @@ from typing import Final, Literal
 from urllib.parse import urlsplit
 
 from ...errors import ConfigurationError
-from ..transport import check_split_endpoint
+from ..http import FORM_TYPE
+from ..url_policy import check_split_endpoint
 from .credentials import OAuth1Credentials
 from .encoding import encode_form, encoded_base_string, percent_encode
 from .signature import RSA_METHODS, SIGNATURE_METHODS, sign_base_string
@@ -21,7 +22,6 @@ __all__ = ["PLACEMENTS", "Placement", "SignedRequest", "Signer", "make_nonce", "
 
 Placement = Literal["header", "query", "body"]
 PLACEMENTS: Final[tuple[str, ...]] = ("header", "query", "body")
-FORM_TYPE: Final = "application/x-www-form-urlencoded"
 
 # base64's "+" and "/" become letters: strict servers take only letters and digits.
 _NONCE_TABLE = bytes.maketrans(b"+/", b"pq")

@@ -23,7 +23,7 @@ from ...errors import (
     StateMismatch,
     UnexpectedParameter,
 )
-from ..http import HttpRequest, Step, add_query
+from ..http import FORM_TYPE, HttpRequest, Step, add_query
 from .config import ClientConfig, MetadataCache, server_metadata
 from .hooks import Params, fetch_with_hooks, hook_authorization_params
 from .pkce import code_challenge, make_code_verifier
@@ -298,7 +298,7 @@ def _push(config: ClientConfig, endpoint: str, params: Params) -> Step[str]:
     answer's ``request_uri`` stands for them (``client_id`` stays in the body even with Basic
     authentication, as servers expect)."""
     auth_fields: dict[str, str] = {}
-    headers = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
+    headers = {"Accept": "application/json", "Content-Type": FORM_TYPE}
     config.auth.apply(auth_fields, headers, audience=endpoint, now=config.clock())
     body = [(k, v) for k, v in params if k not in auth_fields] + list(auth_fields.items())
     request = HttpRequest(

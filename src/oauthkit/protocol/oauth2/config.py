@@ -10,7 +10,7 @@ from types import MappingProxyType
 
 from ...errors import ConfigurationError
 from ..http import Step
-from ..transport import check_endpoint
+from ..url_policy import check_endpoint
 from .client_auth import ClientAuth
 from .hooks import Hook
 from .metadata import ENDPOINTS, ServerMetadata, discover

@@ -18,7 +18,7 @@ from ...errors import (
     PollingTimeout,
     SlowDown,
 )
-from ..http import HttpRequest, Step, Wait
+from ..http import FORM_TYPE, HttpRequest, Step, Wait
 from .authorization import AuthorizationCode, AuthorizationRequest
 from .config import ClientConfig, MetadataCache, server_metadata
 from .dpop import make_key, make_proof, wants_nonce
@@ -57,7 +57,6 @@ __all__ = [
     "userinfo",
 ]
 
-FORM_TYPE: Final = "application/x-www-form-urlencoded"
 #: RFC 8628 §3.2: the polling interval when the server gives none.
 DEFAULT_DEVICE_INTERVAL: Final = 5
 TOKEN_EXCHANGE: Final = "urn:ietf:params:oauth:grant-type:token-exchange"

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from ...errors import ConfigurationError, InvalidResponse
 from ..http import HttpRequest, Step, fetch
-from ..transport import check_endpoint
+from ..url_policy import check_endpoint
 from .response import parse_json_object
 
 __all__ = ["ENDPOINTS", "ServerMetadata", "discover", "metadata_urls"]
