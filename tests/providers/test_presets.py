@@ -33,7 +33,7 @@ from oauthkit.errors import (
 from oauthkit.protocol.oauth2.hooks import Hook
 from oauthkit.protocol.oauth2.token import Token
 from oauthkit.providers import all_presets, get, names
-from oauthkit.providers.preset import Preset, WhoAmI, client_keywords
+from oauthkit.providers.preset import Preset, WhoAmI
 from oauthkit.providers.quirks import REDDIT_AGENT, all_hooks
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -193,10 +193,32 @@ def test_importing_the_registry_loads_no_table_and_no_http_library() -> None:
     assert done.returncode == 0, done.stderr
 
 
-def test_client_keyword_arguments_pass_through() -> None:
-    assert {"http", "hooks", "scope", "redirect_uri"} <= client_keywords("oauth2")
-    assert {"http", "signature_method", "rsa_key"} <= client_keywords("oauth1")
-    assert "tenant" not in client_keywords("oauth2")
+def test_presets_are_data_and_from_preset_adds_the_callers_arguments() -> None:
+    """A preset returns only its own arguments; the client's keyword arguments win, the
+    preset's options fill its templates, anything else is a clear error."""
+    assert "redirect_uri" not in get("microsoft").oauth2_arguments(tenant="contoso")
+    with pytest.raises(ConfigurationError, match="its own options: tenant"):
+        get("microsoft").oauth2_arguments(redirect_uri="http://127.0.0.1/cb")
+    with OAuth2Client.from_preset(
+        "microsoft", "cid", tenant="contoso", scope="openid", redirect_uri=REDIRECT
+    ) as client:
+        assert client.config.scope == "openid"
+        assert "contoso" in client.config.endpoints["token_endpoint"]
+    with pytest.raises(ConfigurationError, match="any keyword argument of OAuth2Client"):
+        OAuth2Client.from_preset("github", "cid", tenant="x")
+    with pytest.raises(ConfigurationError, match="any keyword argument of OAuth1Client"):
+        OAuth1Client.from_preset("x-oauth1", "ck", "cs", scope="x")
+    import ast
+    import inspect
+
+    import oauthkit.providers.preset as module
+
+    imported = {
+        node.module
+        for node in ast.walk(ast.parse(inspect.getsource(module)))
+        if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert not any("clients" in name for name in imported)  # no cycle back to the clients
 
 
 @pytest.mark.parametrize("name", names())
@@ -240,9 +262,11 @@ def test_a_missing_issuer_option_is_a_clear_error(name: str) -> None:
 def test_unknown_options_are_refused_and_client_arguments_win() -> None:
     with pytest.raises(ConfigurationError, match=r"unknown option.*tennant.*tenant"):
         get("microsoft").oauth2_arguments(tennant="x")
-    arguments = get("github").oauth2_arguments(scope="repo", token_endpoint="https://gh.example/t")
-    assert arguments["scope"] == "repo"
-    assert arguments["token_endpoint"] == "https://gh.example/t"
+    with OAuth2Client.from_preset(
+        "github", "cid", "s", scope="repo", token_endpoint="https://gh.example/t"
+    ) as client:  # the client's own arguments win over the preset's
+        assert client.config.scope == "repo"
+        assert client.config.endpoints["token_endpoint"] == "https://gh.example/t"
     with pytest.raises(ConfigurationError, match=r"OAuth 1\.0a preset"):
         get("trello").oauth2_arguments()
     with pytest.raises(ConfigurationError, match="OAuth 2 preset"):
@@ -774,8 +798,9 @@ def test_strava_fault_errors() -> None:
             sign_in(client)
 
 
-@quirk("CLIENT_SECRET_POST")
 def test_client_secret_post_for_providers_without_basic() -> None:
+    """The preset chooses client_secret_post for providers that accept no HTTP Basic
+    credentials (the client then sends them in the body)."""
     provider = Provider("strava")
     fault = {
         "message": "Authorization Error",
@@ -893,7 +918,7 @@ def test_every_quirk_hook_has_its_own_test() -> None:
         assert hook.name == name
         assert hook.doc
         assert callable(globals()[QUIRK_TESTS[name]])
-    used = {h.name for p in all_presets() for h in p.hooks} | {"CLIENT_SECRET_POST"}
+    used = {h.name for p in all_presets() for h in p.hooks}
     assert used == set(hooks)
 
 

@@ -87,9 +87,10 @@ class _OAuth1Base(Generic[H]):
     ) -> Self:
         """A client for an OAuth 1.0a provider preset (``oauthkit.providers``); keyword
         arguments of the constructor in ``options`` win."""
-        from ..providers import get
+        from ._presets import preset_arguments
 
-        return cls(consumer_key, consumer_secret, **get(name).oauth1_arguments(**options))
+        arguments = preset_arguments(cls, name, consumer_secret, options)
+        return cls(consumer_key, consumer_secret, **arguments)
 
     def credentials(self, token: str, token_secret: str | None) -> OAuth1Credentials:
         """Token credentials you already hold (from a store, say) with this client's consumer."""

@@ -152,9 +152,9 @@ class _OAuth2Base(Generic[H]):
         """A client for a provider preset (``oauthkit.providers``): its endpoints, scopes,
         client authentication and quirk hooks. ``options`` are the preset's own (a tenant, a
         self-hosted base URL) and any keyword argument of the constructor, which wins."""
-        from ..providers import get
+        from ._presets import preset_arguments
 
-        arguments = get(name).oauth2_arguments(client_secret=client_secret, **options)
+        arguments = preset_arguments(cls, name, client_secret, options)
         return cls(client_id, client_secret, **arguments)
 
     def _sync_http(self) -> httpx2.Client:

@@ -10,8 +10,6 @@ the preset's ``defaults``.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,22 +20,7 @@ from ..errors import ConfigurationError
 if TYPE_CHECKING:
     from ..protocol.oauth2.hooks import Hook
 
-__all__ = ["Preset", "WhoAmI", "client_keywords"]
-
-
-@functools.cache
-def client_keywords(protocol: str) -> frozenset[str]:
-    """The keyword-only arguments of ``OAuth2Client`` (``protocol="oauth2"``) or
-    ``OAuth1Client``: an option with one of these names passes through to the client and
-    wins over the preset. Read from the constructor itself, so that they never drift."""
-    if protocol == "oauth2":
-        from ..clients.oauth2 import OAuth2Client as client
-    else:
-        from ..clients.oauth1 import OAuth1Client as client  # type: ignore[assignment]
-    parameters = inspect.signature(client.__init__).parameters
-    return frozenset(
-        name for name, p in parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY
-    )
+__all__ = ["Preset", "WhoAmI"]
 
 
 _OAUTH2_ENDPOINTS: Final = (
@@ -181,14 +164,14 @@ class Preset:
             raise ConfigurationError(f"the {self.name} preset needs the option {wanted}")
         return text.format_map(values)
 
-    def _values(self, options: Mapping[str, Any], passthrough: frozenset[str]) -> dict[str, str]:
+    def _values(self, options: Mapping[str, Any]) -> dict[str, str]:
         wanted = set(self.placeholders())
-        unknown = sorted(set(options) - wanted - passthrough)
+        unknown = sorted(set(options) - wanted)
         if unknown:
             known = ", ".join(sorted(wanted)) or "none"
             raise ConfigurationError(
                 f"unknown option(s) for the {self.name} preset: {', '.join(unknown)} (its own "
-                f"options: {known}; any keyword argument of the client is accepted too)"
+                f"options: {known})"
             )
         values = dict(self.defaults)
         for name in wanted:
@@ -212,22 +195,21 @@ class Preset:
 
     # ------------------------------------------------------------------ client arguments
 
-    def oauth2_arguments(self, **options: Any) -> dict[str, Any]:
-        """Keyword arguments for ``OAuth2Client(client_id, client_secret, **arguments)``.
+    def oauth2_arguments(
+        self, *, client_secret: str | None = None, **options: str
+    ) -> dict[str, Any]:
+        """Keyword arguments for ``OAuth2Client(client_id, client_secret, **arguments)``: the
+        preset's own, and nothing else (``OAuth2Client.from_preset`` adds the caller's).
 
-        ``options`` are the preset's own (see :meth:`placeholders`) and any keyword argument
-        of the client, which wins over the preset's value. ``client_secret`` may be given to
-        pick the client authentication: the provider's documented method with a secret,
-        ``none`` without.
+        ``options`` are the preset's options (see :meth:`placeholders`). ``client_secret``
+        picks the client authentication: the provider's documented method with a secret,
+        ``none`` (a public client) without.
         """
         if self.protocol != "oauth2":
             raise ConfigurationError(
                 f"{self.name} is an OAuth 1.0a preset; use OAuth1Client.from_preset"
             )
-        has_secret = "client_secret" in options
-        secret = options.pop("client_secret", None)
-        passthrough = client_keywords("oauth2")
-        values = self._values(options, passthrough)
+        values = self._values(options)
         arguments: dict[str, Any] = {}
         issuer = self._fill(self.issuer, values)
         if issuer is not None:
@@ -242,36 +224,26 @@ class Preset:
             arguments["insecure_no_pkce"] = True
         if self.basic_encoding is not None:
             arguments["basic_encoding"] = self.basic_encoding
-        hooks = list(self.hooks)
-        if has_secret:
-            arguments["auth_method"] = self.auth_method if secret else "none"
-        elif self.auth_method == "client_secret_post":
-            # The secret is not known here: the client picks Basic with a secret and none
-            # without, and this hook moves Basic credentials into the body.
-            from .quirks import CLIENT_SECRET_POST
-
-            hooks.append(CLIENT_SECRET_POST)
-        elif self.auth_method not in (None, "client_secret_basic"):
-            arguments["auth_method"] = self.auth_method
-        arguments["hooks"] = tuple(hooks)
-        arguments.update({k: v for k, v in options.items() if k in passthrough})
+        if not client_secret:
+            arguments["auth_method"] = "none"
+        else:
+            arguments["auth_method"] = self.auth_method or "client_secret_basic"
+        arguments["hooks"] = tuple(self.hooks)
         return arguments
 
-    def oauth1_arguments(self, **options: Any) -> dict[str, Any]:
-        """Keyword arguments for ``OAuth1Client(consumer_key, consumer_secret, **arguments)``;
-        keyword arguments of the client in ``options`` win."""
+    def oauth1_arguments(self, **options: str) -> dict[str, Any]:
+        """Keyword arguments for ``OAuth1Client(consumer_key, consumer_secret, **arguments)``:
+        the preset's own (``options`` are its options)."""
         if self.protocol != "oauth1":
             raise ConfigurationError(
                 f"{self.name} is an OAuth 2 preset; use OAuth2Client.from_preset"
             )
-        passthrough = client_keywords("oauth1")
-        values = self._values(options, passthrough)
+        values = self._values(options)
         arguments: dict[str, Any] = {"signature_method": self.signature_method}
         for name in _OAUTH1_ENDPOINTS:
             url = self._fill(getattr(self, name), values)
             if url is not None:
                 arguments[name] = url
-        arguments.update({k: v for k, v in options.items() if k in passthrough})
         return arguments
 
     # ------------------------------------------------------------------ description

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any, Final
-from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from .._version import __version__
 from ..protocol.http import FORM_TYPE, HttpRequest, HttpResponse
@@ -27,7 +27,6 @@ from ..protocol.oauth2.hooks import Hook
 __all__ = [
     "ATLASSIAN_AUDIENCE",
     "BEARER_WHEN_MISSING",
-    "CLIENT_SECRET_POST",
     "DROPBOX_OFFLINE",
     "EBAY_TOKEN_TYPE",
     "ERROR_WITH_200",
@@ -159,39 +158,6 @@ def _response_hook(
 _DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
 
 # ----------------------------------------------------------------------------- generic
-
-
-def _client_secret_post(request: HttpRequest) -> HttpRequest:
-    authorization = request.header("Authorization") or ""
-    form = _form(request)
-    if form is None or not authorization.lower().startswith("basic "):
-        return request
-    try:
-        decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
-    except ValueError:
-        return request
-    user, sep, password = decoded.partition(":")
-    if not sep:
-        return request
-    form = [(k, v) for k, v in form if k not in ("client_id", "client_secret")]
-    form += [("client_id", unquote_plus(user)), ("client_secret", unquote_plus(password))]
-    return _replace(request, drop=("Authorization",), body=urlencode(form).encode())
-
-
-CLIENT_SECRET_POST: Final = Hook(
-    name="CLIENT_SECRET_POST",
-    doc="Send the client id and secret in the body (client_secret_post, RFC 6749 §2.3.1) for "
-    "providers that accept no HTTP Basic credentials.",
-    request=_client_secret_post,
-)
-"""Moves HTTP Basic client credentials into the form body (``client_secret_post``).
-
-A preset whose provider documents only ``client_id``/``client_secret`` body parameters
-(GitHub, Google, Twitch, Strava, LinkedIn, Box, Salesforce, Atlassian, GitLab, Facebook)
-gets this hook when the preset cannot know whether the client has a secret: with one the
-client sends Basic credentials and this hook moves them; without one (a public client) there
-is nothing to move.
-"""
 
 
 def _error_with_200(request: HttpRequest, response: HttpResponse) -> HttpResponse:
