@@ -36,6 +36,8 @@ from typing import Any
 
 from .._paths import config_file, data_file
 from ..errors import ConfigurationError
+from ..protocol.endpoints import OAUTH1_ENDPOINTS
+from ..protocol.endpoints import OAUTH2_ENDPOINTS as CLIENT_ENDPOINTS
 
 __all__ = [
     "OAUTH2_ENDPOINTS",
@@ -47,14 +49,7 @@ __all__ = [
 ]
 
 #: The endpoints a ``[providers.NAME]`` table may give instead of (or beside) an issuer.
-OAUTH2_ENDPOINTS = (
-    "authorization_endpoint",
-    "token_endpoint",
-    "device_authorization_endpoint",
-    "revocation_endpoint",
-    "introspection_endpoint",
-    "userinfo_endpoint",
-)
+OAUTH2_ENDPOINTS = CLIENT_ENDPOINTS
 _OAUTH2_KEYS = {
     "type",
     "preset",
@@ -78,9 +73,7 @@ _OAUTH2_KEYS = {
 _OAUTH1_KEYS = {
     "type",
     "preset",
-    "request_token_url",
-    "authorize_url",
-    "access_token_url",
+    *OAUTH1_ENDPOINTS,
     "consumer_key",
     "consumer_secret",
     "consumer_secret_env",

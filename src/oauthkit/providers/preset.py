@@ -13,25 +13,16 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import ConfigurationError
+from ..protocol.endpoints import OAUTH1_ENDPOINTS as _OAUTH1_ENDPOINTS
+from ..protocol.endpoints import OAUTH2_ENDPOINTS as _OAUTH2_ENDPOINTS
 
 if TYPE_CHECKING:
     from ..protocol.oauth2.hooks import Hook
 
 __all__ = ["Preset", "WhoAmI"]
-
-
-_OAUTH2_ENDPOINTS: Final = (
-    "authorization_endpoint",
-    "token_endpoint",
-    "device_authorization_endpoint",
-    "revocation_endpoint",
-    "introspection_endpoint",
-    "userinfo_endpoint",
-)
-_OAUTH1_ENDPOINTS: Final = ("request_token_url", "authorize_url", "access_token_url")
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,9 @@ import hmac
 import json
 import re
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 
 from ...errors import (
     AuthorizationDenied,
-    CallbackError,
     CallbackNotConfirmed,
     ConfigurationError,
     DuplicateParameter,
@@ -27,7 +25,7 @@ from ...errors import (
 )
 from ..http import FORM_TYPE, HttpRequest, HttpResponse, Step, add_query, fetch
 from ..jsontext import JSONTextError, loads
-from ..oauth2.authorization import MAX_CALLBACK
+from ..redirect import callback_query
 from ..url_policy import check_endpoint
 from .credentials import OAuth1Credentials, TemporaryCredentials
 from .encoding import parse_form
@@ -236,15 +234,7 @@ def _callback_pairs(callback: str | Mapping[str, str]) -> list[tuple[str, str]]:
         return [(str(k), str(v)) for k, v in callback.items()]
     if not isinstance(callback, str):
         raise ConfigurationError("callback must be a URL, a query string or a mapping")
-    if len(callback) > MAX_CALLBACK:
-        raise CallbackError(f"the callback is longer than {MAX_CALLBACK} characters")
-    text = callback.strip()
-    if "://" in text or text.startswith("/"):
-        try:
-            text = urlsplit(text).query
-        except ValueError as exc:
-            raise CallbackError(f"the callback is not a valid URL: {exc}") from None
-    return parse_form(text.lstrip("?"))
+    return parse_form(callback_query(callback))
 
 
 def _consumer_only(credentials: OAuth1Credentials) -> OAuth1Credentials:

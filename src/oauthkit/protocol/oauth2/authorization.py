@@ -8,12 +8,11 @@ import secrets
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode
 
 from ...errors import (
     AuthorizationDenied,
     AuthorizationResponseError,
-    CallbackError,
     ConfigurationError,
     DuplicateParameter,
     InvalidResponse,
@@ -24,6 +23,7 @@ from ...errors import (
     UnexpectedParameter,
 )
 from ..http import FORM_TYPE, HttpRequest, Step, add_query
+from ..redirect import callback_query
 from .config import ClientConfig, MetadataCache, server_metadata
 from .hooks import Params, fetch_with_hooks, hook_authorization_params
 from .pkce import code_challenge, make_code_verifier
@@ -50,9 +50,6 @@ PROTECTED = frozenset(
         "nonce",
     }
 )
-#: The longest callback URL (or query, or form_post body) read; real ones are a few hundred
-#: characters, a signed response (JARM) a few thousand.
-MAX_CALLBACK = 64 * 1024
 #: Fields that must never arrive in an authorization-code callback (RFC 9700 §2.1.2).
 TOKEN_FIELDS = ("access_token", "id_token", "token_type", "refresh_token")
 
@@ -325,21 +322,13 @@ def parse_callback_parameters(
     list, as web frameworks give them). A repeated parameter raises
     :class:`DuplicateParameter` (RFC 6749 §3.1)."""
     pairs: list[tuple[str, str]]
-    if isinstance(callback, str) and len(callback) > MAX_CALLBACK:
-        raise CallbackError(f"the callback is longer than {MAX_CALLBACK} characters")
     if isinstance(callback, Mapping):
         pairs = []
         for name, value in callback.items():
             values = [value] if isinstance(value, str) else list(value)
             pairs += [(str(name), str(v)) for v in values]
     elif isinstance(callback, str):
-        text = callback.strip()
-        if "://" in text or text.startswith("/"):
-            try:
-                text = urlsplit(text).query
-            except ValueError as exc:
-                raise CallbackError(f"the callback is not a valid URL: {exc}") from None
-        pairs = parse_qsl(text.lstrip("?"), keep_blank_values=True)
+        pairs = parse_qsl(callback_query(callback), keep_blank_values=True)
     else:
         raise ConfigurationError("the callback must be a URL, a query string or a mapping")
     fields: dict[str, str] = {}

@@ -9,6 +9,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from ...errors import ConfigurationError, InvalidResponse
+from ..endpoints import OAUTH2_ENDPOINTS
 from ..http import HttpRequest, Step, fetch
 from ..url_policy import check_endpoint
 from .response import parse_json_object
@@ -16,16 +17,7 @@ from .response import parse_json_object
 __all__ = ["ENDPOINTS", "ServerMetadata", "discover", "metadata_urls"]
 
 #: The endpoint fields oauthkit uses, as named in RFC 8414 §2 and its extensions.
-ENDPOINTS: Final = (
-    "authorization_endpoint",
-    "token_endpoint",
-    "device_authorization_endpoint",
-    "revocation_endpoint",
-    "introspection_endpoint",
-    "userinfo_endpoint",
-    "jwks_uri",
-    "pushed_authorization_request_endpoint",
-)
+ENDPOINTS: Final = (*OAUTH2_ENDPOINTS, "jwks_uri", "pushed_authorization_request_endpoint")
 
 
 @dataclass(frozen=True, slots=True)
