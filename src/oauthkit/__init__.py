@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .errors import OAuthKitError
     from .protocol.oauth1.credentials import OAuth1Credentials, TemporaryCredentials
     from .protocol.oauth2.authorization import AuthorizationRequest
-    from .protocol.oauth2.grants import DeviceAuthorization
+    from .protocol.oauth2.device import DeviceAuthorization
     from .protocol.oauth2.token import Token
     from .session import Session
 
@@ -28,7 +28,7 @@ _WHERE = {
     "AsyncOAuth1Client": ".clients.oauth1",
     "AsyncOAuth2Client": ".clients.oauth2",
     "AuthorizationRequest": ".protocol.oauth2.authorization",
-    "DeviceAuthorization": ".protocol.oauth2.grants",
+    "DeviceAuthorization": ".protocol.oauth2.device",
     "OAuth1Auth": ".auth.oauth1",
     "OAuth1Client": ".clients.oauth1",
     "OAuth1Credentials": ".protocol.oauth1.credentials",

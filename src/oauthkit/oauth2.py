@@ -14,7 +14,7 @@ from .protocol.oauth2.authorization import (
 )
 from .protocol.oauth2.bearer import bearer_challenge_error
 from .protocol.oauth2.client_auth import AUTH_METHODS, ClientAuth
-from .protocol.oauth2.grants import DeviceAuthorization
+from .protocol.oauth2.device import DeviceAuthorization
 from .protocol.oauth2.metadata import ServerMetadata
 from .protocol.oauth2.pkce import code_challenge, make_code_verifier
 from .protocol.oauth2.response import parse_token_response

@@ -22,6 +22,7 @@ from oauthkit.errors import (
 )
 from oauthkit.oauth2 import ClientAuth, bearer_challenge_error, code_challenge, make_code_verifier
 from oauthkit.protocol.http import HttpRequest, HttpResponse, Wait
+from oauthkit.protocol.oauth2 import device as device_grant
 from oauthkit.protocol.oauth2 import grants
 from oauthkit.protocol.oauth2.config import ClientConfig, MetadataCache
 from oauthkit.protocol.oauth2.metadata import ServerMetadata, discover, metadata_urls
@@ -176,8 +177,8 @@ CONFIG = ClientConfig(
 )
 
 
-def _device(interval: int = 5, expires_in: int = 600) -> grants.DeviceAuthorization:
-    step = grants.device_authorization(CONFIG, MetadataCache(), scope="s")
+def _device(interval: int = 5, expires_in: int = 600) -> device_grant.DeviceAuthorization:
+    step = device_grant.device_authorization(CONFIG, MetadataCache(), scope="s")
     body = {
         "device_code": "DC",
         "user_code": "ABCD-EFGH",
@@ -196,7 +197,7 @@ def test_device_polling_waits_honours_pending_and_slow_down() -> None:
     device = _device()
     assert device.interval == 5  # RFC 8628 §3.2 default when the server gives none
     assert "DC" not in repr(device)
-    step = grants.poll_device(CONFIG, MetadataCache(), device)
+    step = device_grant.poll_device(CONFIG, MetadataCache(), device)
     pending = _json(400, {"error": "authorization_pending"})
     slow = _json(400, {"error": "slow_down"})
     ok = _json(200, {"access_token": "AT", "token_type": "Bearer"})
@@ -212,12 +213,12 @@ def test_device_polling_waits_honours_pending_and_slow_down() -> None:
 
 
 def test_device_polling_ends_on_denial_and_on_expiry() -> None:
-    step = grants.poll_device(CONFIG, MetadataCache(), _device())
+    step = device_grant.poll_device(CONFIG, MetadataCache(), _device())
     with pytest.raises(AccessDenied):
         _drive(step, None, _json(400, {"error": "access_denied"}))
     now = [1_700_000_000.0]
     config = dataclasses.replace(CONFIG, clock=lambda: now[0])
-    step = grants.poll_device(config, MetadataCache(), _device(expires_in=12))
+    step = device_grant.poll_device(config, MetadataCache(), _device(expires_in=12))
     assert next(step) == Wait(5)
     now[0] += 5
     assert isinstance(step.send(None), HttpRequest)
@@ -227,7 +228,7 @@ def test_device_polling_ends_on_denial_and_on_expiry() -> None:
     with pytest.raises(PollingTimeout):  # 10 s gone, the next poll would land past 12 s
         step.send(_json(400, {"error": "authorization_pending"}))
     with pytest.raises(PollingTimeout):
-        next(grants.poll_device(CONFIG, MetadataCache(), _device(), timeout=1))
+        next(device_grant.poll_device(CONFIG, MetadataCache(), _device(), timeout=1))
 
 
 def test_refresh_keeps_the_old_refresh_token_when_none_comes_back() -> None:

@@ -15,9 +15,13 @@ from joserfc.jwk import ECKey, OctKey, RSAKey
 from oauthkit.oauth2 import ClientAuth, Token
 from oauthkit.protocol.http import HttpRequest, HttpResponse
 from oauthkit.protocol.oauth2.config import ClientConfig, MetadataCache
-from oauthkit.protocol.oauth2.grants import checked_id_token
 from oauthkit.protocol.oauth2.metadata import ServerMetadata
-from oauthkit.protocol.oauth2.oidc import IdTokenError, half_hash, validate_id_token
+from oauthkit.protocol.oauth2.oidc import (
+    IdTokenError,
+    checked_id_token,
+    half_hash,
+    validate_id_token,
+)
 
 ISSUER = "https://id.example"
 NOW = 1_800_000_000

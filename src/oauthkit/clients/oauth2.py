@@ -16,7 +16,8 @@ from ..auth.oauth2 import OAuth2Auth
 from ..drivers import arun, run
 from ..errors import ConfigurationError
 from ..protocol.http import Step
-from ..protocol.oauth2 import grants
+from ..protocol.oauth2 import device as device_grant
+from ..protocol.oauth2 import grants, oidc, token_management
 from ..protocol.oauth2.authorization import (
     AuthorizationCode,
     AuthorizationRequest,
@@ -25,7 +26,7 @@ from ..protocol.oauth2.authorization import (
 )
 from ..protocol.oauth2.client_auth import ClientAuth
 from ..protocol.oauth2.config import ClientConfig, MetadataCache, server_metadata
-from ..protocol.oauth2.grants import DeviceAuthorization
+from ..protocol.oauth2.device import DeviceAuthorization
 from ..protocol.oauth2.hooks import Hook
 from ..protocol.oauth2.metadata import ServerMetadata
 from ..protocol.oauth2.token import Token
@@ -295,7 +296,7 @@ class OAuth2Client(_OAuth2Base[httpx2.Client], SyncLifecycle):
 
     def device_authorization(self, scope: str | None = None, **extra: str) -> DeviceAuthorization:
         """RFC 8628 §3.1: show ``user_code`` and ``verification_uri`` to the user."""
-        step = grants.device_authorization(self.config, self._cache, scope=scope, extra=extra)
+        step = device_grant.device_authorization(self.config, self._cache, scope=scope, extra=extra)
         return run(step, self.http)
 
     def poll_device(
@@ -307,20 +308,22 @@ class OAuth2Client(_OAuth2Base[httpx2.Client], SyncLifecycle):
     ) -> Token:
         """RFC 8628 §3.4: wait for the user's approval (honours pending and slow_down);
         ``wait`` does the pauses between polls (a command line shows a countdown in it)."""
-        step = grants.poll_device(self.config, self._cache, device, timeout=timeout)
+        step = device_grant.poll_device(self.config, self._cache, device, timeout=timeout)
         return run(step, self.http, wait=wait)
 
     def revoke(self, token: Token | str, *, hint: str | None = None) -> None:
         """RFC 7009: revoke the refresh token if there is one, else the access token."""
-        run(grants.revoke(self.config, self._cache, token, hint=hint), self.http)
+        run(token_management.revoke(self.config, self._cache, token, hint=hint), self.http)
 
     def userinfo(self, token: Token) -> dict[str, Any]:
         """OIDC Core §5.3: the user's claims, ``sub`` checked against the ID token."""
-        return run(grants.userinfo(self.config, self._cache, token), self.http)
+        return run(oidc.userinfo(self.config, self._cache, token), self.http)
 
     def introspect(self, token: Token | str, *, hint: str | None = None) -> dict[str, Any]:
         """RFC 7662: the server's view of the token (``active`` and more)."""
-        return run(grants.introspect(self.config, self._cache, token, hint=hint), self.http)
+        return run(
+            token_management.introspect(self.config, self._cache, token, hint=hint), self.http
+        )
 
 
 class AsyncOAuth2Client(_OAuth2Base[httpx2.AsyncClient], AsyncLifecycle):
@@ -389,7 +392,7 @@ class AsyncOAuth2Client(_OAuth2Base[httpx2.AsyncClient], AsyncLifecycle):
         self, scope: str | None = None, **extra: str
     ) -> DeviceAuthorization:
         """RFC 8628 §3.1: show ``user_code`` and ``verification_uri`` to the user."""
-        step = grants.device_authorization(self.config, self._cache, scope=scope, extra=extra)
+        step = device_grant.device_authorization(self.config, self._cache, scope=scope, extra=extra)
         return await arun(step, self.http)
 
     async def poll_device(
@@ -401,18 +404,18 @@ class AsyncOAuth2Client(_OAuth2Base[httpx2.AsyncClient], AsyncLifecycle):
     ) -> Token:
         """RFC 8628 §3.4: wait for the user's approval (honours pending and slow_down);
         ``wait`` awaits the pauses between polls (a countdown can be shown in it)."""
-        step = grants.poll_device(self.config, self._cache, device, timeout=timeout)
+        step = device_grant.poll_device(self.config, self._cache, device, timeout=timeout)
         return await arun(step, self.http, wait=wait)
 
     async def revoke(self, token: Token | str, *, hint: str | None = None) -> None:
         """RFC 7009: revoke the refresh token if there is one, else the access token."""
-        await arun(grants.revoke(self.config, self._cache, token, hint=hint), self.http)
+        await arun(token_management.revoke(self.config, self._cache, token, hint=hint), self.http)
 
     async def userinfo(self, token: Token) -> dict[str, Any]:
         """OIDC Core §5.3: the user's claims, ``sub`` checked against the ID token."""
-        return await arun(grants.userinfo(self.config, self._cache, token), self.http)
+        return await arun(oidc.userinfo(self.config, self._cache, token), self.http)
 
     async def introspect(self, token: Token | str, *, hint: str | None = None) -> dict[str, Any]:
         """RFC 7662: the server's view of the token (``active`` and more)."""
-        step = grants.introspect(self.config, self._cache, token, hint=hint)
+        step = token_management.introspect(self.config, self._cache, token, hint=hint)
         return await arun(step, self.http)

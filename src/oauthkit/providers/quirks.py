@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from .._version import __version__
 from ..protocol.http import FORM_TYPE, HttpRequest, HttpResponse
 from ..protocol.jsontext import JSONTextError, loads
+from ..protocol.oauth2.device import DEVICE_CODE
 from ..protocol.oauth2.hooks import Hook
 
 __all__ = [
@@ -154,8 +155,6 @@ def _response_hook(
 ) -> Hook:
     return Hook(name=name, doc=doc, response=function)
 
-
-_DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
 
 # ----------------------------------------------------------------------------- generic
 
@@ -602,7 +601,7 @@ def _twitch_device_scopes(request: HttpRequest) -> HttpRequest:
     if form is None or any(k == "scopes" for k, _ in form):
         return request
     path = urlsplit(request.url).path.rstrip("/")
-    polling = path.endswith("/oauth2/token") and ("grant_type", _DEVICE_CODE) in form
+    polling = path.endswith("/oauth2/token") and ("grant_type", DEVICE_CODE) in form
     if not (path.endswith("/oauth2/device") or polling):
         return request
     renamed = [("scopes", v) if k == "scope" else (k, v) for k, v in form]

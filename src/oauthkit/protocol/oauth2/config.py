@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
+from typing import Any
 
 from ...errors import ConfigurationError
 from ..http import Step
@@ -14,7 +15,6 @@ from ..url_policy import check_endpoint
 from .client_auth import ClientAuth
 from .hooks import Hook
 from .metadata import ENDPOINTS, ServerMetadata, discover
-from .oidc import JwksCache
 from .pkce import CODE_CHALLENGE_METHODS
 
 __all__ = ["ClientConfig", "MetadataCache", "server_metadata"]
@@ -63,6 +63,16 @@ class ClientConfig:
     def now(self) -> datetime:
         """The client's clock as an aware datetime."""
         return datetime.fromtimestamp(self.clock(), UTC)
+
+
+@dataclass
+class JwksCache:
+    """The provider's keys, when they were last fetched, and when an unknown ``kid`` last
+    made oauthkit fetch them again (at most once per ``oidc.JWKS_REFETCH_INTERVAL``)."""
+
+    keys: list[dict[str, Any]] = field(default_factory=list)
+    fetched_at: float = 0.0
+    refetched_at: float = float("-inf")
 
 
 class MetadataCache:

@@ -13,17 +13,21 @@ again once when a ``kid`` is unknown — key rotation — and then not again for
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ...errors import InvalidResponse
 from ..http import HttpRequest, Step, fetch
 from ..jsontext import loads
+from .config import ClientConfig, JwksCache, MetadataCache, server_metadata
+from .dpop import make_proof, wants_nonce
+from .hooks import fetch_with_hooks
 from .response import parse_json_object, raise_for_error
+from .token import Token
 
 __all__ = [
     "MAX_ID_TOKEN",
@@ -50,16 +54,6 @@ _HASHES: Final = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.s
 
 class IdTokenError(InvalidResponse):
     """The ID token failed a check of OIDC Core §3.1.3.7; no token is handed back."""
-
-
-@dataclass
-class JwksCache:
-    """The provider's keys, when they were last fetched, and when an unknown ``kid`` last
-    made oauthkit fetch them again (at most once per :data:`JWKS_REFETCH_INTERVAL`)."""
-
-    keys: list[dict[str, Any]] = field(default_factory=list)
-    fetched_at: float = 0.0
-    refetched_at: float = float("-inf")
 
 
 def _b64json(segment: str, what: str) -> dict[str, Any]:
@@ -251,3 +245,93 @@ def _check_claims(
         isinstance(got, str) and hmac.compare_digest(got.encode(), nonce.encode())
     ):
         raise IdTokenError("the ID token's nonce is not this request's (a replay?)")
+
+
+def checked_id_token(
+    config: ClientConfig,
+    cache: MetadataCache,
+    token: Token,
+    *,
+    nonce: str | None = None,
+    previous: Mapping[str, Any] | None = None,
+) -> Step[Token]:
+    """OIDC Core §3.1.3.7: validate the token's ID token (when there is one and the issuer
+    is known) and keep its claims in ``Token.id_claims``; fetch the JWKS when needed, and
+    once more — rate-limited — for an unknown ``kid`` (key rotation)."""
+    if token.id_token is None:
+        return token
+    metadata = yield from server_metadata(config, cache)
+    issuer = metadata.issuer or config.issuer
+    if issuer is None:
+        return token  # nothing to check it against: id_claims stays None
+    algorithms = metadata.raw.get("id_token_signing_alg_values_supported") or DEFAULT_ALGORITHMS
+    alg = id_token_alg(token.id_token) or ""
+    jwks = cache.jwks
+    needs_keys = not alg.startswith("HS") and alg != "none"
+    if needs_keys and not jwks.keys:
+        jwks = yield from jwks_step(metadata.endpoint("jwks_uri"), jwks, now=config.clock())
+    for attempt in range(2):
+        try:
+            claims = validate_id_token(
+                token.id_token,
+                issuer=issuer,
+                client_id=config.auth.client_id,
+                keys=jwks.keys,
+                algorithms=list(algorithms),
+                client_secret=config.auth.client_secret,
+                nonce=nonce,
+                access_token=token.access_token,
+                now=config.clock(),
+                previous=previous,
+            )
+        except LookupError:
+            allowed = config.clock() - jwks.refetched_at >= JWKS_REFETCH_INTERVAL
+            if attempt == 0 and allowed:
+                jwks.refetched_at = config.clock()
+                jwks = yield from jwks_step(metadata.endpoint("jwks_uri"), jwks, now=config.clock())
+                continue
+            raise IdTokenError("no key of the provider's JWKS matches the ID token's kid") from None
+        return token.replace(id_claims=claims)
+    raise IdTokenError("no key of the provider's JWKS matches the ID token's kid")
+
+
+def userinfo(config: ClientConfig, cache: MetadataCache, token: Token) -> Step[dict[str, Any]]:
+    """OIDC Core §5.3: the claims about the user; ``sub`` must equal the ID token's (§5.3.2),
+    or the answer is refused (a token substitution)."""
+    from .bearer import authorization_header
+
+    metadata = yield from server_metadata(config, cache)
+    endpoint = metadata.endpoint("userinfo_endpoint")
+    headers = (
+        ("Accept", "application/json"),
+        ("Authorization", authorization_header(token.token_type, token.access_token)),
+    )
+    nonce: str | None = None
+    for _ in range(2):  # RFC 9449 §7.1: a DPoP-bound token goes with a proof (§9: one nonce)
+        request = HttpRequest("GET", endpoint, headers)
+        if token.dpop_key is not None:
+            proof = make_proof(
+                token.dpop_key,
+                "GET",
+                endpoint,
+                now=config.clock(),
+                access_token=token.access_token,
+                nonce=nonce,
+            )
+            request = dataclasses.replace(request, headers=(*headers, ("DPoP", proof)))
+        response = yield from fetch_with_hooks(config.hooks, request)
+        nonce = wants_nonce(response.status_code, response.headers, None)
+        if token.dpop_key is None or nonce is None:
+            break
+    what = "the userinfo endpoint"
+    raise_for_error(response, what)
+    claims = parse_json_object(response, what)
+    if not isinstance(claims.get("sub"), str):
+        raise InvalidResponse(f"{what} answered without sub", response=response)
+    expected = token.id_claims.get("sub") if token.id_claims else None
+    if expected is not None and claims["sub"] != expected:
+        raise InvalidResponse(
+            f"{what} describes another user than the ID token (OIDC Core §5.3.2)",
+            response=response,
+        )
+    return claims
