@@ -4,6 +4,7 @@ over plain HTTP here (tests/cli/test_browser.py does it in a real Chromium)."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -302,3 +303,26 @@ def test_headless_login_takes_the_pasted_redirect(cli: Cli, oidc_provider: OIDCP
     assert everything.count("That is not the address of this sign-in") == 2
     assert "Signed in to work as alice" in everything
     assert cli.run("token", "work").returncode == 0
+
+
+def test_a_provider_is_resolved_once(tmp_path: Any) -> None:
+    """The table and its preset are merged once; each secret is read once however many
+    steps of a command need it (a secret command runs once)."""
+    from oauthkit.cli.config import load_config
+    from oauthkit.cli.provider import ResolvedProvider
+
+    counter = tmp_path / "reads"
+    script = tmp_path / "secret.sh"
+    script.write_text(f"#!/bin/sh\necho read >> {counter}\nprintf %s s3cret\n")
+    script.chmod(0o700)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[providers.ms]\npreset = "microsoft"\ntenant = "contoso"\nclient_id = "c"\n'
+        f'client_secret_command = "{script}"\n'
+    )
+    os.chmod(config, 0o600)
+    provider = ResolvedProvider(load_config(config).provider("ms"))
+    assert provider.preset is not None and provider.preset.name == "microsoft"
+    assert provider.options == {"tenant": "contoso"}
+    assert [provider.secret("client_secret") for _ in range(3)] == ["s3cret"] * 3
+    assert counter.read_text().count("read") == 1

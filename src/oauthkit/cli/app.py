@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -19,8 +19,11 @@ from ..errors import (
     ReauthenticationRequired,
     TransportError,
 )
-from .config import Config, ProviderConfig, load_config
+from .config import Config, load_config
 from .display import inert
+
+if TYPE_CHECKING:
+    from .provider import ResolvedProvider
 
 EXIT_ERROR, EXIT_USAGE, EXIT_SIGN_IN, EXIT_NETWORK, EXIT_REFUSED, EXIT_HTTP = 1, 2, 3, 4, 5, 22
 
@@ -41,6 +44,7 @@ class _Context:
         self._store_spec = store
         self._config: Config | None = None
         self._store: Any = None
+        self._resolved: dict[str, ResolvedProvider] = {}
 
     @property
     def config(self) -> Config:
@@ -48,14 +52,19 @@ class _Context:
             self._config = load_config(self._config_file)
         return self._config
 
-    def provider(self, name: str) -> ProviderConfig:
-        """The provider ``name``; an unknown one is a usage error (exit 2)."""
-        if name not in self.config.providers:
+    def provider(self, name: str) -> ResolvedProvider:
+        """The provider ``name`` merged with its preset, resolved once; an unknown one is a
+        usage error (exit 2)."""
+        if name not in self._resolved:
+            configured = self.config  # a broken file is an error of its own (exit 1)
             try:
-                self.config.provider(name)
+                config = configured.provider(name)
             except ConfigurationError as exc:
                 _fail(str(exc), EXIT_USAGE)
-        return self.config.provider(name)
+            from .provider import ResolvedProvider
+
+            self._resolved[name] = ResolvedProvider(config)
+        return self._resolved[name]
 
     @property
     def store(self) -> Any:

@@ -16,8 +16,9 @@ from ..errors import ConfigurationError, OAuthKitError
 from ..protocol.oauth1.credentials import OAuth1Credentials
 from ..protocol.oauth2.token import Token
 from ..stores.base import TokenStore
-from .config import OAUTH2_ENDPOINTS, ProviderConfig
+from .config import OAUTH2_ENDPOINTS
 from .loopback import LoopbackRedirect
+from .provider import ResolvedProvider
 
 __all__ = [
     "Printer",
@@ -74,26 +75,14 @@ def open_store(spec: str | None) -> TokenStore:
     raise ConfigurationError(f"unknown store {spec!r}: a file path, redis://…, or keyring")
 
 
-def _preset_options(provider: ProviderConfig) -> dict[str, Any]:
-    """The preset's options: from ``options = {…}`` and from keys of the table itself."""
-    options: dict[str, Any] = dict(provider.get("options", {}))
-    if provider.get("preset"):
-        from ..providers import get
-
-        for name in get(provider.get("preset")).placeholders():
-            if provider.get(name) is not None:
-                options[name] = provider.get(name)
-    return options
-
-
-def _common(provider: ProviderConfig) -> dict[str, Any]:
-    arguments: dict[str, Any] = _preset_options(provider)
+def _common(provider: ResolvedProvider) -> dict[str, Any]:
+    arguments: dict[str, Any] = dict(provider.options)
     if provider.get("allow_insecure_http"):
         arguments["allow_insecure_http"] = True
     return arguments
 
 
-def make_oauth2_client(provider: ProviderConfig, *, redirect_uri: str | None = None) -> Any:
+def make_oauth2_client(provider: ResolvedProvider, *, redirect_uri: str | None = None) -> Any:
     """An ``OAuth2Client`` for ``[providers.NAME]``: a preset, an issuer, or endpoints."""
     from ..clients.oauth2 import OAuth2Client
 
@@ -112,7 +101,7 @@ def make_oauth2_client(provider: ProviderConfig, *, redirect_uri: str | None = N
     return OAuth2Client(client_id, secret, **arguments)
 
 
-def make_oauth1_client(provider: ProviderConfig) -> Any:
+def make_oauth1_client(provider: ResolvedProvider) -> Any:
     """An ``OAuth1Client`` for an OAuth 1.0a provider (a preset, or its three URLs)."""
     from ..clients.oauth1 import OAuth1Client
 
@@ -129,25 +118,23 @@ def make_oauth1_client(provider: ProviderConfig) -> Any:
     return OAuth1Client(key, secret, **arguments)
 
 
-def api_base(provider: ProviderConfig, token: Any = None) -> str | None:
+def api_base(provider: ResolvedProvider, token: Any = None) -> str | None:
     """The API base for relative request URLs: the config's, else the preset's (or, for a
     provider like Salesforce, the one its token names)."""
     if provider.get("api_base"):
         return str(provider.get("api_base"))
-    if provider.get("preset"):
-        from ..providers import get
-
-        preset = get(provider.get("preset"))
+    preset = provider.preset
+    if preset is not None:
         if preset.api_base_from and token is not None:
             value = getattr(token, "extra", {}).get(preset.api_base_from)
             if isinstance(value, str):
                 return value.rstrip("/") + "/"
-        base = preset.api_base_url(**_preset_options(provider))
+        base = preset.api_base_url(**provider.options)
         return str(base) if base else None
     return None
 
 
-def _redirect(provider: ProviderConfig, state_param: str) -> LoopbackRedirect[Any]:
+def _redirect(provider: ResolvedProvider, state_param: str) -> LoopbackRedirect[Any]:
     return LoopbackRedirect(
         host=provider.get("redirect_host", "127.0.0.1"),
         port=int(provider.get("redirect_port", 0)),
@@ -167,7 +154,7 @@ def _show(printer: Printer, url: str) -> None:
 
 
 def login_browser(
-    provider: ProviderConfig, printer: Printer, *, timeout: float = LOGIN_TIMEOUT, **extra: Any
+    provider: ResolvedProvider, printer: Printer, *, timeout: float = LOGIN_TIMEOUT, **extra: Any
 ) -> tuple[Token, str | None]:
     """RFC 8252: authorization code + PKCE through the browser and a loopback redirect; the
     token and, when the provider can tell, the account."""
@@ -216,7 +203,7 @@ def _accept_pasted(redirect: LoopbackRedirect[Any], printer: Printer) -> None:
 
 
 def login_device(
-    provider: ProviderConfig,
+    provider: ResolvedProvider,
     printer: Printer,
     *,
     show_qr: bool = False,
@@ -258,7 +245,7 @@ def _qr(text: str, printer: Printer) -> None:
 
 
 def login_oauth1(
-    provider: ProviderConfig, printer: Printer, *, pin: bool, timeout: float = LOGIN_TIMEOUT
+    provider: ResolvedProvider, printer: Printer, *, pin: bool, timeout: float = LOGIN_TIMEOUT
 ) -> OAuth1Credentials:
     """RFC 5849 §2: request token, the user's authorization (callback or PIN), access token."""
     with make_oauth1_client(provider) as client:
@@ -278,17 +265,13 @@ def login_oauth1(
         return client.fetch_access_token(temporary, verifier)  # type: ignore[no-any-return]
 
 
-def who_am_i(provider: ProviderConfig, token: Token, client: Any) -> str | None:
+def who_am_i(provider: ResolvedProvider, token: Token, client: Any) -> str | None:
     """The account, when the provider can tell: the preset's "who am I" request, else the
     OpenID Connect userinfo endpoint (OIDC Core §5.3). ``client`` is the sign-in's own
     ``OAuth2Client``, so its discovered metadata is reused."""
     from ..protocol.oauth2.bearer import authorization_header
 
-    preset = None
-    if provider.get("preset"):
-        from ..providers import get
-
-        preset = get(provider.get("preset"))
+    preset = provider.preset
     if preset is None or preset.whoami is None:
         try:
             claims = client.userinfo(token)
@@ -299,7 +282,7 @@ def who_am_i(provider: ProviderConfig, token: Token, client: Any) -> str | None:
     whoami = preset.whoami
     base = api_base(provider, token)
     url = whoami.resolve(base) if preset.api_base_from and base else None
-    url = url or preset.whoami_url(**_preset_options(provider))
+    url = url or preset.whoami_url(**provider.options)
     if not url:
         return None
     headers = {"Authorization": authorization_header(token.token_type, token.access_token)}
