@@ -15,8 +15,8 @@ import sqlite3
 import time
 from datetime import datetime
 
+from .._record import read_record
 from .._timing import renew_at
-from ..protocol.jsontext import loads
 
 __all__ = ["fresh_token"]
 
@@ -48,10 +48,9 @@ def fresh_token(name: str) -> str | None:
             connection.close()
         if row is None:
             return None
-        document = loads(row[0])
-        if document.get("format") != "oauthkit/1" or document.get("kind") != "oauth2":
+        kind, token = read_record(row[0])
+        if kind != "oauth2":
             return None
-        token = document["data"]
         if (token.get("extra") or {}).get("oauthkit_refused_at"):
             return None  # the provider refused its refresh: the full command says so
         access = token.get("access_token")

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from contextlib import AbstractContextManager, asynccontextmanager
 from typing import Any, NamedTuple, Protocol, TypeAlias, TypeVar, overload
 
+from .._record import read_record, write_record
 from ..errors import ConfigurationError, StoreError
 from ..protocol.oauth1.credentials import OAuth1Credentials
 from ..protocol.oauth2.token import Token
@@ -32,7 +32,6 @@ Stored: TypeAlias = Token | OAuth1Credentials
 S = TypeVar("S", Token, OAuth1Credentials)
 #: How long :meth:`TokenStore.lock` waits by default (seconds).
 DEFAULT_LOCK_TIMEOUT = 30.0
-FORMAT = "oauthkit/1"
 
 
 class Entry(NamedTuple):
@@ -103,26 +102,21 @@ def encode(value: Stored) -> str:
     (``expires_at`` absolute, refresh token, scope, ID token; for OAuth 1.0a the token
     credentials, never the client's secret or key)."""
     if isinstance(value, Token):
-        return json.dumps({"format": FORMAT, "kind": "oauth2", "data": value.to_dict()})
+        return write_record("oauth2", value.to_dict())
     if isinstance(value, OAuth1Credentials):
         # The token credentials only: the client credentials (consumer secret, RSA key) are
         # the application's configuration, never kept with a user's tokens.
-        return json.dumps({"format": FORMAT, "kind": "oauth1", "data": value.to_dict()})
+        return write_record("oauth1", value.to_dict())
     raise ConfigurationError("a store keeps a Token or OAuth1Credentials")
 
 
 def decode(text: str | bytes) -> Stored:
     """Take back what :func:`encode` wrote; anything else is a :class:`StoreError`."""
     try:
-        document = json.loads(text)
-        if not isinstance(document, dict) or document.get("format") != FORMAT:
-            raise ValueError("not an oauthkit entry")
-        data = document["data"]
-        if document["kind"] == "oauth2":
+        kind, data = read_record(text)
+        if kind == "oauth2":
             return Token.from_dict(data)
-        if document["kind"] == "oauth1":
-            return OAuth1Credentials.from_dict(data)  # a consumer secret of old is ignored
-        raise ValueError(f"unknown kind {document['kind']!r}")
+        return OAuth1Credentials.from_dict(data)  # a consumer secret of old is ignored
     except (ValueError, KeyError, TypeError) as exc:
         raise StoreError(f"the store holds an entry oauthkit cannot read: {exc}") from None
 
