@@ -20,12 +20,11 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
 
 import httpx2
 
-from .oauth2 import MEMORY_STREAMS
+from .oauth2 import add_memory_stream
 
 __all__ = ["HttpxAuth"]
 
-if httpx.ByteStream not in MEMORY_STREAMS:
-    MEMORY_STREAMS.append(httpx.ByteStream)
+add_memory_stream(httpx.ByteStream)
 
 
 class HttpxAuth(httpx.Auth):

@@ -8,8 +8,9 @@ import logging
 import math
 import threading
 import time
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from typing import NamedTuple, Protocol
+from urllib.parse import urlsplit
 
 import anyio
 import httpx2
@@ -165,6 +166,11 @@ def insecure_allowed(client: object, explicit: bool | None) -> bool:
     return bool(getattr(config, "allow_insecure_http", False))
 
 
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.hostname, parts.port
+
+
 def _where(request: httpx2.Request) -> str:
     """``METHOD scheme://host/path``: never the query, which may carry secrets."""
     return f"{request.method} {request.url.copy_with(query=None, fragment=None)}"
@@ -175,12 +181,19 @@ def _retrying(request: httpx2.Request) -> None:
 
 
 #: The stream types of a body held in memory (httpx's is added by oauthkit.auth.httpx).
-MEMORY_STREAMS: list[type] = [httpx2.ByteStream]
+MEMORY_STREAMS: tuple[type, ...] = (httpx2.ByteStream,)
+
+
+def add_memory_stream(stream_type: type) -> None:
+    """Count ``stream_type`` as a body held in memory (that can be sent twice)."""
+    global MEMORY_STREAMS
+    if stream_type not in MEMORY_STREAMS:
+        MEMORY_STREAMS = (*MEMORY_STREAMS, stream_type)
 
 
 def _replayable(request: httpx2.Request) -> bool:
     """A body held in memory can be sent twice; a generator or file stream cannot."""
-    return isinstance(request.stream, tuple(MEMORY_STREAMS))
+    return isinstance(request.stream, MEMORY_STREAMS)
 
 
 def _same_origin(a: httpx2.URL, b: httpx2.URL) -> bool:
@@ -228,6 +241,40 @@ class HoldsToken:
         """The current token (renewed ones replace it)."""
         return (self.holder or self._sync_holder()).current.token
 
+    # -- DPoP at resource servers (RFC 9449 §7, §9), for every adapter ----------------------
+
+    def _dpop_proof(self, token: Token, method: str, url: str) -> str:
+        """RFC 9449 §7.1: a fresh proof for this request, bound to the access token, with
+        the nonce this origin asked for last (§9)."""
+        return make_proof(
+            token.dpop_key or {},
+            method,
+            url,
+            now=time.time(),
+            access_token=token.access_token,
+            nonce=self._dpop_nonces().get(_origin(url)),
+        )
+
+    def _dpop_nonce_retry(
+        self, token: Token, url: str, status: int, headers: Mapping[str, str]
+    ) -> bool:
+        """RFC 9449 §9: remember the nonce a resource server sent; True when it refused the
+        request for want of it (worth one more try with it)."""
+        nonce = headers.get("dpop-nonce")
+        if token.dpop_key is None or not nonce:
+            return False
+        self._dpop_nonces()[_origin(url)] = nonce
+        again = wants_nonce(status, headers, None) is not None
+        if again:
+            log.info("retrying at %s with the DPoP nonce it asked for", _origin(url)[1])
+        return again
+
+    def _dpop_nonces(self) -> dict[tuple[str, str | None, int | None], str]:
+        nonces: dict[tuple[str, str | None, int | None], str] | None = self.__dict__.get("_dpop")
+        if nonces is None:
+            nonces = self.__dict__["_dpop"] = {}
+        return nonces
+
     def _sync_holder(self) -> TokenHolder:
         """The holder when :attr:`holder` is not set yet (a session loads it on first use)."""
         raise ReauthenticationRequired("this auth object has no token")
@@ -271,38 +318,17 @@ class OAuth2Auth(HoldsToken, httpx2.Auth):
         self._check_url(request.url.scheme, request.url.host)
         request.headers["Authorization"] = current.header
         if current.token.dpop_key is not None:
-            self._prove(request, current.token)
-
-    def _nonces(self) -> dict[tuple[str, str, int | None], str]:
-        nonces: dict[tuple[str, str, int | None], str] | None = self.__dict__.get("_dpop")
-        if nonces is None:
-            nonces = self.__dict__["_dpop"] = {}
-        return nonces
-
-    def _prove(self, request: httpx2.Request, token: Token) -> None:
-        """RFC 9449 §7.1: a fresh proof for this request, bound to the access token."""
-        origin = (request.url.scheme, request.url.host, request.url.port)
-        request.headers["DPoP"] = make_proof(
-            token.dpop_key or {},
-            request.method,
-            str(request.url),
-            now=time.time(),
-            access_token=token.access_token,
-            nonce=self._nonces().get(origin),
-        )
+            url = str(request.url)
+            request.headers["DPoP"] = self._dpop_proof(current.token, request.method, url)
 
     def _nonce_retry(
         self, replayable: bool, request: httpx2.Request, response: httpx2.Response, token: Token
     ) -> bool:
-        """RFC 9449 §9: remember a resource server's DPoP nonce; retry once when it asked."""
-        if token.dpop_key is None or "dpop-nonce" not in response.headers:
+        if token.dpop_key is None or not replayable:  # every response passes here: cheap
             return False
-        origin = (request.url.scheme, request.url.host, request.url.port)
-        self._nonces()[origin] = response.headers["dpop-nonce"]
-        again = replayable and wants_nonce(response.status_code, response.headers, None) is not None
-        if again:
-            log.info("retrying %s with the DPoP nonce its server asked for", _where(request))
-        return again
+        return self._dpop_nonce_retry(
+            token, str(request.url), response.status_code, response.headers
+        )
 
     def sync_auth_flow(
         self, request: httpx2.Request

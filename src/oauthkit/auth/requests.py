@@ -17,7 +17,6 @@ except ImportError as exc:
 
 from ..protocol.oauth1.credentials import OAuth1Credentials
 from ..protocol.oauth1.signing import Signer
-from ..protocol.oauth2.dpop import make_proof, wants_nonce
 from ..protocol.oauth2.token import Token
 from ..session import SessionBacked
 from .oauth2 import HoldsToken
@@ -90,20 +89,7 @@ class RequestsOAuth2Auth(HoldsToken, requests.auth.AuthBase):
     def _authorize(self, r: requests.PreparedRequest, token: Token, header: str) -> None:
         r.headers["Authorization"] = header
         if token.dpop_key is not None:
-            r.headers["DPoP"] = make_proof(
-                token.dpop_key,
-                r.method or "GET",
-                r.url or "",
-                now=time.time(),
-                access_token=token.access_token,
-                nonce=self._dpop_nonces().get(_origin(r.url)),
-            )
-
-    def _dpop_nonces(self) -> dict[tuple[str, str | None, int | None], str]:
-        nonces: dict[tuple[str, str | None, int | None], str] | None = self.__dict__.get("_dpop")
-        if nonces is None:
-            nonces = self.__dict__["_dpop"] = {}
-        return nonces
+            r.headers["DPoP"] = self._dpop_proof(token, r.method or "GET", r.url or "")
 
     def _after(self, response: requests.Response, **kwargs: Any) -> requests.Response:
         if response.status_code != 401:
@@ -119,13 +105,10 @@ class RequestsOAuth2Auth(HoldsToken, requests.auth.AuthBase):
             or _origin(response.url) != _origin(request.url)
         ):
             return response
-        nonce = (
-            wants_nonce(response.status_code, response.headers, None)
-            if current.token.dpop_key is not None
-            else None
-        )
-        if nonce is not None:  # RFC 9449 §9: the resource server asks for its nonce
-            self._dpop_nonces()[_origin(request.url)] = nonce
+        if self._dpop_nonce_retry(
+            current.token, request.url or "", response.status_code, response.headers
+        ):
+            pass  # RFC 9449 §9: send it again with the nonce the resource server asked for
         elif not holder.retry_after(
             response.status_code, response.headers.get("www-authenticate"), current.token
         ):
