@@ -21,9 +21,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from .._version import __version__
 from ..protocol.http import FORM_TYPE, HttpRequest, HttpResponse
-from ..protocol.jsontext import JSONTextError, loads
 from ..protocol.oauth2.device import DEVICE_CODE
 from ..protocol.oauth2.hooks import Hook
+from ..protocol.oauth2.response import json_object
 
 __all__ = [
     "ATLASSIAN_AUDIENCE",
@@ -76,17 +76,6 @@ RFC_ERRORS: Final = frozenset(
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _json_object(response: HttpResponse) -> dict[str, Any] | None:
-    """The body as a JSON object, or None (the core reports what is wrong with it)."""
-    if response.body.lstrip()[:1] != b"{":
-        return None
-    try:
-        value = loads(response.body)
-    except JSONTextError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def _with_json(
@@ -162,7 +151,7 @@ def _response_hook(
 def _error_with_200(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     if not _ok(response):
         return response
-    fields = _json_object(response)
+    fields = json_object(response)
     if fields is None or not isinstance(fields.get("error"), str) or "access_token" in fields:
         return response
     return _with_json(response, fields, 400)
@@ -187,7 +176,7 @@ https://docs.github.com/en/apps/oauth-apps/maintaining-oauth-apps/troubleshootin
 def _bearer_when_missing(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     if not _ok(response):
         return response
-    fields = _json_object(response)
+    fields = json_object(response)
     if fields is None or "access_token" not in fields or fields.get("token_type") is not None:
         return response
     return _with_json(response, {**fields, "token_type": "Bearer"})
@@ -254,7 +243,7 @@ _GITHUB_ERRORS: Final = {
 def _github_error_codes(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     if _ok(response):
         return response
-    fields = _json_object(response)
+    fields = json_object(response)
     code = fields.get("error") if fields else None
     if fields is None or not isinstance(code, str) or code not in _GITHUB_ERRORS:
         return response
@@ -296,7 +285,7 @@ _SLACK_ERRORS: Final = {
 
 
 def _slack_ok_false(request: HttpRequest, response: HttpResponse) -> HttpResponse:
-    fields = _json_object(response)
+    fields = json_object(response)
     if fields is None or fields.get("ok") is not False:
         return response
     code = fields.get("error")
@@ -325,7 +314,7 @@ _SLACK_LIFTED: Final = ("access_token", "token_type", "scope", "refresh_token", 
 def _slack_authed_user(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     if not _ok(response):
         return response
-    fields = _json_object(response)
+    fields = json_object(response)
     user = fields.get("authed_user") if fields else None
     if fields is None or fields.get("access_token") or not isinstance(user, dict):
         return response
@@ -352,7 +341,7 @@ https://docs.slack.dev/authentication/installing-with-oauth
 def _slack_token_type(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     if not _ok(response):
         return response
-    fields = _json_object(response)
+    fields = json_object(response)
     kind = fields.get("token_type") if fields else None
     if fields is None or kind not in ("bot", "user"):
         return response
@@ -412,7 +401,7 @@ https://developers.google.com/identity/protocols/oauth2/native-app
 def _google_device(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     if not _ok(response):
         return response
-    fields = _json_object(response)
+    fields = json_object(response)
     if fields is None or "device_code" not in fields or "verification_uri" in fields:
         return response
     if not isinstance(fields.get("verification_url"), str):
@@ -537,7 +526,7 @@ https://github.com/reddit-archive/reddit/wiki/OAuth2
 def _twitch_scope_list(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     if not _ok(response):
         return response
-    fields = _json_object(response)
+    fields = json_object(response)
     scope = fields.get("scope") if fields else None
     if fields is None or not isinstance(scope, list):
         return response
@@ -564,7 +553,7 @@ https://dev.twitch.tv/docs/authentication/getting-tokens-oauth/
 def _twitch_errors(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     if _ok(response):
         return response
-    fields = _json_object(response)
+    fields = json_object(response)
     message = fields.get("message") if fields else None
     if fields is None or not isinstance(message, str):
         return response
@@ -638,7 +627,7 @@ def _now(response: HttpResponse) -> float:
 def _strava_expires_at(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     if not _ok(response):
         return response
-    fields = _json_object(response)
+    fields = json_object(response)
     expires_at = fields.get("expires_at") if fields else None
     if fields is None or fields.get("expires_in") is not None:
         return response
@@ -666,7 +655,7 @@ https://developers.strava.com/docs/authentication/
 def _strava_fault(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     if _ok(response):
         return response
-    fields = _json_object(response)
+    fields = json_object(response)
     errors = fields.get("errors") if fields else None
     if fields is None or "error" in fields or not isinstance(errors, list):
         return response
@@ -729,7 +718,7 @@ _EBAY_TYPES: Final = frozenset({"user access token", "application access token"}
 def _ebay_token_type(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     if not _ok(response):
         return response
-    fields = _json_object(response)
+    fields = json_object(response)
     kind = fields.get("token_type") if fields else None
     if fields is None or not isinstance(kind, str) or kind.lower() not in _EBAY_TYPES:
         return response
@@ -752,7 +741,7 @@ https://developer.ebay.com/api-docs/static/oauth-auth-code-grant-request.html
 
 
 def _facebook_error_object(request: HttpRequest, response: HttpResponse) -> HttpResponse:
-    fields = _json_object(response)
+    fields = json_object(response)
     error = fields.get("error") if fields else None
     if (
         fields is None
@@ -793,7 +782,7 @@ https://developers.facebook.com/docs/graph-api/guides/error-handling
 def _fitbit_errors(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     if _ok(response):
         return response
-    fields = _json_object(response)
+    fields = json_object(response)
     errors = fields.get("errors") if fields else None
     if fields is None or "error" in fields or not isinstance(errors, list) or not errors:
         return response

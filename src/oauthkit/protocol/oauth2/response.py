@@ -17,6 +17,7 @@ from .token import Token
 __all__ = [
     "MAX_EXPIRES_IN",
     "error_fields",
+    "json_object",
     "parse_expires_in",
     "parse_json_object",
     "parse_token_response",
@@ -55,16 +56,23 @@ def parse_json_object(response: HttpResponse, what: str) -> dict[str, Any]:
     return value
 
 
-def error_fields(response: HttpResponse) -> dict[str, Any] | None:
-    """The body of an RFC 6749 §5.2 error — a JSON object with a string ``error`` — or
-    ``None`` when the body is something else."""
+def json_object(response: HttpResponse) -> dict[str, Any] | None:
+    """The body as a JSON object, or ``None`` when it is anything else (a caller that needs
+    one raises with :func:`parse_json_object` instead)."""
     if not _is_json_object_text(response.body):
         return None
     try:
-        fields = loads(response.body)
+        value = loads(response.body)
     except JSONTextError:
         return None
-    if isinstance(fields, dict) and isinstance(fields.get("error"), str):
+    return value if isinstance(value, dict) else None
+
+
+def error_fields(response: HttpResponse) -> dict[str, Any] | None:
+    """The body of an RFC 6749 §5.2 error — a JSON object with a string ``error`` — or
+    ``None`` when the body is something else."""
+    fields = json_object(response)
+    if fields is not None and isinstance(fields.get("error"), str):
         return fields
     return None
 
