@@ -585,3 +585,76 @@ def test_redis_stale_holder_cannot_overwrite(redis_url: str) -> None:
         with pytest.raises(StoreConflict, match="expired"):
             stale.save(Token("stale"), entry.version)
     assert second.get(KEY) == Token("v2")
+
+
+# ------------------------------------------------------------------------------ SQLite leases
+
+
+def test_a_slow_token_endpoint_delays_only_its_own_key(
+    counting_server: CountingServer, sqlite_path: Path
+) -> None:
+    """A renewal that waits 3 s for the token endpoint holds a lease on its key only: other
+    keys of the same SQLite file are read and written at full speed meanwhile, and another
+    process's view of the store is never "database is locked"."""
+    store = SQLiteStore(sqlite_path)
+    _seed_due(counting_server, store, "slow")
+    store.put("other", Token("other-access-token", refresh_token="r"))
+    counting_server.set(token_delay=3.0)
+    done = threading.Event()
+
+    def renew_slowly() -> None:
+        with _client(counting_server) as client:
+            Session(client, store, "slow").token()
+        done.set()
+
+    thread = threading.Thread(target=renew_slowly)
+    thread.start()
+    try:
+        time.sleep(0.5)  # the renewal holds its lease and waits for the server
+        assert not done.is_set()
+        started = time.monotonic()
+        for i in range(20):
+            store.put("other", Token(f"other-access-token-{i}", refresh_token="r"))
+            other = store.get("other", Token)
+            assert other is not None and other.access_token == f"other-access-token-{i}"
+        with store.lock("another", timeout=1) as txn:
+            txn.save(Token("another-token"), None)
+        assert time.monotonic() - started < 1.0, "other keys waited for the slow renewal"
+        reader = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from oauthkit.stores import SQLiteStore; "
+                f"s = SQLiteStore({str(sqlite_path)!r}); s.put('third', s.get('other')); print('ok')",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert reader.stdout.strip() == "ok", reader.stderr
+        assert not done.is_set()  # all of that happened while the renewal was still waiting
+    finally:
+        thread.join(15)
+    assert done.is_set()
+    assert counting_server.counts["refresh_ok"] == 1
+
+
+def test_a_lease_that_ran_out_cannot_write(
+    sqlite_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A holder that hung past its lease loses it: another takes the key, and the first
+    holder's compare-and-set is refused (no write) rather than overwriting the newer token."""
+    import oauthkit.stores.sqlite as sqlite_module
+
+    monkeypatch.setattr(sqlite_module, "LEASE_SECONDS", 0.3)
+    store = SQLiteStore(sqlite_path)
+    store.put("k", Token("first"))
+    with store.lock("k", timeout=5) as slow:
+        entry = slow.load()
+        assert entry is not None
+        time.sleep(0.5)  # the lease runs out while this holder "waits for a server"
+        with store.lock("k", timeout=1) as fast:  # taken over at once
+            fast.save(Token("second"), entry.version)
+        with pytest.raises(StoreConflict, match="lease"):
+            slow.save(Token("stale"), entry.version)
+    assert store.get("k", Token) == Token("second")

@@ -2,9 +2,11 @@
 
 The file is created 0600 inside 0700 folders, never through a symbolic link; an existing file
 must belong to this user (its mode is tightened to 0600) in a folder no one else can write to;
-deleted tokens are overwritten (``secure_delete``). WAL lets readers go on while a refresh holds
-the write lock; the cross-process lock is SQLite's own (``BEGIN IMMEDIATE``), released by the
-operating system if its holder dies. A file that is corrupt or belongs to something else is
+deleted tokens are overwritten (``secure_delete``). The per-key renewal lock is a lease (a row
+with an owner token, the holder's process id and an expiry) taken and released in short
+transactions, and the write is a compare-and-set that checks the lease: no SQLite lock is held
+while a renewal waits for a server, so a slow token endpoint delays only its own key; a dead
+holder's lease is taken over at once. A file that is corrupt or belongs to something else is
 a :class:`~oauthkit.errors.StoreError`, never silently reset.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import secrets
 import sqlite3
 import stat
 import threading
@@ -106,10 +109,43 @@ def default_path() -> Path:
     return data_file()
 
 
+#: The renewal leases (one row per key being renewed): who holds it (a random owner token and
+#: its process id, so that a lease of a dead process on this machine is taken over at once),
+#: and until when (a holder that hangs past it loses it; its write is then refused).
+_LEASES = """
+CREATE TABLE IF NOT EXISTS leases (
+    key TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    expires_at REAL NOT NULL
+)
+"""
+#: How long a lease lasts: far longer than a renewal can take (a whole exchange is bounded by
+#: ``oauthkit.drivers.READ_DEADLINE``), and a dead holder's lease is taken over at once.
+LEASE_SECONDS = 120.0
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` of this machine still runs (a lease's holder)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: alive
+    return True
+
+
 class _SQLiteTransaction:
-    def __init__(self, connection: sqlite3.Connection, key: str) -> None:
+    """The holder of a key's lease reads and compare-and-sets it, each in a short
+    transaction of its own: nothing is locked while the holder talks to a server."""
+
+    def __init__(self, connection: sqlite3.Connection, key: str, owner: str) -> None:
         self._connection = connection
         self._key = key
+        self._owner = owner
 
     def load(self) -> Entry | None:
         try:
@@ -122,6 +158,29 @@ class _SQLiteTransaction:
 
     def save(self, value: Stored, version: int | None) -> int:
         text = encode(value)
+        try:
+            self._connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"the token store failed to write: {exc}") from None
+        try:
+            held = self._connection.execute(
+                "SELECT 1 FROM leases WHERE key = ? AND owner = ? AND expires_at > ?",
+                (self._key, self._owner, time.time()),
+            ).fetchone()
+            if held is None:
+                raise StoreConflict(
+                    f"the lease on {self._key!r} ran out before the write: another holder may "
+                    "have renewed it (the write was not made)"
+                )
+            new = self._compare_and_set(text, version)
+            self._connection.execute("COMMIT")
+            return new
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self._connection.execute("ROLLBACK")
+            raise
+
+    def _compare_and_set(self, text: str, version: int | None) -> int:
         try:
             if version is None:
                 cursor = self._connection.execute(
@@ -239,6 +298,7 @@ class SQLiteStore(BlockingStore):
                 f"{SCHEMA_VERSION} (written by another version of oauthkit?)"
             )
         connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute(_LEASES)  # added to stores made before leases; older readers ignore it
         if connection.execute("PRAGMA quick_check").fetchone()[0] != "ok":
             raise sqlite3.DatabaseError("quick_check failed")
 
@@ -283,31 +343,59 @@ class SQLiteStore(BlockingStore):
 
     @contextmanager
     def lock(self, key: str, *, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[Transaction]:
-        """SQLite's write lock (``BEGIN IMMEDIATE``; it covers the whole file), held while the
-        caller reads and compare-and-sets ``key``; committed on a normal exit, rolled back on
-        an error, and released by the operating system if the process dies."""
-        connection = self._connect(timeout)
+        """A lease on ``key`` (an owner token, this process's id, an expiry), taken and
+        released in short transactions: the holder reads and compare-and-sets ``key`` while
+        every other key stays free to read and write, and no SQLite lock is held while it
+        talks to a server. A lease whose process died is taken over at once; one that ran
+        out (:data:`LEASE_SECONDS`) is taken over and its holder's write refused. Raises
+        :class:`~oauthkit.errors.LockTimeout` after ``timeout`` seconds of waiting."""
+        owner = secrets.token_hex(16)
+        connection = self._connect()
         try:
-            try:
-                connection.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                if "locked" in str(exc) or "busy" in str(exc):
+            deadline = time.monotonic() + timeout
+            pause = 0.005
+            while not self._take_lease(connection, key, owner):
+                left = deadline - time.monotonic()
+                if left <= 0:
                     raise LockTimeout(
-                        f"the token store {self.path} stayed locked for {timeout} s"
-                    ) from None
-                raise StoreError(f"the token store {self.path} failed: {exc}") from None
+                        f"the lease on {key!r} in {self.path} stayed taken for {timeout} s"
+                    )
+                time.sleep(min(pause, left))
+                pause = min(pause * 2, 0.1)
             try:
-                yield _SQLiteTransaction(connection, key)
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):  # closing rolls back as well
-                    connection.execute("ROLLBACK")
-                raise
-            try:
-                connection.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise StoreError(f"the token store {self.path} failed to commit: {exc}") from None
+                yield _SQLiteTransaction(connection, key, owner)
+            finally:
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute(
+                        "DELETE FROM leases WHERE key = ? AND owner = ?", (key, owner)
+                    )
+        except sqlite3.Error as exc:
+            raise StoreError(f"the token store {self.path} failed: {exc}") from None
         finally:
             connection.close()
+
+    def _take_lease(self, connection: sqlite3.Connection, key: str, owner: str) -> bool:
+        """One short transaction: the lease is ours if it is free, ran out, or its process
+        died."""
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            row = connection.execute(
+                "SELECT pid, expires_at FROM leases WHERE key = ?", (key,)
+            ).fetchone()
+            now = time.time()
+            if row is not None and row[1] > now and _alive(row[0]):
+                connection.execute("ROLLBACK")
+                return False
+            connection.execute(
+                "INSERT OR REPLACE INTO leases (key, owner, pid, expires_at) VALUES (?, ?, ?, ?)",
+                (key, owner, os.getpid(), now + LEASE_SECONDS),
+            )
+            connection.execute("COMMIT")
+            return True
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                connection.execute("ROLLBACK")
+            raise
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r})"
