@@ -75,7 +75,6 @@ def test_every_io_method_of_an_async_client_is_awaited() -> None:
                 "metadata",
                 "authorization_request",
                 "exchange_code",
-                "exchange",
                 "refresh",
                 "client_credentials",
                 "device_authorization",

@@ -589,3 +589,22 @@ def test_dpop_with_ed25519(oidc_provider: OIDCPeer) -> None:
         with httpx2.Client(auth=client.auth(token)) as api:
             assert api.get(oidc_provider.userinfo_endpoint).status_code == 200
         assert client.refresh(token).token_type == "DPoP"
+
+
+def test_exchange_code_takes_a_request_and_its_callback_or_a_validated_code(
+    oidc_provider: OIDCPeer,
+) -> None:
+    """One name for the code exchange: with the callback (validated first) or with the
+    AuthorizationCode that validate_callback returned; the wrong mix is a clear error."""
+    from oauthkit.errors import ConfigurationError
+
+    with _client(oidc_provider, "basic") as client:
+        request = client.authorization_request()
+        code = client.validate_callback(request, oidc_provider.approve(request.url))
+        with pytest.raises(ConfigurationError, match="pass no callback"):
+            client.exchange_code(code, "http://127.0.0.1:8765/callback?code=x")
+        assert client.exchange_code(code).access_token
+        again = client.authorization_request()
+        with pytest.raises(ConfigurationError, match="callback is missing"):
+            client.exchange_code(again)
+        assert client.exchange_code(again, oidc_provider.approve(again.url)).access_token

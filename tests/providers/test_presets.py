@@ -425,7 +425,7 @@ def test_intuit_realm_id_survives_the_callback() -> None:
         query = urlencode({"code": "c0de", "state": request.state, "realmId": "193514507456789"})
         code = client.validate_callback(request, f"{REDIRECT}?{query}")
         assert code.extra["realmId"] == "193514507456789"
-        token = client.exchange(code)
+        token = client.exchange_code(code)
     assert token.token_type == "Bearer"
 
 

@@ -142,7 +142,7 @@ def run_demo(store: TokenStore, *, interactive_browser: bool, say: Callable[[str
                 request.state,
                 lambda params: client2.validate_callback(request, params),
             )
-            token = client2.exchange(code)
+            token = client2.exchange_code(code)
             lifetime = int(token.lifetime.total_seconds()) if token.lifetime else "?"
             step(
                 "Code exchange",

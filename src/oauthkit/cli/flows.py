@@ -168,7 +168,7 @@ def login_browser(
             request.state, lambda params: client.validate_callback(request, params), timeout
         )
         printer.say("Authorization received; exchanging the code…")
-        token = client.exchange(code)
+        token = client.exchange_code(code)
         return token, who_am_i(provider, token, client)
 
 

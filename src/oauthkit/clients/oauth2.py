@@ -221,8 +221,19 @@ class _OAuth2Base(Generic[H]):
         """True when :meth:`_renew_step` has a way to renew ``token``."""
         return bool(token.refresh_token) or token.grant == "client_credentials"
 
-    def _exchange_step(self, request: AuthorizationRequest, callback: Callback) -> Step[Token]:
-        code = validate_callback(request, callback)
+    def _exchange_step(
+        self, request: AuthorizationRequest | AuthorizationCode, callback: Callback | None
+    ) -> Step[Token]:
+        if isinstance(request, AuthorizationCode):
+            if callback is not None:
+                raise ConfigurationError(
+                    "a validated AuthorizationCode is exchanged alone: pass no callback"
+                )
+            code = request
+        elif callback is None:
+            raise ConfigurationError("exchange_code(request, callback): the callback is missing")
+        else:
+            code = validate_callback(request, callback)
         return grants.exchange_code(self.config, self._cache, code)
 
     def __repr__(self) -> str:
@@ -263,13 +274,12 @@ class OAuth2Client(_OAuth2Base[httpx2.Client], SyncLifecycle):
         )
         return run(step, self.http)
 
-    def exchange_code(self, request: AuthorizationRequest, callback: Callback) -> Token:
-        """Validate the callback (error, state, iss first), then exchange its code."""
+    def exchange_code(
+        self, request: AuthorizationRequest | AuthorizationCode, callback: Callback | None = None
+    ) -> Token:
+        """RFC 6749 §4.1.3: validate the callback (error, state, iss first), then exchange
+        its code — or exchange a code :meth:`validate_callback` already returned."""
         return run(self._exchange_step(request, callback), self.http)
-
-    def exchange(self, code: AuthorizationCode) -> Token:
-        """Exchange a code that :meth:`validate_callback` returned (RFC 6749 §4.1.3)."""
-        return run(grants.exchange_code(self.config, self._cache, code), self.http)
 
     def refresh(self, token: Token, *, scope: str | None = None) -> Token:
         """RFC 6749 §6; the old refresh token is kept when the server returns none."""
@@ -357,13 +367,11 @@ class AsyncOAuth2Client(_OAuth2Base[httpx2.AsyncClient], AsyncLifecycle):
         )
         return await arun(step, self.http)
 
-    async def exchange_code(self, request: AuthorizationRequest, callback: Callback) -> Token:
-        """Validate the callback (error, state, iss first), then exchange its code."""
+    async def exchange_code(
+        self, request: AuthorizationRequest | AuthorizationCode, callback: Callback | None = None
+    ) -> Token:
+        """The ``await`` twin of :meth:`OAuth2Client.exchange_code`."""
         return await arun(self._exchange_step(request, callback), self.http)
-
-    async def exchange(self, code: AuthorizationCode) -> Token:
-        """Exchange a code that :meth:`validate_callback` returned (RFC 6749 §4.1.3)."""
-        return await arun(grants.exchange_code(self.config, self._cache, code), self.http)
 
     async def refresh(self, token: Token, *, scope: str | None = None) -> Token:
         """RFC 6749 §6; the old refresh token is kept when the server returns none."""

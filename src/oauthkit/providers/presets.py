@@ -514,7 +514,8 @@ PRESETS: Final[tuple[Preset, ...]] = (
         options={"api_host": "sandbox-quickbooks.api.intuit.com for the sandbox"},
         notes=(
             "The company id (realmId) arrives on the callback; it is kept in "
-            "AuthorizationCode.extra['realmId'] (validate_callback, then exchange)."
+            "AuthorizationCode.extra['realmId'] (validate_callback, then exchange_code with "
+            "that code)."
         ),
     ),
     # ------------------------------------------------------------------------- Etsy
