@@ -126,15 +126,19 @@ class Session:
             raise ReauthenticationRequired(f"no token is stored under {self.key!r}: sign in")
         if not isinstance(value, Token):
             raise StoreError(f"{self.key!r} holds OAuth 1.0a credentials, not an OAuth 2 token")
-        if refused_at(value) is not None:
-            raise ReauthenticationRequired(
-                f"the provider refused the refresh token under {self.key!r} at "
-                f"{refused_at(value)}: sign in again"
-            )
+        self._check_not_refused(value)
         with self._start_lock:
             if self._holder is None:
                 self._holder = TokenHolder(self, value, leeway=self.leeway)
             return self._holder
+
+    def _check_not_refused(self, token: Token) -> None:
+        when = refused_at(token)
+        if when is not None:
+            raise ReauthenticationRequired(
+                f"the provider refused the refresh token under {self.key!r} at {when}: "
+                "sign in again"
+            )
 
     def _sync_holder(self) -> TokenHolder:
         return self._holder or self._adopt_stored(self.store.get(self.key))
@@ -200,11 +204,7 @@ class Session:
         stored = entry.value
         if not isinstance(stored, Token):
             raise StoreError(f"{self.key!r} holds OAuth 1.0a credentials, not an OAuth 2 token")
-        if refused_at(stored) is not None:
-            raise ReauthenticationRequired(
-                f"the provider refused the refresh token under {self.key!r} at "
-                f"{refused_at(stored)}: sign in again"
-            )
+        self._check_not_refused(stored)
         if stored.access_token != stale.access_token and not stored.is_due(self.leeway):
             log.info("%r was renewed by another process: nothing sent", self.key)
             return stored

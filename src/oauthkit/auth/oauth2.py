@@ -82,10 +82,6 @@ class TokenHolder:
         """Use ``token`` from now on (a new sign-in)."""
         self.current = self._prepare(token)
 
-    def _can_renew(self, token: Token) -> bool:
-        """True when ``token`` can be refreshed or fetched again."""
-        return self._client._can_renew(token)
-
     def retry_after(self, status: int, www_authenticate: str | None, token: Token) -> bool:
         """RFC 6750 §3.1 (RFC 9449 §7.1 for DPoP): a 401 whose challenge of the token's own
         scheme says ``invalid_token`` is worth one renewal and one retry;
@@ -166,8 +162,9 @@ def insecure_allowed(client: object, explicit: bool | None) -> bool:
     return bool(getattr(config, "allow_insecure_http", False))
 
 
-def _origin(url: str) -> tuple[str, str | None, int | None]:
-    parts = urlsplit(url)
+def origin_of(url: str | None) -> tuple[str, str | None, int | None]:
+    """``(scheme, host, port)`` of ``url``: what DPoP nonces and retries are kept per."""
+    parts = urlsplit(url or "")
     return parts.scheme, parts.hostname, parts.port
 
 
@@ -252,7 +249,7 @@ class HoldsToken:
             url,
             now=time.time(),
             access_token=token.access_token,
-            nonce=self._dpop_nonces().get(_origin(url)),
+            nonce=self._dpop_nonces().get(origin_of(url)),
         )
 
     def _dpop_nonce_retry(
@@ -263,10 +260,10 @@ class HoldsToken:
         nonce = headers.get("dpop-nonce")
         if token.dpop_key is None or not nonce:
             return False
-        self._dpop_nonces()[_origin(url)] = nonce
+        self._dpop_nonces()[origin_of(url)] = nonce
         again = wants_nonce(status, headers, None) is not None
         if again:
-            log.info("retrying at %s with the DPoP nonce it asked for", _origin(url)[1])
+            log.info("retrying at %s with the DPoP nonce it asked for", origin_of(url)[1])
         return again
 
     def _dpop_nonces(self) -> dict[tuple[str, str | None, int | None], str]:

@@ -19,7 +19,7 @@ from ..protocol.oauth1.credentials import OAuth1Credentials
 from ..protocol.oauth1.signing import Signer
 from ..protocol.oauth2.token import Token
 from ..session import SessionBacked
-from .oauth2 import HoldsToken
+from .oauth2 import HoldsToken, origin_of
 
 __all__ = ["RequestsOAuth1Auth", "RequestsOAuth2Auth", "RequestsSessionAuth"]
 
@@ -60,11 +60,6 @@ class RequestsOAuth1Auth(requests.auth.AuthBase):
         return f"RequestsOAuth1Auth({self.credentials!r}, {self.signer.signature_method})"
 
 
-def _origin(url: str | None) -> tuple[str, str | None, int | None]:
-    parts = urlsplit(url or "")
-    return parts.scheme, parts.hostname, parts.port
-
-
 class RequestsOAuth2Auth(HoldsToken, requests.auth.AuthBase):
     """A ``requests`` auth carrying an OAuth 2 token (RFC 6750 §2.1), renewed like
     :class:`~oauthkit.auth.oauth2.OAuth2Auth`: when due within ``leeway`` seconds, and once
@@ -102,7 +97,7 @@ class RequestsOAuth2Auth(HoldsToken, requests.auth.AuthBase):
         if (
             not replayable
             or getattr(request, "_oauthkit_retried", False)
-            or _origin(response.url) != _origin(request.url)
+            or origin_of(response.url) != origin_of(request.url)
         ):
             return response
         if self._dpop_nonce_retry(

@@ -36,11 +36,9 @@ from typing import Any
 
 from .._paths import config_file, data_file
 from ..errors import ConfigurationError
-from ..protocol.endpoints import OAUTH1_ENDPOINTS
-from ..protocol.endpoints import OAUTH2_ENDPOINTS as CLIENT_ENDPOINTS
+from ..protocol.endpoints import OAUTH1_ENDPOINTS, OAUTH2_ENDPOINTS
 
 __all__ = [
-    "OAUTH2_ENDPOINTS",
     "Config",
     "ProviderConfig",
     "config_path",
@@ -48,8 +46,6 @@ __all__ = [
     "store_file",
 ]
 
-#: The endpoints a ``[providers.NAME]`` table may give instead of (or beside) an issuer.
-OAUTH2_ENDPOINTS = CLIENT_ENDPOINTS
 _OAUTH2_KEYS = {
     "type",
     "preset",

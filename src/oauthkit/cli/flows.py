@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError, OAuthKitError
+from ..protocol.endpoints import OAUTH2_ENDPOINTS
 from ..protocol.oauth1.credentials import OAuth1Credentials
 from ..protocol.oauth2.token import Token
 from ..stores.base import TokenStore
-from .config import OAUTH2_ENDPOINTS
 from .loopback import LoopbackRedirect
 from .provider import ResolvedProvider
 
