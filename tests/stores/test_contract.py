@@ -313,3 +313,71 @@ def test_keyring_backend_errors_are_store_errors(tmp_path: Path) -> None:
 
     with pytest.raises(StoreError, match="some backends limit the size"):
         KeyringStore(backend=Refusing(), lock_dir=tmp_path).put("k", _token())
+
+
+# -- pending web flows (oauthkit.web) ---------------------------------------------------------
+
+PENDING_STORES = ["memory", "sqlite", "redis"]
+
+
+@pytest.fixture(params=PENDING_STORES)
+def pending_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    if request.param == "memory":
+        yield MemoryStore()
+    elif request.param == "sqlite":
+        yield SQLiteStore(tmp_path / "tokens.sqlite3")
+    else:
+        redis_store = RedisStore(request.getfixturevalue("redis_url"))
+        yield redis_store
+        redis_store.close()
+
+
+def test_a_pending_flow_is_taken_once(pending_store: Any) -> None:
+    pending_store.put_pending("h1", '{"a": 1}', ttl=60)
+    pending_store.put_pending("h2", '{"b": 2}', ttl=60)
+    assert pending_store.take_pending("h1") == '{"a": 1}'
+    assert pending_store.take_pending("h1") is None  # a replay finds nothing
+    assert pending_store.take_pending("nope") is None
+    assert pending_store.take_pending("h2") == '{"b": 2}'
+    assert pending_store.keys() == []  # pending flows are not tokens
+
+
+def test_an_expired_pending_flow_is_gone(pending_store: Any) -> None:
+    import time
+
+    pending_store.put_pending("h", "x", ttl=0.2)
+    time.sleep(0.4)
+    assert pending_store.take_pending("h") is None
+
+
+def test_of_many_takers_exactly_one_gets_the_flow(pending_store: Any) -> None:
+    for round_ in range(5):
+        pending_store.put_pending(f"race{round_}", "record", ttl=60)
+        got: list[str | None] = []
+        start = threading.Barrier(8)
+
+        def take(handle: str = f"race{round_}") -> None:
+            start.wait()
+            got.append(pending_store.take_pending(handle))
+
+        threads = [threading.Thread(target=take) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert got.count("record") == 1
+        assert got.count(None) == 7
+
+
+async def test_pending_flows_from_async_code(pending_store: Any) -> None:
+    await pending_store.aput_pending("ah", "async record", ttl=60)
+    assert await pending_store.atake_pending("ah") == "async record"
+    assert await pending_store.atake_pending("ah") is None
+
+
+def test_the_keyring_store_says_it_keeps_no_pending_flows(tmp_path: Path) -> None:
+    from oauthkit.errors import ConfigurationError
+
+    store = KeyringStore(backend=file_keyring(tmp_path), lock_dir=tmp_path / "locks")
+    with pytest.raises(ConfigurationError, match="cannot keep pending web flows"):
+        store.put_pending("h", "x", ttl=60)

@@ -18,6 +18,7 @@ __all__ = [
     "AsyncTransaction",
     "BlockingStore",
     "Entry",
+    "PendingFlows",
     "Reads",
     "Stored",
     "TokenStore",
@@ -95,6 +96,33 @@ class TokenStore(Protocol):
     def alock(
         self, key: str, *, timeout: float = DEFAULT_LOCK_TIMEOUT
     ) -> Any: ...  # an async context manager of AsyncTransaction
+
+
+class PendingFlows(Protocol):
+    """Where a web flow keeps what it needs between the redirect and the callback
+    (:mod:`oauthkit.web`): an opaque record under a handle (a hash of the ``state`` or of the
+    OAuth 1.0a request token), expiring after ``ttl`` seconds and taken at most once.
+
+    :class:`~oauthkit.stores.MemoryStore` (one process only), :class:`~oauthkit.stores.SQLiteStore`
+    and :class:`~oauthkit.stores.RedisStore` keep them; each has the ``a``-prefixed twins.
+    """
+
+    def put_pending(self, handle: str, record: str, *, ttl: float) -> None:
+        """Keep ``record`` under ``handle`` for ``ttl`` seconds (a handle is never reused)."""
+        ...
+
+    def take_pending(self, handle: str) -> str | None:
+        """Remove and return the record under ``handle``, atomically: of two callers, one
+        gets it and the other ``None``; an expired record is ``None`` (and removed)."""
+        ...
+
+    async def aput_pending(self, handle: str, record: str, *, ttl: float) -> None:
+        """The ``await`` twin of :meth:`put_pending`."""
+        ...
+
+    async def atake_pending(self, handle: str) -> str | None:
+        """The ``await`` twin of :meth:`take_pending`."""
+        ...
 
 
 def encode(value: Stored) -> str:
@@ -223,6 +251,26 @@ class BlockingStore(Reads):
     async def akeys(self) -> list[str]:
         """:meth:`keys`, from a worker thread."""
         return await _in_thread(self.keys)  # type: ignore[no-any-return]
+
+    def put_pending(self, handle: str, record: str, *, ttl: float) -> None:
+        """See :class:`PendingFlows`; a store that cannot keep web flows says so."""
+        raise ConfigurationError(
+            f"{type(self).__name__} cannot keep pending web flows: use SQLiteStore, RedisStore "
+            "or SQLAlchemyStore (or MemoryStore in a single process)"
+        )
+
+    def take_pending(self, handle: str) -> str | None:
+        """See :class:`PendingFlows`."""
+        self.put_pending(handle, "", ttl=0)  # raises the same explanation
+        return None
+
+    async def aput_pending(self, handle: str, record: str, *, ttl: float) -> None:
+        """:meth:`put_pending`, from a worker thread."""
+        await _in_thread(lambda: self.put_pending(handle, record, ttl=ttl))
+
+    async def atake_pending(self, handle: str) -> str | None:
+        """:meth:`take_pending`, from a worker thread."""
+        return await _in_thread(self.take_pending, handle)  # type: ignore[no-any-return]
 
     @asynccontextmanager
     async def alock(

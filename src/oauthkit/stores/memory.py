@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -41,10 +42,16 @@ class _MemoryTransaction:
 
 
 class MemoryStore(BlockingStore):
-    """Tokens kept in a dict of this process; gone when it exits. Thread- and task-safe."""
+    """Tokens kept in a dict of this process; gone when it exits. Thread- and task-safe.
+
+    Its pending web flows live in this process only: a web application served by several
+    worker processes needs a shared store (SQLite, Redis, its database), or a callback that
+    lands on another worker than its redirect finds nothing.
+    """
 
     def __init__(self) -> None:
         self._entries: dict[str, Entry] = {}
+        self._pending: dict[str, tuple[str, float]] = {}
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
 
@@ -65,6 +72,20 @@ class MemoryStore(BlockingStore):
     def keys(self) -> list[str]:
         with self._guard:
             return sorted(self._entries)
+
+    def put_pending(self, handle: str, record: str, *, ttl: float) -> None:
+        now = time.monotonic()
+        with self._guard:
+            for old in [h for h, (_, until) in self._pending.items() if until <= now]:
+                del self._pending[old]
+            self._pending[handle] = (record, now + ttl)
+
+    def take_pending(self, handle: str) -> str | None:
+        with self._guard:
+            found = self._pending.pop(handle, None)
+        if found is None or found[1] <= time.monotonic():
+            return None
+        return found[0]
 
     @contextmanager
     def lock(self, key: str, *, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[Transaction]:

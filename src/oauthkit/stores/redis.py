@@ -141,6 +141,13 @@ class RedisStore(Reads):
     def _lock_key(self, key: str) -> str:
         return f"{self.prefix}:lock:{key}"
 
+    def _pending_key(self, handle: str) -> str:
+        return f"{self.prefix}:pending:{handle}"
+
+    @staticmethod
+    def _ttl_ms(ttl: float) -> int:
+        return max(1, int(ttl * 1000))
+
     @contextmanager
     def _errors(self) -> Iterator[None]:
         try:
@@ -181,6 +188,17 @@ class RedisStore(Reads):
         with self._errors():
             found = self._client().scan_iter(match=self._token_key("*"))
             return sorted(k.decode()[start:] for k in found)
+
+    def put_pending(self, handle: str, record: str, *, ttl: float) -> None:
+        """A web flow's record, with Redis's own expiry (``SET NX PX``)."""
+        with self._errors():
+            self._client().set(self._pending_key(handle), record, nx=True, px=self._ttl_ms(ttl))
+
+    def take_pending(self, handle: str) -> str | None:
+        """``GETDEL``: atomic, so a replayed callback finds nothing."""
+        with self._errors():
+            found = self._client().getdel(self._pending_key(handle))
+        return found.decode() if found is not None else None
 
     @contextmanager
     def lock(
@@ -225,6 +243,19 @@ class RedisStore(Reads):
         with self._errors():
             found = [k async for k in self._aclient().scan_iter(match=self._token_key("*"))]
         return sorted(k.decode()[start:] for k in found)
+
+    async def aput_pending(self, handle: str, record: str, *, ttl: float) -> None:
+        """The ``await`` twin of :meth:`put_pending`."""
+        with self._errors():
+            await self._aclient().set(
+                self._pending_key(handle), record, nx=True, px=self._ttl_ms(ttl)
+            )
+
+    async def atake_pending(self, handle: str) -> str | None:
+        """The ``await`` twin of :meth:`take_pending`."""
+        with self._errors():
+            found = await self._aclient().getdel(self._pending_key(handle))
+        return found.decode() if found is not None else None
 
     @asynccontextmanager
     async def alock(

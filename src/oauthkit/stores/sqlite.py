@@ -120,6 +120,13 @@ CREATE TABLE IF NOT EXISTS leases (
     expires_at REAL NOT NULL
 )
 """
+#: Pending web flows (:class:`~oauthkit.stores.base.PendingFlows`): a record under a handle,
+#: until an expiry; the index keeps the purge of expired rows from scanning the table.
+_PENDING = (
+    "CREATE TABLE IF NOT EXISTS pending ("
+    " handle TEXT PRIMARY KEY, record TEXT NOT NULL, expires_at REAL NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS pending_expiry ON pending (expires_at)",
+)
 #: How long a lease lasts: far longer than a renewal can take (a whole exchange is bounded by
 #: ``oauthkit.drivers.READ_DEADLINE``), and a dead holder's lease is taken over at once.
 LEASE_SECONDS = 120.0
@@ -299,6 +306,8 @@ class SQLiteStore(BlockingStore):
             )
         connection.execute("PRAGMA journal_mode = WAL")
         connection.execute(_LEASES)  # added to stores made before leases; older readers ignore it
+        for statement in _PENDING:  # likewise for pending web flows
+            connection.execute(statement)
         if connection.execute("PRAGMA quick_check").fetchone()[0] != "ok":
             raise sqlite3.DatabaseError("quick_check failed")
 
@@ -340,6 +349,33 @@ class SQLiteStore(BlockingStore):
         with self._connection() as connection:
             rows = connection.execute("SELECT key FROM tokens ORDER BY key").fetchall()
         return [row[0] for row in rows]
+
+    def put_pending(self, handle: str, record: str, *, ttl: float) -> None:
+        """Keep a web flow's record (expired ones are purged on the way, through an index)."""
+        now = time.time()
+        with self._connection() as connection:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                connection.execute("DELETE FROM pending WHERE expires_at <= ?", (now,))
+                connection.execute(
+                    "INSERT INTO pending (handle, record, expires_at) VALUES (?, ?, ?)",
+                    (handle, record, now + ttl),
+                )
+                connection.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute("ROLLBACK")
+                raise
+
+    def take_pending(self, handle: str) -> str | None:
+        """One ``DELETE … RETURNING``: of two callers only one gets the record."""
+        with self._connection() as connection:
+            row = connection.execute(
+                "DELETE FROM pending WHERE handle = ? RETURNING record, expires_at", (handle,)
+            ).fetchone()
+        if row is None or row[1] <= time.time():
+            return None
+        return str(row[0])
 
     @contextmanager
     def lock(self, key: str, *, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[Transaction]:
