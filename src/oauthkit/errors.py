@@ -33,7 +33,13 @@
     │   ├── TokenMismatch                        OAuth 1.0a ``oauth_token`` is not the one we got
     │   ├── MissingParameter                     ``code`` or ``oauth_verifier`` is absent
     │   ├── UnexpectedParameter                  tokens arriving where only a code belongs
-    │   └── RequestAlreadyUsed                   the authorization request was exchanged already
+    │   ├── RequestAlreadyUsed                   the authorization request was exchanged already
+    │   ├── FlowNotFound                         web flow: no pending flow for this callback
+    │   │   └── FlowExpired                      web flow: it was begun too long ago
+    │   ├── BrowserMismatch                      web flow: not the browser that began it
+    │   ├── ProviderMismatch                     web flow: begun with another provider (mix-up)
+    │   └── RedirectMismatch                     web flow: not the redirect URI it was sent to
+    ├── UnsafeReturnPath (also ValueError)       web flow: a return path that leaves the site
     ├── PollingTimeout (also TimeoutError)       device flow: no answer before the deadline
     ├── LoopbackTimeout (also TimeoutError)      the command's loopback redirect never came
     │                                            (oauthkit.cli.loopback)
@@ -64,11 +70,14 @@ __all__ = [
     "AuthorizationDenied",
     "AuthorizationPending",
     "AuthorizationResponseError",
+    "BrowserMismatch",
     "CallbackError",
     "CallbackNotConfirmed",
     "ConfigurationError",
     "DuplicateParameter",
     "ExpiredToken",
+    "FlowExpired",
+    "FlowNotFound",
     "InsecureTransportError",
     "InvalidClient",
     "InvalidGrant",
@@ -83,7 +92,9 @@ __all__ = [
     "OAuthKitError",
     "OAuthServerError",
     "PollingTimeout",
+    "ProviderMismatch",
     "ReauthenticationRequired",
+    "RedirectMismatch",
     "RequestAlreadyUsed",
     "SlowDown",
     "StateMismatch",
@@ -93,6 +104,7 @@ __all__ = [
     "TransportError",
     "UnauthorizedClient",
     "UnexpectedParameter",
+    "UnsafeReturnPath",
     "UnsupportedGrantType",
     "UnsupportedTokenType",
     "redact",
@@ -399,6 +411,33 @@ class UnexpectedParameter(CallbackError):
 class RequestAlreadyUsed(CallbackError):
     """The authorization request was already exchanged for a token; a callback may be used
     once (RFC 6749 §4.1.2: codes are single-use). Start a new authorization request."""
+
+
+class FlowNotFound(CallbackError):
+    """A web flow's callback matches no pending flow (:mod:`oauthkit.web`): replayed (a flow
+    is taken once), forged or tampered ``state``, or begun against another store."""
+
+
+class FlowExpired(FlowNotFound):
+    """The pending web flow was begun longer ago than it lives (10 minutes by default)."""
+
+
+class BrowserMismatch(CallbackError):
+    """The callback did not come from the browser that began the flow: its binding cookie is
+    missing or different (a login CSRF, or cookies blocked)."""
+
+
+class ProviderMismatch(CallbackError):
+    """The callback arrived at another provider's route than the one the flow began with
+    (a mix-up attack, RFC 9700 §4.4)."""
+
+
+class RedirectMismatch(CallbackError):
+    """The callback arrived at another URL than the redirect URI the flow sent."""
+
+
+class UnsafeReturnPath(OAuthKitError, ValueError):
+    """A web flow's return path is not a path of this site (an open redirect)."""
 
 
 class PollingTimeout(OAuthKitError, TimeoutError):

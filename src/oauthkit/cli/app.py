@@ -306,7 +306,9 @@ def _request_url(name: str, base: str | None, url: str, outside: bool) -> str:
             "credentials may go: set api_base, or pass --outside-api-base",
             EXIT_USAGE,
         )
-    if not _under(target, httpx2.URL(base)):
+    from ..protocol.url_policy import is_under
+
+    if not is_under(str(target), base):
         _fail(
             f"{target.copy_with(query=None, fragment=None)} is outside {name}'s api_base "
             f"{base}: the credentials go only there (pass --outside-api-base to send them "
@@ -314,14 +316,6 @@ def _request_url(name: str, base: str | None, url: str, outside: bool) -> str:
             EXIT_USAGE,
         )
     return str(target)
-
-
-def _under(target: Any, base: Any) -> bool:
-    """Same scheme, host and port as ``base``, and a path at or below its path."""
-    if (target.scheme, target.host, target.port) != (base.scheme, base.host, base.port):
-        return False
-    prefix = base.path if base.path.endswith("/") else base.path + "/"
-    return bool(target.path == base.path or target.path.startswith(prefix))
 
 
 def _emit(response: Any, output: str | None) -> None:

@@ -64,6 +64,9 @@ _OAUTH2_KEYS = {
     "api_base",
     "allow_insecure_http",
     "audience",
+    "response_mode",
+    "whoami_url",
+    "whoami_field",
     "options",
 }
 _OAUTH1_KEYS = {
@@ -82,6 +85,8 @@ _OAUTH1_KEYS = {
     "redirect_path",
     "api_base",
     "allow_insecure_http",
+    "whoami_url",
+    "whoami_field",
     "options",
 }
 

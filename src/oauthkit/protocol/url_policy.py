@@ -13,7 +13,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from ..errors import ConfigurationError, InsecureTransportError
 
-__all__ = ["check_endpoint", "check_split_endpoint", "is_loopback_host"]
+__all__ = ["check_endpoint", "check_split_endpoint", "is_loopback_host", "is_under"]
 
 
 def is_loopback_host(host: str) -> bool:
@@ -25,6 +25,26 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
     except ValueError:
         return False
+
+
+def _origin(parts: SplitResult) -> tuple[str, str, int | None]:
+    scheme = parts.scheme.lower()
+    port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    return scheme, (parts.hostname or "").rstrip("."), port
+
+
+def is_under(url: str, base: str) -> bool:
+    """True when ``url`` has ``base``'s scheme, host and port and a path at or below its path
+    (dot segments already resolved, as ``urllib.parse.urljoin`` does): where an API's
+    credentials may go."""
+    try:
+        target, root = urlsplit(url), urlsplit(base)
+        if _origin(target) != _origin(root):
+            return False
+    except ValueError:
+        return False
+    prefix = root.path if root.path.endswith("/") else root.path + "/"
+    return target.path == root.path or target.path.startswith(prefix)
 
 
 def check_endpoint(url: str, *, what: str, allow_insecure_http: bool = False) -> str:

@@ -1,0 +1,702 @@
+"""The web flow, framework-neutral: *begin* sends the user to the provider, *complete* takes
+the callback back, and the user's tokens live in the store under their key.
+
+::
+
+    flow = WebFlow({"github": OAuth2Client.from_preset("github", ID, SECRET)}, store)
+    begun = flow.begin("github", request_url=url, user="42")          # → redirect + cookie
+    done = flow.complete("github", request_url=url, params=query, cookies=cookies)
+    done.key, done.token, done.identity, done.return_to                # saved already
+
+What the redirect and the callback need between them (``state``, the PKCE verifier, the
+``nonce``; for OAuth 1.0a the request-token secret) stays on the server, in the store
+(:class:`~oauthkit.stores.base.PendingFlows`): under a hash of the ``state`` (or of the
+request token), for :data:`PENDING_SECONDS`, taken exactly once — a replayed callback, or one
+after an ``error=``, finds nothing. A cookie named after the flow binds it to the browser
+that began it (see :mod:`oauthkit.web.cookies`), so several tabs can sign in at once and the
+app's own session cookie never carries any of it. Without a store that can keep pending
+flows, ``cookie_key=`` seals the flow into that cookie instead (AES-GCM): bound to the
+browser all the same, but not single-use.
+
+The callback is checked before any token request, each failure a typed
+:class:`~oauthkit.errors.CallbackError`: a flow exists for its state and has not expired
+(:class:`~oauthkit.errors.FlowNotFound`, :class:`~oauthkit.errors.FlowExpired`); it began
+with the provider whose route received it (:class:`~oauthkit.errors.ProviderMismatch`, RFC
+9700 §4.4); the binding cookie matches, compared in constant time
+(:class:`~oauthkit.errors.BrowserMismatch`); it arrived at the redirect URI it was sent to
+(:class:`~oauthkit.errors.RedirectMismatch`); then RFC 6749 §4.1.2 and RFC 9207 (``iss``,
+``state``, ``error``, ``code``) or RFC 5849 §2.2. A :class:`Completed` flow's token is saved
+under ``key.format(user=…, provider=…)`` before it is returned, and from then on renewed once
+per expiry by every worker that shares the store (:class:`~oauthkit.Session`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Generator, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import urljoin, urlsplit
+
+import anyio.to_thread
+import httpx2
+
+from ..drivers import arun, run
+from ..errors import (
+    BrowserMismatch,
+    ConfigurationError,
+    FlowExpired,
+    FlowNotFound,
+    OAuthKitError,
+    ProviderMismatch,
+    ReauthenticationRequired,
+    RedirectMismatch,
+    StateMismatch,
+    TokenMismatch,
+    UnsafeReturnPath,
+)
+from ..protocol.http import HttpRequest, HttpResponse, Wait, fetch
+from ..protocol.oauth1 import flow as oauth1_flow
+from ..protocol.oauth1.credentials import OAuth1Credentials, TemporaryCredentials
+from ..protocol.oauth2 import grants, oidc, token_management
+from ..protocol.oauth2.authorization import (
+    AuthorizationRequest,
+    build_authorization_request,
+    parse_callback_parameters,
+    validate_callback,
+)
+from ..protocol.oauth2.config import server_metadata
+from ..protocol.oauth2.token import Token
+from ..protocol.url_policy import is_under
+from ..session import Session
+from ..stores.base import PendingFlows, TokenStore
+from .cookies import Cookie, Sealer, flow_cookie_name
+from .providers import OAUTH1_ACCOUNT_FIELDS, WebProvider, whoami_step
+
+__all__ = [
+    "CALLBACK_HEADERS",
+    "PENDING_SECONDS",
+    "Begun",
+    "Completed",
+    "WebFlow",
+    "safe_return_path",
+]
+
+#: How long a begun flow waits for its callback (seconds).
+PENDING_SECONDS = 600
+#: The headers of every callback response (the URL carries a code; the page may show why a
+#: callback failed): not cached, no referrer.
+CALLBACK_HEADERS = (("Cache-Control", "no-store"), ("Referrer-Policy", "no-referrer"))
+#: How many users' sessions a worker keeps in memory (least recently used go first).
+SESSION_CACHE = 4096
+
+log = logging.getLogger("oauthkit.web")
+T = TypeVar("T")
+Params = Mapping[str, str | Iterable[str]]
+
+
+@dataclass(frozen=True)
+class Begun:
+    """Where to send the browser (``url``) and the cookie to set on that redirect."""
+
+    url: str
+    cookie: Cookie
+
+
+@dataclass(frozen=True)
+class Completed:
+    """A finished flow: the ``token`` (a :class:`~oauthkit.Token`, or OAuth 1.0a
+    credentials) already saved under ``key`` for ``user`` (the app user the flow was begun
+    for; after a sign-in ``"{provider}:{account}"``); ``identity`` says who signed in at the
+    provider (ID token claims, userinfo, the OAuth 1.0a answer's extra fields, or
+    ``{"account": …}``); ``return_to`` is the local path to go to; ``cookie`` clears the
+    flow's cookie."""
+
+    provider: str
+    user: str
+    key: str
+    token: Token | OAuth1Credentials = field(repr=False)
+    identity: Mapping[str, Any] = field(repr=False)
+    account: str | None
+    return_to: str
+    sign_in: bool
+    cookie: Cookie
+
+
+# -- what a flow asks its driver to do ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Put:
+    handle: str
+    record: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Take:
+    handle: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Save:
+    provider: str
+    key: str
+    value: Token | OAuth1Credentials
+
+
+_Op = HttpRequest | Wait | _Put | _Take | _Save
+Plan = Generator[_Op, Any, T]
+
+
+def safe_return_path(path: str | None) -> str:
+    """``path`` if it is a path of this site (``/…``, not ``//host`` or ``/\\host``, no
+    scheme, no control character), else :class:`~oauthkit.errors.UnsafeReturnPath`."""
+    if not path:
+        return "/"
+    if (
+        len(path) > 2048
+        or not path.startswith("/")
+        or path.startswith(("//", "/\\"))
+        or any(ord(c) < 0x21 or c == "\\" for c in path)
+        or urlsplit(path).netloc
+    ):
+        raise UnsafeReturnPath(f"the return path {path[:80]!r} is not a path of this site")
+    return path
+
+
+def _handle(kind: str, value: str) -> str:
+    """The store key of a flow: a hash, so the store never holds a usable ``state``."""
+    return hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class WebFlow:
+    """Begin and complete sign-ins for a web application; see the module docstring.
+
+    ``providers`` maps a route name to a :class:`~oauthkit.web.providers.WebProvider` or a
+    client (OAuth 2 or OAuth 1.0a). ``store`` keeps the tokens and the pending flows
+    (default :class:`~oauthkit.stores.SQLiteStore`; :class:`~oauthkit.stores.MemoryStore`
+    only for one process). ``base_url`` fixes the site's origin (behind a proxy); without it
+    the callback URL is the request's origin + ``callback_path``. ``key`` names each user's
+    token. ``on_token(key, token)`` learns of every token a flow saves.
+    """
+
+    def __init__(
+        self,
+        providers: Mapping[str, WebProvider | Any],
+        store: TokenStore | None = None,
+        *,
+        cookie_key: bytes | str | None = None,
+        base_url: str | None = None,
+        callback_path: str = "/callback/{provider}",
+        key: str = "user:{user}:{provider}",
+        pending_seconds: int = PENDING_SECONDS,
+        on_token: Callable[[str, Token | OAuth1Credentials], None] | None = None,
+    ) -> None:
+        if store is None:
+            from ..stores.sqlite import SQLiteStore
+
+            store = SQLiteStore()
+        self.providers: dict[str, WebProvider] = {
+            name: p if isinstance(p, WebProvider) else WebProvider(name, p)
+            for name, p in providers.items()
+        }
+        self.store = store
+        self._sealer = Sealer(cookie_key) if cookie_key is not None else None
+        self.base_url = base_url.rstrip("/") if base_url else None
+        self.callback_path = callback_path
+        self.key_template = key
+        self.pending_seconds = pending_seconds
+        self.on_token = on_token
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._sessions_guard = threading.Lock()
+        self._http: httpx2.Client | None = None
+        self._ahttp: httpx2.AsyncClient | None = None
+
+    @classmethod
+    def from_config(
+        cls, path: str | None = None, *, store: TokenStore | None = None, **options: Any
+    ) -> WebFlow:
+        """The providers of the command's TOML configuration (``path``, else
+        ``$OAUTHKIT_CONFIG``, else the default file) and its ``store`` (default the SQLite
+        store); ``options`` as for the constructor."""
+        import os
+        from pathlib import Path
+
+        from ..cli.config import load_config
+        from ..cli.flows import open_store
+        from ..cli.provider import ResolvedProvider
+
+        where = path or os.environ.get("OAUTHKIT_CONFIG")
+        config = load_config(Path(where) if where else None)
+        providers = {
+            name: WebProvider.from_resolved(ResolvedProvider(table))
+            for name, table in config.providers.items()
+        }
+        return cls(providers, store or open_store(config.store), **options)
+
+    # -- names ----------------------------------------------------------------------------
+
+    def provider(self, name: str) -> WebProvider:
+        """The provider ``name``, or a :class:`~oauthkit.errors.ConfigurationError`."""
+        try:
+            return self.providers[name]
+        except KeyError:
+            raise ConfigurationError(f"no provider named {name[:60]!r}") from None
+
+    def key_for(self, provider: str, user: str) -> str:
+        """The store key of ``user``'s token at ``provider``."""
+        return self.key_template.format(user=user, provider=provider)
+
+    def redirect_uri(self, provider: str, request_url: str) -> str:
+        """The callback URL of ``provider``: ``base_url`` (else the origin of
+        ``request_url``) + the callback path."""
+        path = self.callback_path.format(provider=provider)
+        if self.base_url:
+            return self.base_url + path
+        parts = urlsplit(request_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigurationError("request_url must be the absolute URL of the request")
+        return f"{parts.scheme}://{parts.netloc}{path}"
+
+    # -- begin ----------------------------------------------------------------------------
+
+    def begin(
+        self, provider: str, *, request_url: str, user: str | None, return_to: str | None = "/"
+    ) -> Begun:
+        """Start a flow for ``user`` (``None``: sign in as the provider's user); RFC 6749
+        §4.1.1 with PKCE, state and nonce, or RFC 5849 §2.1-2.2."""
+        plan = self._begin(self.provider(provider), request_url, user, return_to)
+        return self._drive(plan, self.provider(provider))
+
+    async def abegin(
+        self, provider: str, *, request_url: str, user: str | None, return_to: str | None = "/"
+    ) -> Begun:
+        """The ``await`` twin of :meth:`begin`."""
+        plan = self._begin(self.provider(provider), request_url, user, return_to)
+        return await self._adrive(plan, self.provider(provider))
+
+    def _begin(
+        self, p: WebProvider, request_url: str, user: str | None, return_to: str | None
+    ) -> Plan[Begun]:
+        back = safe_return_path(return_to)
+        redirect_uri = self.redirect_uri(p.name, request_url)
+        secure = redirect_uri.startswith("https:")
+        request: dict[str, Any]
+        if p.kind == "oauth2":
+            client: Any = p.client
+            extra = {"response_mode": p.response_mode} if p.response_mode else None
+            authorization: AuthorizationRequest = yield from build_authorization_request(
+                client.config, client._cache, scope=p.scope, redirect_uri=redirect_uri, extra=extra
+            )
+            handle, url = _handle("oauth2", authorization.state), authorization.url
+            # The URL without its query: the exchange checks the endpoint, not the parameters.
+            request = authorization.to_dict() | {"url": url.split("?", 1)[0]}
+        else:
+            client = p.client
+            temporary: TemporaryCredentials = yield from client._request_token_step(
+                redirect_uri, {}
+            )
+            handle, url = _handle("oauth1", temporary.token), client.authorization_url(temporary)
+            request = temporary.to_dict()
+        name = flow_cookie_name(handle, secure)
+        binding = secrets.token_urlsafe(32)
+        record = {
+            "handle": handle,
+            "provider": p.name,
+            "user": user,
+            "return_to": back,
+            "redirect_uri": redirect_uri,
+            "cookie": name,
+            "binding": _digest(binding),
+            "expires_at": time.time() + self.pending_seconds,
+            "request": request,
+        }
+        text = json.dumps(record, separators=(",", ":"))
+        if self._sealer is not None:
+            value = self._sealer.seal(text, name)
+        else:
+            yield _Put(handle, text)
+            value = binding
+        same_site = "None" if secure and p.response_mode == "form_post" else "Lax"
+        path = "/" if secure else urlsplit(redirect_uri).path
+        return Begun(url, Cookie(name, value, path, self.pending_seconds, secure, same_site))
+
+    # -- complete -------------------------------------------------------------------------
+
+    def complete(
+        self,
+        provider: str,
+        *,
+        request_url: str,
+        params: str | Params,
+        cookies: Mapping[str, str],
+    ) -> Completed:
+        """Check the callback (query or ``form_post`` body, as a mapping or a query string),
+        exchange it, learn who signed in, save the token; see the module docstring."""
+        p = self.provider(provider)
+        return self._drive(self._complete(p, request_url, params, cookies), p)
+
+    async def acomplete(
+        self,
+        provider: str,
+        *,
+        request_url: str,
+        params: str | Params,
+        cookies: Mapping[str, str],
+    ) -> Completed:
+        """The ``await`` twin of :meth:`complete`."""
+        p = self.provider(provider)
+        return await self._adrive(self._complete(p, request_url, params, cookies), p)
+
+    def _complete(
+        self, p: WebProvider, request_url: str, params: str | Params, cookies: Mapping[str, str]
+    ) -> Plan[Completed]:
+        fields = parse_callback_parameters(params)
+        redirect_uri = self.redirect_uri(p.name, request_url)
+        secure = redirect_uri.startswith("https:")
+        if p.kind == "oauth2":
+            value = fields.get("state")
+            if not value:
+                raise StateMismatch("the callback has no state (RFC 6749 §10.12)")
+        else:
+            value = fields.get("oauth_token") or fields.get("denied")
+            if not value:
+                raise TokenMismatch("the callback has no oauth_token (RFC 5849 §2.2)")
+        handle = _handle(p.kind, value)
+        name = flow_cookie_name(handle, secure)
+        if self._sealer is not None:
+            sealed = cookies.get(name)
+            text = self._sealer.open(sealed, name) if sealed else None
+            if text is None:
+                raise BrowserMismatch(
+                    "this browser holds no flow for this callback (its cookie is missing or "
+                    "not ours): begun in another browser, cookies blocked, or forged"
+                )
+        else:
+            text = yield _Take(handle)
+            if text is None:
+                raise FlowNotFound(
+                    "no sign-in is pending for this callback: it was used already, expired, "
+                    "or its state was never ours"
+                )
+        record = json.loads(text)
+        if record.get("handle") != handle:
+            raise BrowserMismatch("the flow cookie belongs to another sign-in")
+        if record["expires_at"] <= time.time():
+            raise FlowExpired(
+                f"this sign-in was begun more than {self.pending_seconds // 60} minutes ago; "
+                "start again"
+            )
+        if record["provider"] != p.name:
+            raise ProviderMismatch(
+                f"this callback belongs to a sign-in with {record['provider']!r}, not "
+                f"{p.name!r}: a mix-up (RFC 9700 §4.4) or a misrouted redirect"
+            )
+        if self._sealer is None:
+            held = cookies.get(record["cookie"], "")
+            if not hmac.compare_digest(_digest(held).encode(), record["binding"].encode()):
+                raise BrowserMismatch(
+                    "this callback did not come from the browser that began the sign-in "
+                    "(its binding cookie is "
+                    + ("missing" if not held else "different")
+                    + "): a login CSRF attempt, or cookies blocked"
+                )
+        if record["redirect_uri"] != redirect_uri:
+            raise RedirectMismatch(
+                f"the callback arrived at {redirect_uri}, not at the redirect URI the sign-in "
+                f"sent ({record['redirect_uri']})"
+            )
+        user = record["user"]
+        credentials: Token | OAuth1Credentials
+        if p.kind == "oauth2":
+            client: Any = p.client
+            request = AuthorizationRequest.from_dict(record["request"])
+            code = validate_callback(request, fields)
+            token: Token = yield from grants.exchange_code(client.config, client._cache, code)
+            identity, account = yield from self._oauth2_identity(p, token, user is None)
+            credentials = token
+        else:
+            client = p.client
+            temporary = TemporaryCredentials.from_dict(record["request"])
+            verifier = oauth1_flow.parse_callback(temporary, fields)
+            credentials = yield from client._access_token_step(temporary, verifier)
+            identity = dict(credentials.extra)
+            account = next((identity[f] for f in OAUTH1_ACCOUNT_FIELDS if identity.get(f)), None)
+            if account is None and user is None:
+                account = yield from whoami_step(p, credentials)
+        if user is None:
+            if not account:
+                raise ConfigurationError(
+                    f"{p.name} did not say who signed in: it sends no ID token, has no "
+                    "userinfo endpoint and no whoami_url is configured"
+                )
+            user = f"{p.name}:{account}"
+        key = self.key_for(p.name, user)
+        yield _Save(p.name, key, credentials)
+        return Completed(
+            provider=p.name,
+            user=user,
+            key=key,
+            token=credentials,
+            identity=identity,
+            account=account,
+            return_to=record["return_to"],
+            sign_in=record["user"] is None,
+            cookie=Cookie(name, "", "/" if secure else urlsplit(redirect_uri).path, 0, secure),
+        )
+
+    def _oauth2_identity(
+        self, p: WebProvider, token: Token, sign_in: bool
+    ) -> Plan[tuple[dict[str, Any], str | None]]:
+        """Who signed in: the ID token's claims; for a sign-in without them, the userinfo
+        endpoint (OIDC Core §5.3), else the provider's who-am-I request."""
+        claims = dict(token.id_claims or {})
+        if claims.get("sub") or not sign_in:
+            return claims, claims.get("sub")
+        client: Any = p.client
+        metadata = yield from server_metadata(client.config, client._cache)
+        if metadata.endpoints.get("userinfo_endpoint"):
+            claims = yield from oidc.userinfo(client.config, client._cache, token)
+            return claims, claims["sub"]
+        account = yield from whoami_step(p, token)
+        return ({"account": account} if account else {}), account
+
+    # -- the drivers ----------------------------------------------------------------------
+
+    def _drive(self, plan: Plan[T], p: WebProvider) -> T:
+        answer: Any = None
+        while True:
+            try:
+                op = plan.send(answer)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+            if isinstance(op, HttpRequest):
+                answer = run(fetch(op), _sync_http(p))
+            elif isinstance(op, Wait):
+                time.sleep(op.seconds)
+                answer = None
+            elif isinstance(op, _Put):
+                self._pending().put_pending(op.handle, op.record, ttl=self.pending_seconds)
+                answer = None
+            elif isinstance(op, _Take):
+                answer = self._pending().take_pending(op.handle)
+            else:
+                self._save(op)
+                answer = None
+
+    async def _adrive(self, plan: Plan[T], p: WebProvider) -> T:
+        answer: Any = None
+        while True:
+            try:
+                op = plan.send(answer)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+            if isinstance(op, HttpRequest):
+                answer = await _asend(p, op)
+            elif isinstance(op, Wait):
+                await anyio.sleep(op.seconds)
+                answer = None
+            elif isinstance(op, _Put):
+                await self._pending().aput_pending(op.handle, op.record, ttl=self.pending_seconds)
+                answer = None
+            elif isinstance(op, _Take):
+                answer = await self._pending().atake_pending(op.handle)
+            else:
+                await self._asave(op)
+                answer = None
+
+    def _pending(self) -> PendingFlows:
+        store: Any = self.store
+        if not hasattr(store, "take_pending"):
+            raise ConfigurationError(
+                f"{store!r} cannot keep pending web flows: use SQLiteStore, RedisStore or "
+                "SQLAlchemyStore, or pass cookie_key= to seal them into a cookie"
+            )
+        return store  # type: ignore[no-any-return]
+
+    def _save(self, op: _Save) -> None:
+        if isinstance(op.value, Token):
+            self.session(op.provider, key=op.key).save(op.value)
+        else:
+            self.store.put(op.key, op.value)
+        if self.on_token is not None:
+            self.on_token(op.key, op.value)
+
+    async def _asave(self, op: _Save) -> None:
+        if isinstance(op.value, Token):
+            await self.session(op.provider, key=op.key).asave(op.value)
+        else:
+            await self.store.aput(op.key, op.value)
+        if self.on_token is not None:
+            self.on_token(op.key, op.value)
+
+    # -- the user's tokens ----------------------------------------------------------------
+
+    def session(self, provider: str, user: str | None = None, *, key: str | None = None) -> Session:
+        """The :class:`~oauthkit.Session` of ``user``'s OAuth 2 token at ``provider``:
+        renewed once per expiry across every worker that shares the store."""
+        p = self.provider(provider)
+        if p.kind != "oauth2":
+            raise ConfigurationError(f"{provider} is an OAuth 1.0a provider: use auth()")
+        if key is None:
+            if user is None:
+                raise ConfigurationError("session() needs the user (or the key)")
+            key = self.key_for(provider, user)
+        with self._sessions_guard:
+            session = self._sessions.get(key)
+            if session is None:
+                session = Session(p.client, self.store, key)  # type: ignore[arg-type]
+                self._sessions[key] = session
+                if len(self._sessions) > SESSION_CACHE:
+                    self._sessions.popitem(last=False)
+            else:
+                self._sessions.move_to_end(key)
+            return session
+
+    def auth(self, provider: str, user: str) -> httpx2.Auth:
+        """An ``httpx2.Auth`` (sync and async) for ``user`` at ``provider``: the session's
+        for OAuth 2, signing for OAuth 1.0a; :class:`~oauthkit.errors.ReauthenticationRequired`
+        when nothing is stored."""
+        p = self.provider(provider)
+        if p.kind == "oauth2":
+            return self.session(provider, user).auth()
+        return self._oauth1_auth(p, self.store.get(self.key_for(provider, user)))
+
+    async def aauth(self, provider: str, user: str) -> httpx2.Auth:
+        """The ``await`` twin of :meth:`auth` (reads the store without blocking the loop)."""
+        p = self.provider(provider)
+        if p.kind == "oauth2":
+            return self.session(provider, user).auth()
+        return self._oauth1_auth(p, await self.store.aget(self.key_for(provider, user)))
+
+    def _oauth1_auth(self, p: WebProvider, stored: object) -> httpx2.Auth:
+        if not isinstance(stored, OAuth1Credentials):
+            raise ReauthenticationRequired(f"not connected to {p.name}")
+        client: Any = p.client
+        return client.auth(stored)  # type: ignore[no-any-return]
+
+    def connected(self, user: str) -> list[str]:
+        """The providers ``user`` holds credentials for."""
+        return [n for n in self.providers if self.store.get(self.key_for(n, user)) is not None]
+
+    async def aconnected(self, user: str) -> list[str]:
+        """The ``await`` twin of :meth:`connected`."""
+        return [
+            n for n in self.providers if await self.store.aget(self.key_for(n, user)) is not None
+        ]
+
+    def api_url(self, provider: str, path: str) -> str:
+        """``path`` under the provider's ``api_base``; anything that leaves it (``..``,
+        another host) is a :class:`~oauthkit.errors.ConfigurationError`."""
+        base = self.provider(provider).api_base
+        if not base:
+            raise ConfigurationError(f"{provider} has no api_base")
+        base = base if base.endswith("/") else base + "/"
+        url = urljoin(base, path.lstrip("/"))
+        if not is_under(url, base):
+            raise ConfigurationError(f"{path[:80]!r} is outside {provider}'s api_base")
+        return url
+
+    def api(self, provider: str, user: str, path: str, method: str = "GET") -> httpx2.Response:
+        """``method`` ``path`` (under ``api_base``) with ``user``'s credentials, renewed
+        first when due."""
+        if self._http is None:
+            self._http = httpx2.Client(timeout=30)
+        url = self.api_url(provider, path)
+        return _sent(lambda: self._http.request(method, url, auth=self.auth(provider, user)))  # type: ignore[union-attr]
+
+    async def aapi(
+        self, provider: str, user: str, path: str, method: str = "GET"
+    ) -> httpx2.Response:
+        """The ``await`` twin of :meth:`api`."""
+        if self._ahttp is None:
+            self._ahttp = httpx2.AsyncClient(timeout=30)
+        url = self.api_url(provider, path)
+        auth = await self.aauth(provider, user)
+        try:
+            return await self._ahttp.request(method, url, auth=auth)
+        except httpx2.RequestError as exc:
+            from ..drivers import transport_error
+
+            raise transport_error(exc, method, url) from exc
+
+    def disconnect(self, provider: str, user: str) -> None:
+        """Revoke ``user``'s token where the provider supports it (RFC 7009), then forget it
+        (a failed revocation is logged; the token is forgotten all the same)."""
+        p = self.provider(provider)
+        key = self.key_for(provider, user)
+        stored = self.store.get(key)
+        if isinstance(stored, Token):
+            try:
+                self._drive(self._revoke(p, stored), p)
+            except OAuthKitError as exc:
+                log.warning("revoking %r at %s failed: %s", key, provider, exc)
+        self._forget(key)
+        self.store.delete(key)
+
+    async def adisconnect(self, provider: str, user: str) -> None:
+        """The ``await`` twin of :meth:`disconnect`."""
+        p = self.provider(provider)
+        key = self.key_for(provider, user)
+        stored = await self.store.aget(key)
+        if isinstance(stored, Token):
+            try:
+                await self._adrive(self._revoke(p, stored), p)
+            except OAuthKitError as exc:
+                log.warning("revoking %r at %s failed: %s", key, provider, exc)
+        self._forget(key)
+        await self.store.adelete(key)
+
+    def _revoke(self, p: WebProvider, token: Token) -> Plan[None]:
+        client: Any = p.client
+        metadata = yield from server_metadata(client.config, client._cache)
+        if metadata.endpoints.get("revocation_endpoint"):
+            yield from token_management.revoke(client.config, client._cache, token)
+
+    def _forget(self, key: str) -> None:
+        with self._sessions_guard:
+            self._sessions.pop(key, None)
+
+    def close(self) -> None:
+        """Close the HTTP client of :meth:`api`."""
+        if self._http is not None:
+            self._http.close()
+
+    def __repr__(self) -> str:
+        return f"WebFlow(providers={sorted(self.providers)!r}, store={self.store!r})"
+
+
+def _sync_http(p: WebProvider) -> httpx2.Client:
+    http = p.client.http
+    if isinstance(http, httpx2.Client):
+        return http
+    raise ConfigurationError(
+        f"{p.name}'s client is async: use the await twins (abegin, acomplete, …)"
+    )
+
+
+async def _asend(p: WebProvider, request: HttpRequest) -> HttpResponse:
+    http = p.client.http
+    if isinstance(http, httpx2.AsyncClient):
+        return await arun(fetch(request), http)
+    return await anyio.to_thread.run_sync(run, fetch(request), http)
+
+
+def _sent(send: Callable[[], httpx2.Response]) -> httpx2.Response:
+    try:
+        return send()
+    except httpx2.RequestError as exc:
+        from ..drivers import transport_error
+
+        raise transport_error(exc, exc.request.method, str(exc.request.url)) from exc

@@ -1,0 +1,95 @@
+"""What every adapter answers, decided here once: the page of a failed callback, the checks
+of a state-changing POST, and the relay of an API call with the user's credentials."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..errors import (
+    AuthorizationDenied,
+    ConfigurationError,
+    OAuthKitError,
+    OAuthServerError,
+    ReauthenticationRequired,
+    TransportError,
+)
+from .flow import CALLBACK_HEADERS, WebFlow
+
+__all__ = ["ERROR_HEADERS", "arelay", "error_page", "relay", "same_origin"]
+
+#: The headers of an error page: those of a callback, and no script, style or framing.
+ERROR_HEADERS = (
+    *CALLBACK_HEADERS,
+    ("Content-Type", "text/html; charset=utf-8"),
+    ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
+    ("X-Content-Type-Options", "nosniff"),
+)
+
+
+def error_page(exc: OAuthKitError) -> tuple[int, str]:
+    """The status and HTML page of a failed begin or callback: 400 naming the check that
+    failed (the messages of oauthkit's errors hold no secret), 502 when the provider could not
+    be reached or answered wrongly."""
+    status = 502 if isinstance(exc, TransportError | OAuthServerError) else 400
+    if isinstance(exc, AuthorizationDenied):
+        title = "You did not authorize the app"
+    elif status == 502:
+        title = "The provider did not complete the sign-in"
+    else:
+        title = "This sign-in cannot be completed"
+    body = (
+        "<!doctype html><meta charset=utf-8><title>Sign-in failed</title>"
+        f"<h1>{html.escape(title)}</h1>"
+        f"<p id=cause>{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</p>"
+        '<p><a href="/">Back</a></p>'
+    )
+    return status, body
+
+
+def same_origin(origin: str | None, request_url: str) -> bool:
+    """Whether a state-changing POST comes from this site: its ``Origin`` (sent by every
+    current browser on a POST) is the request's own; no ``Origin`` (a non-browser client)
+    passes, since a cross-site form always sends one."""
+    if origin is None:
+        return True
+    here = urlsplit(request_url)
+    return origin.rstrip("/") == f"{here.scheme}://{here.netloc}"
+
+
+def _answer(response: Any) -> tuple[int, Any]:
+    try:
+        return response.status_code, response.json()
+    except ValueError:
+        return 502, {"error": "not_json", "status": response.status_code}
+
+
+def _refused(provider: str, exc: OAuthKitError) -> tuple[int, Any]:
+    if isinstance(exc, ReauthenticationRequired):
+        return 401, {"error": "sign_in_required", "provider": provider, "reason": str(exc)}
+    if isinstance(exc, ConfigurationError):
+        return 404, {"error": "not_found", "reason": str(exc)}
+    return 502, {"error": "provider_failed", "reason": str(exc)}
+
+
+def relay(flow: WebFlow, provider: str, user: str | None, path: str) -> tuple[int, Any]:
+    """GET ``path`` under the provider's ``api_base`` with ``user``'s credentials (renewed
+    first when due): the provider's status and JSON; 401 with a reason when no one is signed
+    in, nothing is connected or the provider wants a new sign-in."""
+    if user is None:
+        return 401, {"error": "not_signed_in"}
+    try:
+        return _answer(flow.api(provider, user, path))
+    except OAuthKitError as exc:
+        return _refused(provider, exc)
+
+
+async def arelay(flow: WebFlow, provider: str, user: str | None, path: str) -> tuple[int, Any]:
+    """The ``await`` twin of :func:`relay`."""
+    if user is None:
+        return 401, {"error": "not_signed_in"}
+    try:
+        return _answer(await flow.aapi(provider, user, path))
+    except OAuthKitError as exc:
+        return _refused(provider, exc)
