@@ -356,11 +356,13 @@ def test_of_many_takers_exactly_one_gets_the_flow(pending_store: Any) -> None:
         got: list[str | None] = []
         start = threading.Barrier(8)
 
-        def take(handle: str = f"race{round_}") -> None:
+        def take(handle: str, got: list[str | None], start: threading.Barrier) -> None:
             start.wait()
             got.append(pending_store.take_pending(handle))
 
-        threads = [threading.Thread(target=take) for _ in range(8)]
+        threads = [
+            threading.Thread(target=take, args=(f"race{round_}", got, start)) for _ in range(8)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:

@@ -37,9 +37,7 @@ import hmac
 import json
 import logging
 import secrets
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -94,8 +92,6 @@ PENDING_SECONDS = 600
 #: The headers of every callback response (the URL carries a code; the page may show why a
 #: callback failed): not cached, no referrer.
 CALLBACK_HEADERS = (("Cache-Control", "no-store"), ("Referrer-Policy", "no-referrer"))
-#: How many users' sessions a worker keeps in memory (least recently used go first).
-SESSION_CACHE = 4096
 
 log = logging.getLogger("oauthkit.web")
 T = TypeVar("T")
@@ -218,8 +214,6 @@ class WebFlow:
         self.key_template = key
         self.pending_seconds = pending_seconds
         self.on_token = on_token
-        self._sessions: OrderedDict[str, Session] = OrderedDict()
-        self._sessions_guard = threading.Lock()
         self._http: httpx2.Client | None = None
         self._ahttp: httpx2.AsyncClient | None = None
 
@@ -545,7 +539,12 @@ class WebFlow:
 
     def session(self, provider: str, user: str | None = None, *, key: str | None = None) -> Session:
         """The :class:`~oauthkit.Session` of ``user``'s OAuth 2 token at ``provider``:
-        renewed once per expiry across every worker that shares the store."""
+        renewed once per expiry across every worker that shares the store.
+
+        A new one each call, which reads the token from the store on first use: the store
+        is the one truth every worker shares, so a token saved by another worker (a new
+        connect) is the one used next — a session kept across requests would go on sending
+        the token it holds in memory."""
         p = self.provider(provider)
         if p.kind != "oauth2":
             raise ConfigurationError(f"{provider} is an OAuth 1.0a provider: use auth()")
@@ -553,16 +552,7 @@ class WebFlow:
             if user is None:
                 raise ConfigurationError("session() needs the user (or the key)")
             key = self.key_for(provider, user)
-        with self._sessions_guard:
-            session = self._sessions.get(key)
-            if session is None:
-                session = Session(p.client, self.store, key)  # type: ignore[arg-type]
-                self._sessions[key] = session
-                if len(self._sessions) > SESSION_CACHE:
-                    self._sessions.popitem(last=False)
-            else:
-                self._sessions.move_to_end(key)
-            return session
+        return Session(p.client, self.store, key)  # type: ignore[arg-type]
 
     def auth(self, provider: str, user: str) -> httpx2.Auth:
         """An ``httpx2.Auth`` (sync and async) for ``user`` at ``provider``: the session's
@@ -642,7 +632,6 @@ class WebFlow:
                 self._drive(self._revoke(p, stored), p)
             except OAuthKitError as exc:
                 log.warning("revoking %r at %s failed: %s", key, provider, exc)
-        self._forget(key)
         self.store.delete(key)
 
     async def adisconnect(self, provider: str, user: str) -> None:
@@ -655,7 +644,6 @@ class WebFlow:
                 await self._adrive(self._revoke(p, stored), p)
             except OAuthKitError as exc:
                 log.warning("revoking %r at %s failed: %s", key, provider, exc)
-        self._forget(key)
         await self.store.adelete(key)
 
     def _revoke(self, p: WebProvider, token: Token) -> Plan[None]:
@@ -663,10 +651,6 @@ class WebFlow:
         metadata = yield from server_metadata(client.config, client._cache)
         if metadata.endpoints.get("revocation_endpoint"):
             yield from token_management.revoke(client.config, client._cache, token)
-
-    def _forget(self, key: str) -> None:
-        with self._sessions_guard:
-            self._sessions.pop(key, None)
 
     def close(self) -> None:
         """Close the HTTP client of :meth:`api`."""

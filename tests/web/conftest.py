@@ -1,0 +1,135 @@
+"""Fixtures for the web tests: the example apps on their production servers (gunicorn,
+uvicorn) with several workers, and real headless Chromium browsers."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from cli.conftest import _find
+from web.browser import Browser
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVE = ROOT / "examples" / "serve.py"
+EXAMPLES = ["flask", "fastapi", "django"]
+WORKERS = 4
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningApp:
+    """An example app served by ``examples/serve.py`` (its sandbox too, when it made one)."""
+
+    name: str
+    base: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    sandbox: str | None
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+
+
+def start_example(
+    name: str,
+    folder: Path,
+    *,
+    config: Path | None = None,
+    workers: int = WORKERS,
+    access_token_ttl: int = 3600,
+) -> RunningApp:
+    """``./run example NAME`` as the README gives it, on a free port; ready when ``/me``
+    answers."""
+    port = free_port()
+    env = dict(os.environ)
+    env.pop("OAUTHKIT_CONFIG", None)
+    if config is not None:
+        env["OAUTHKIT_CONFIG"] = str(config)
+    log = folder / f"{name}-{port}.log"
+    command = [sys.executable, str(SERVE), name, "--port", str(port), "--workers", str(workers)]
+    command += ["--access-token-ttl", str(access_token_ttl)]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    base = f"http://127.0.0.1:{port}"
+    app = RunningApp(name, base, process, log, None)
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            raise AssertionError(f"{name} example exited:\n{log.read_text()[-3000:]}")
+        with contextlib.suppress(httpx2.HTTPError):
+            if httpx2.get(base + "/me", timeout=2).status_code == 200:
+                break
+        if time.monotonic() > deadline:
+            app.stop()
+            raise AssertionError(f"{name} example did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.1)
+    for line in log.read_text().splitlines():
+        if line.startswith("sandbox provider at "):
+            app.sandbox = line.split()[3]
+    return app
+
+
+@pytest.fixture(scope="session")
+def chromium_paths() -> tuple[str, str]:
+    """Debian's chromium and chromedriver, or skip (``CI=true``: fail)."""
+    user, problem = _find()
+    if user is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"real browser unavailable under CI: {problem}", pytrace=False)
+        pytest.skip(f"real browser unavailable: {problem}")
+    return user.chromium, user.chromedriver
+
+
+@pytest.fixture
+def browsers(chromium_paths: tuple[str, str]) -> Iterator[Callable[[], Browser]]:
+    """Make browsers (each a person with a cookie jar of their own); all quit at the end."""
+    made: list[Browser] = []
+
+    def make() -> Browser:
+        browser = Browser(*chromium_paths)
+        made.append(browser)
+        return browser
+
+    yield make
+    for browser in made:
+        browser.quit()
+
+
+@pytest.fixture
+def browser(browsers: Callable[[], Browser]) -> Browser:
+    return browsers()
+
+
+@pytest.fixture(scope="module", params=EXAMPLES)
+def example(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningApp]:
+    """Each example on its production server with 4 workers and its own sandbox, exactly as
+    ``./run example NAME`` starts it on a fresh machine."""
+    app = start_example(request.param, tmp_path_factory.mktemp(f"example-{request.param}"))
+    yield app
+    app.stop()
