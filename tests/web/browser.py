@@ -123,14 +123,46 @@ class Browser:
         self.submit(f"button[value={'deny' if deny else 'approve'}]")
 
     def connect(
-        self, base: str, provider: str, login: str = "alice", path: str = "connect"
+        self,
+        base: str,
+        provider: str,
+        login: str = "alice",
+        path: str = "connect",
+        consent: Any = None,
     ) -> None:
-        """Begin at the app, consent at the provider, and arrive back at the app's ``/``."""
+        """Begin at the app, consent at the provider (``consent()``, else the sandbox's page
+        as ``login``), and arrive back at the app's ``/``."""
         self.open(f"{base}/{path}/{provider}")
-        self.consent(login)
+        if consent is not None:
+            consent()
+        else:
+            self.consent(login)
         self.wait_for("the app's page", lambda: self.url.startswith(base + "/"))
         assert self.error_cause() is None, self.error_cause()
         assert urlsplit(self.url).path == "/", self.where()
+
+    def oidc_consent(self, base: str, login: str = "alice") -> None:
+        """oidc-provider's development pages: log in (any password) and consent, as often as
+        it asks, until the browser is back at the app (a remembered session asks nothing)."""
+        deadline = time.monotonic() + PAGE_TIMEOUT
+        while not self.url.startswith(base + "/"):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"stuck at {self.where()}")
+            prompt = self.driver.find_elements("css selector", "form input[name=prompt]")
+            if not prompt:
+                time.sleep(0.05)
+                continue
+            if prompt[0].get_attribute("value") == "login":
+                for name, value in (("login", login), ("password", "password")):
+                    field = self.driver.find_element("css selector", f"input[name={name}]")
+                    field.clear()
+                    field.send_keys(value)
+            self.submit("form button[type=submit]")
+
+    def oauth1_peer_consent(self) -> None:
+        """The OAuth 1.0a test peers' authorization page: approve through its query switch."""
+        self.wait_for("the authorization page", lambda: "oauth_token=" in self.url)
+        self.open(self.url + "&user_action=approve")
 
     # -- the network ----------------------------------------------------------------------
 

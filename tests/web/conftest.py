@@ -59,10 +59,11 @@ def start_example(
     config: Path | None = None,
     workers: int = WORKERS,
     access_token_ttl: int = 3600,
+    port: int | None = None,
 ) -> RunningApp:
     """``./run example NAME`` as the README gives it, on a free port; ready when ``/me``
     answers."""
-    port = free_port()
+    port = port or free_port()
     env = dict(os.environ)
     env.pop("OAUTHKIT_CONFIG", None)
     if config is not None:

@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import httpx2
 import pytest
 
 from web.browser import Browser
@@ -152,3 +153,40 @@ def test_disconnect_forgets_and_an_unsafe_return_path_is_refused(
     assert browser.me(example.base)["connected"] == []
     status = browser.json(f"{example.base}/api/sandbox/me")
     assert status["error"] == "sign_in_required"
+
+
+def _approve_over_http(page_url: str, login: str = "alice") -> str:
+    """The sandbox's consent form, posted without a browser: the callback URL."""
+    import html
+    import re
+
+    page = httpx2.get(page_url)
+    csrf = re.search(r'name="csrf_token" value="([^"]*)"', page.text)
+    action = re.search(r'<form method="post" action="([^"]*)"', page.text)
+    assert csrf and action, page.text[:300]
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(page_url))
+    answer = httpx2.post(
+        origin + html.unescape(action.group(1)),
+        data={"csrf_token": html.unescape(csrf.group(1)), "user": login, "action": "approve"},
+        headers={"Origin": origin},
+    )
+    return str(answer.headers["location"])
+
+
+def test_callback_responses_are_neither_cached_nor_referred(example: RunningApp) -> None:
+    with httpx2.Client(base_url=example.base) as http:
+        http.post("/app/login", data={"user": _user()})
+        begin = http.get("/connect/sandbox")
+        assert begin.status_code == 302
+        assert "HttpOnly" in begin.headers["set-cookie"]
+        callback = _approve_over_http(begin.headers["location"])
+        done = http.get(callback)
+        assert done.status_code == 303
+        refused = http.get(callback)  # replayed
+        assert refused.status_code == 400
+        assert "FlowNotFound" in refused.text
+        for answer in (begin, done, refused):
+            assert answer.headers["cache-control"] == "no-store"
+            assert answer.headers["referrer-policy"] == "no-referrer"
+        assert "default-src 'none'" in refused.headers["content-security-policy"]
+        assert http.get("/me").json()["connected"] == ["sandbox"]
