@@ -127,6 +127,11 @@ _PENDING = (
     " handle TEXT PRIMARY KEY, record TEXT NOT NULL, expires_at REAL NOT NULL)",
     "CREATE INDEX IF NOT EXISTS pending_expiry ON pending (expires_at)",
 )
+#: A pending flow is written without waiting for the disk (WAL with ``synchronous=NORMAL``:
+#: safe from a crash of the app, not from a power cut, which would only cost a sign-in under
+#: way); tokens are written with ``FULL``, so a renewed refresh token is never lost.
+_PENDING_SYNC = "PRAGMA synchronous = NORMAL"
+_TOKEN_SYNC = "PRAGMA synchronous = FULL"
 #: How long a lease lasts: far longer than a renewal can take (a whole exchange is bounded by
 #: ``oauthkit.drivers.READ_DEADLINE``), and a dead holder's lease is taken over at once.
 LEASE_SECONDS = 120.0
@@ -222,6 +227,7 @@ class SQLiteStore(BlockingStore):
         self.timeout = timeout
         self._ready = False
         self._ready_lock = threading.Lock()
+        self._local = threading.local()
 
     # -- opening ------------------------------------------------------------------------
 
@@ -250,6 +256,7 @@ class SQLiteStore(BlockingStore):
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the token store {self.path}: {exc}") from None
         connection.execute("PRAGMA secure_delete = ON")  # a deleted token leaves no trace
+        connection.execute(_TOKEN_SYNC)
         return connection
 
     def _prepare(self) -> None:
@@ -313,12 +320,28 @@ class SQLiteStore(BlockingStore):
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
-        connection = self._connect()
+        """This thread's connection, kept open between operations: opening one costs little,
+        but closing the last one of a WAL database checkpoints and removes the log — milliseconds
+        of disk work on every operation. A connection that failed is closed and replaced; a
+        forked child opens its own."""
+        local = self._local
+        connection: sqlite3.Connection | None = getattr(local, "connection", None)
+        if connection is None or local.pid != os.getpid():
+            connection = self._connect()
+            local.connection, local.pid = connection, os.getpid()
         try:
             yield connection
         except sqlite3.Error as exc:
+            local.connection = None
+            with contextlib.suppress(sqlite3.Error):
+                connection.close()
             raise StoreError(f"the token store {self.path} failed: {exc}") from None
-        finally:
+
+    def close(self) -> None:
+        """Close this thread's connection (another is opened when needed)."""
+        connection = getattr(self._local, "connection", None)
+        self._local.connection = None
+        if connection is not None:
             connection.close()
 
     # -- the store ----------------------------------------------------------------------
@@ -354,25 +377,33 @@ class SQLiteStore(BlockingStore):
         """Keep a web flow's record (expired ones are purged on the way, through an index)."""
         now = time.time()
         with self._connection() as connection:
-            connection.execute("BEGIN IMMEDIATE")
+            connection.execute(_PENDING_SYNC)
             try:
-                connection.execute("DELETE FROM pending WHERE expires_at <= ?", (now,))
-                connection.execute(
-                    "INSERT INTO pending (handle, record, expires_at) VALUES (?, ?, ?)",
-                    (handle, record, now + ttl),
-                )
-                connection.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    connection.execute("ROLLBACK")
-                raise
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    connection.execute("DELETE FROM pending WHERE expires_at <= ?", (now,))
+                    connection.execute(
+                        "INSERT INTO pending (handle, record, expires_at) VALUES (?, ?, ?)",
+                        (handle, record, now + ttl),
+                    )
+                    connection.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):
+                        connection.execute("ROLLBACK")
+                    raise
+            finally:
+                connection.execute(_TOKEN_SYNC)
 
     def take_pending(self, handle: str) -> str | None:
         """One ``DELETE … RETURNING``: of two callers only one gets the record."""
         with self._connection() as connection:
-            row = connection.execute(
-                "DELETE FROM pending WHERE handle = ? RETURNING record, expires_at", (handle,)
-            ).fetchone()
+            connection.execute(_PENDING_SYNC)
+            try:
+                row = connection.execute(
+                    "DELETE FROM pending WHERE handle = ? RETURNING record, expires_at", (handle,)
+                ).fetchone()
+            finally:
+                connection.execute(_TOKEN_SYNC)
         if row is None or row[1] <= time.time():
             return None
         return str(row[0])
