@@ -12,6 +12,7 @@ from peers import oauth1_authlib, oauth1_oauthlib
 from peers.counting_server import CountingServer, start_counting_server
 from peers.oauth1_common import OAuth1Peer
 from peers.oidc_provider import OIDCPeer, OIDCPeerUnavailable, start_oidc_provider
+from peers.postgres_server import PostgresPeer, PostgresUnavailable, start_postgres
 from peers.redis_server import RedisPeer, RedisUnavailable, start_redis
 
 
@@ -145,6 +146,23 @@ def redis_url(redis_server: RedisPeer) -> str:
     """``redis://127.0.0.1:<port>/0`` of the session's Redis, emptied (FLUSHALL) first."""
     redis_server.flushall()
     return redis_server.url
+
+
+# ----------------------------------------------------------------------------- PostgreSQL
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresPeer]:
+    """Debian's PostgreSQL in a temporary cluster on a free 127.0.0.1 port, started once per
+    session (:mod:`peers.postgres_server`); missing: fail under ``CI=true``, else skip."""
+    try:
+        peer = start_postgres()
+    except PostgresUnavailable as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"PostgreSQL unavailable under CI: {exc}", pytrace=False)
+        pytest.skip(f"PostgreSQL unavailable: {exc}")
+    yield peer
+    peer.stop()
 
 
 # ----------------------------------------------------------------------------- counting token server

@@ -2,7 +2,8 @@
 
     python session_worker.py '<json config>'
 
-Config: ``store`` ("sqlite" or "redis"), ``location`` (file path or Redis URL), ``key``,
+Config: ``store`` ("sqlite", "redis" or "sqlalchemy"), ``location`` (file path, Redis URL
+or database URL; ``table`` names the SQLAlchemyStore's table), ``key``,
 ``client`` (OAuth2Client keyword arguments: client_id, client_secret, token_endpoint, …),
 ``api`` (a URL answering 200 to a valid bearer token), ``threads``, ``calls`` (per thread),
 ``mode`` ("requests": wait for a line on stdin, then every thread calls the API; "token":
@@ -24,11 +25,15 @@ from oauthkit.stores import RedisStore, SQLiteStore
 
 def main() -> int:
     config: dict[str, Any] = json.loads(sys.argv[1])
-    store = (
-        SQLiteStore(config["location"])
-        if config["store"] == "sqlite"
-        else RedisStore(config["location"], lock_ttl=config.get("lock_ttl", 30))
-    )
+    store: Any
+    if config["store"] == "sqlite":
+        store = SQLiteStore(config["location"])
+    elif config["store"] == "sqlalchemy":
+        from oauthkit.stores import SQLAlchemyStore
+
+        store = SQLAlchemyStore(config["location"], table_name=config["table"])
+    else:
+        store = RedisStore(config["location"], lock_ttl=config.get("lock_ttl", 30))
     client = OAuth2Client(**config["client"])
     session = Session(client, store, config["key"], leeway=config.get("leeway", 60))
     print("ready", flush=True)

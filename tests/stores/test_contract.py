@@ -3,6 +3,7 @@ real file-backed backend, and memory. Sync and async callers alike."""
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,7 @@ from oauthkit.stores import KeyringStore, MemoryStore, RedisStore, SQLiteStore, 
 
 pytestmark = pytest.mark.anyio
 
-STORES = ["memory", "sqlite", "keyring", "redis"]
+STORES = ["memory", "sqlite", "keyring", "redis", "sqlalchemy-postgres", "sqlalchemy-sqlite"]
 
 
 def file_keyring(path: Path) -> Any:
@@ -38,10 +39,27 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TokenStore
         yield SQLiteStore(tmp_path / "tokens.sqlite3")
     elif kind == "keyring":
         yield KeyringStore(backend=file_keyring(tmp_path), lock_dir=tmp_path / "locks")
-    else:
+    elif kind == "redis":
         redis_store = RedisStore(request.getfixturevalue("redis_url"), lock_ttl=5)
         yield redis_store
         redis_store.close()
+    else:
+        yield from database_store(request, tmp_path, kind)
+
+
+def database_store(request: pytest.FixtureRequest, tmp_path: Path, kind: str) -> Iterator[Any]:
+    """A SQLAlchemyStore in a table of this test's own: on the session's PostgreSQL, or in
+    an SQLite file."""
+    from oauthkit.stores import SQLAlchemyStore
+
+    if kind == "sqlalchemy-postgres":
+        url = request.getfixturevalue("postgres").url()
+    else:
+        url = f"sqlite:///{tmp_path / 'app.sqlite3'}"
+    db_store = SQLAlchemyStore(url, table_name="t_" + secrets.token_hex(6))
+    db_store.create_table()
+    yield db_store
+    db_store.dispose()
 
 
 def _token(n: int = 1) -> Token:
@@ -317,7 +335,7 @@ def test_keyring_backend_errors_are_store_errors(tmp_path: Path) -> None:
 
 # -- pending web flows (oauthkit.web) ---------------------------------------------------------
 
-PENDING_STORES = ["memory", "sqlite", "redis"]
+PENDING_STORES = ["memory", "sqlite", "redis", "sqlalchemy-postgres", "sqlalchemy-sqlite"]
 
 
 @pytest.fixture(params=PENDING_STORES)
@@ -326,10 +344,12 @@ def pending_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[An
         yield MemoryStore()
     elif request.param == "sqlite":
         yield SQLiteStore(tmp_path / "tokens.sqlite3")
-    else:
+    elif request.param == "redis":
         redis_store = RedisStore(request.getfixturevalue("redis_url"))
         yield redis_store
         redis_store.close()
+    else:
+        yield from database_store(request, tmp_path, request.param)
 
 
 def test_a_pending_flow_is_taken_once(pending_store: Any) -> None:

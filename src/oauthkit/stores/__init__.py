@@ -1,7 +1,8 @@
 """Token stores: where tokens live between runs (``TokenStore`` is the protocol).
 
-``MemoryStore`` and ``SQLiteStore`` (the default) are always here; ``KeyringStore`` and
-``RedisStore`` need the extras ``keyring`` and ``redis`` and are imported on first use.
+``MemoryStore`` and ``SQLiteStore`` (the default) are always here; ``KeyringStore``,
+``RedisStore`` and ``SQLAlchemyStore`` need the extras ``keyring``, ``redis`` and
+``sqlalchemy`` and are imported on first use.
 """
 
 from __future__ import annotations
@@ -15,8 +16,17 @@ from .sqlite import SQLiteStore
 if TYPE_CHECKING:
     from .keyring import KeyringStore
     from .redis import RedisStore
+    from .sqlalchemy import SQLAlchemyStore
 
-__all__ = ["Entry", "KeyringStore", "MemoryStore", "RedisStore", "SQLiteStore", "TokenStore"]
+__all__ = [
+    "Entry",
+    "KeyringStore",
+    "MemoryStore",
+    "RedisStore",
+    "SQLAlchemyStore",
+    "SQLiteStore",
+    "TokenStore",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -24,6 +34,10 @@ def __getattr__(name: str) -> Any:
         from .redis import RedisStore
 
         return RedisStore
+    if name == "SQLAlchemyStore":
+        from .sqlalchemy import SQLAlchemyStore
+
+        return SQLAlchemyStore
     if name == "KeyringStore":
         from .keyring import KeyringStore
 
