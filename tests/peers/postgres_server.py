@@ -76,9 +76,7 @@ class PostgresPeer:
         if self.as_user is not None:
             line = " ".join(f"'{part}'" for part in command)
             command = ("su", self.as_user, "-s", "/bin/sh", "-c", line)
-        return subprocess.run(
-            command, capture_output=True, text=True, timeout=60, check=False
-        )
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
 
     def stop(self) -> None:
         if (self.folder / "data" / "postmaster.pid").exists():

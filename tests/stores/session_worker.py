@@ -7,7 +7,8 @@ or database URL; ``table`` names the SQLAlchemyStore's table), ``key``,
 ``client`` (OAuth2Client keyword arguments: client_id, client_secret, token_endpoint, …),
 ``api`` (a URL answering 200 to a valid bearer token), ``threads``, ``calls`` (per thread),
 ``mode`` ("requests": wait for a line on stdin, then every thread calls the API; "token":
-wait for a line, then call ``session.token()`` once). Prints one JSON line with the outcome.
+wait for a line, then call ``session.token()`` once; "hold": take the key's lock and keep
+it until killed). Prints one JSON line with the outcome.
 """
 
 from __future__ import annotations
@@ -28,12 +29,30 @@ def main() -> int:
     store: Any
     if config["store"] == "sqlite":
         store = SQLiteStore(config["location"])
+    elif config["store"] == "django":
+        sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+        from stores.django_setup import configure
+
+        configure(config["databases"])
+        from oauthkit.web.django.store import DjangoStore
+
+        store = DjangoStore(config["location"], lease_seconds=config.get("lease_seconds", 120))
     elif config["store"] == "sqlalchemy":
         from oauthkit.stores import SQLAlchemyStore
 
-        store = SQLAlchemyStore(config["location"], table_name=config["table"])
+        store = SQLAlchemyStore(
+            config["location"],
+            table_name=config["table"],
+            lease_seconds=config.get("lease_seconds", 120),
+        )
     else:
         store = RedisStore(config["location"], lock_ttl=config.get("lock_ttl", 30))
+    if config["mode"] == "hold":  # take the key's lock and keep it until killed
+        with store.lock(config["key"]):
+            print("locked", flush=True)
+            import time
+
+            time.sleep(600)
     client = OAuth2Client(**config["client"])
     session = Session(client, store, config["key"], leeway=config.get("leeway", 60))
     print("ready", flush=True)

@@ -18,7 +18,16 @@ from oauthkit.stores import KeyringStore, MemoryStore, RedisStore, SQLiteStore, 
 
 pytestmark = pytest.mark.anyio
 
-STORES = ["memory", "sqlite", "keyring", "redis", "sqlalchemy-postgres", "sqlalchemy-sqlite"]
+STORES = [
+    "memory",
+    "sqlite",
+    "keyring",
+    "redis",
+    "sqlalchemy-postgres",
+    "sqlalchemy-sqlite",
+    "django-postgres",
+    "django-sqlite",
+]
 
 
 def file_keyring(path: Path) -> Any:
@@ -47,9 +56,37 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TokenStore
         yield from database_store(request, tmp_path, kind)
 
 
+@pytest.fixture(scope="session")
+def django_databases(postgres: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Django configured in this process with an SQLite file and a PostgreSQL database, both
+    migrated (see ``stores/django_setup.py``)."""
+    from stores.django_setup import configure, databases
+
+    folder = tmp_path_factory.mktemp("django")
+    name = "django_" + secrets.token_hex(4)
+    postgres.create_database(name)
+    found = databases(str(folder / "django.sqlite3"), postgres.port, name)
+    configure(found)
+    return found
+
+
 def database_store(request: pytest.FixtureRequest, tmp_path: Path, kind: str) -> Iterator[Any]:
-    """A SQLAlchemyStore in a table of this test's own: on the session's PostgreSQL, or in
-    an SQLite file."""
+    """A SQLAlchemyStore in a table of this test's own (on the session's PostgreSQL, or in
+    an SQLite file), or a DjangoStore on an emptied table."""
+    if kind.startswith("django-"):
+        request.getfixturevalue("django_databases")
+        from oauthkit.web.django.models import StoredEntry
+        from oauthkit.web.django.store import DjangoStore
+
+        alias = kind.removeprefix("django-")
+        # In a thread: an async test's fixtures run where an event loop runs, and Django's
+        # ORM refuses to run there.
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(lambda: StoredEntry.objects.using(alias).all().delete()).result()
+        yield DjangoStore(alias)
+        return
     from oauthkit.stores import SQLAlchemyStore
 
     if kind == "sqlalchemy-postgres":
@@ -195,7 +232,7 @@ async def test_async_twins(store: TokenStore) -> None:
         await txn.save(_token(2), entry.version)
         with pytest.raises(StoreConflict):
             await txn.save(_token(3), entry.version)
-    assert store.get("k") == _token(2)
+    assert await store.aget("k") == _token(2)
     await store.adelete("k")
     assert await store.aget("k") is None
 
@@ -335,7 +372,15 @@ def test_keyring_backend_errors_are_store_errors(tmp_path: Path) -> None:
 
 # -- pending web flows (oauthkit.web) ---------------------------------------------------------
 
-PENDING_STORES = ["memory", "sqlite", "redis", "sqlalchemy-postgres", "sqlalchemy-sqlite"]
+PENDING_STORES = [
+    "memory",
+    "sqlite",
+    "redis",
+    "sqlalchemy-postgres",
+    "sqlalchemy-sqlite",
+    "django-postgres",
+    "django-sqlite",
+]
 
 
 @pytest.fixture(params=PENDING_STORES)

@@ -1,11 +1,12 @@
-"""The application's own database as the token store (SQLAlchemyStore on a real PostgreSQL
-and on an SQLite file): one refresh per expiry for 4 processes × 10 threads against
+"""The application's own database as the token store (SQLAlchemyStore and DjangoStore, each
+on a real PostgreSQL and on an SQLite file): one refresh per expiry for 4 processes × 10 threads against
 oidc-provider with rotation and reuse detection, kill -9 at random points, a slow token
 endpoint that delays only its own key, leases that run out, the engine's pool respected, an
 index for every lookup, and the async drivers (psycopg, asyncpg, aiosqlite)."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import secrets
@@ -27,8 +28,10 @@ from oauthkit.stores import SQLAlchemyStore
 from peers.counting_server import CountingServer
 from peers.oidc_provider import BASIC_SECRET, OIDCPeer
 from peers.postgres_server import PostgresPeer
+from stores.test_contract import django_databases  # noqa: F401 - a fixture
 from stores.test_session import (
     KEY,
+    WORKER,
     _client,
     _client_args,
     _go,
@@ -64,24 +67,48 @@ def store(database: str, table: str) -> Iterator[SQLAlchemyStore]:
     db_store.dispose()
 
 
-def _workers_config(database: str, table: str, **extra: Any) -> dict[str, Any]:
-    return {"store": "sqlalchemy", "location": database, "table": table, "key": KEY, **extra}
+KINDS = ["sqlalchemy-postgres", "sqlalchemy-sqlite", "django-postgres", "django-sqlite"]
+
+
+@pytest.fixture(params=KINDS)
+def shared(request: pytest.FixtureRequest, tmp_path: Path, table: str) -> Iterator[Any]:
+    """A store of either kind on either database, and how a worker process opens the same:
+    ``(store, worker config)``."""
+    kind, database_kind = request.param.split("-")
+    if kind == "django":
+        databases = request.getfixturevalue("django_databases")
+        from concurrent.futures import ThreadPoolExecutor
+
+        from oauthkit.web.django.models import StoredEntry
+        from oauthkit.web.django.store import DjangoStore
+
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(lambda: StoredEntry.objects.using(database_kind).all().delete()).result()
+        config = {"store": "django", "location": database_kind, "databases": databases}
+        yield DjangoStore(database_kind), {**config, "key": KEY}
+        return
+    if database_kind == "postgres":
+        url = request.getfixturevalue("postgres").url()
+    else:
+        url = f"sqlite:///{tmp_path / 'app.sqlite3'}"
+    db_store = SQLAlchemyStore(url, table_name=table)
+    db_store.create_table()
+    yield db_store, {"store": "sqlalchemy", "location": url, "table": table, "key": KEY}
+    db_store.dispose()
 
 
 def test_four_processes_ten_threads_against_oidc_provider(
     oidc_provider: OIDCPeer,
     oidc_token: tuple[OAuth2Client, Token],  # noqa: F811
-    store: SQLAlchemyStore,
-    database: str,
-    table: str,
+    shared: tuple[Any, dict[str, Any]],
 ) -> None:
+    store, base = shared
     _, token = oidc_token
     store.put(KEY, token)
     oidc_provider.reset_log()
     client = {"client_id": "basic", "client_secret": BASIC_SECRET, "issuer": oidc_provider.issuer}
-    config = _workers_config(
-        database, table, client=client, api=oidc_provider.userinfo_endpoint, threads=10, calls=3
-    )
+    config = {**base, "client": client, "api": oidc_provider.userinfo_endpoint}
+    config.update(threads=10, calls=3)
     results = _go(_start_workers(4, {**config, "mode": "requests"}))
     for result in results:
         assert result["errors"] == []
@@ -93,15 +120,16 @@ def test_four_processes_ten_threads_against_oidc_provider(
 
 
 def test_kill_9_during_refresh_never_loses_the_refresh_token(
-    counting_server: CountingServer, store: SQLAlchemyStore, database: str, table: str
+    counting_server: CountingServer, shared: tuple[Any, dict[str, Any]]
 ) -> None:
     """As for the SQLite file: kill a refreshing process at random moments, 20 times; the
     store then yields a working token or asks for a new sign-in, and the window where the
     server rotated but the process died is hit."""
     counting_server.set(token_delay=0.15)
+    store, base = shared
     rng = random.Random(7591)
     outcomes = {"worked": 0, "sign_in_again": 0, "rotation_lost": 0}
-    config = _workers_config(database, table, client=_client_args(counting_server), mode="token")
+    config = {**base, "client": _client_args(counting_server), "mode": "token"}
     with _client(counting_server) as client:
         for _ in range(20):
             _seed_due(counting_server, store)
@@ -118,10 +146,11 @@ def test_kill_9_during_refresh_never_loses_the_refresh_token(
             rotated = counting_server.counts["refresh_ok"] > before
             if rotated and not counting_server.refresh_token_active(stored.refresh_token or ""):
                 outcomes["rotation_lost"] += 1
-            # A killed holder's lease stays until it runs out: a new session waits for it.
-            store.lease_seconds = 120.0
+            # A killed holder's lease stays until it runs out (test_a_dead_holders_lease_runs_out
+            # waits for a short one); here it is removed, as its running out would.
+            _drop_leases(store)
             try:
-                token = Session(client, _fresh_lease(store), KEY).token()
+                token = Session(client, store, KEY).token()
             except ReauthenticationRequired:
                 outcomes["sign_in_again"] += 1
                 continue
@@ -135,30 +164,24 @@ def test_kill_9_during_refresh_never_loses_the_refresh_token(
     assert outcomes["sign_in_again"] >= outcomes["rotation_lost"]
 
 
-def _fresh_lease(store: SQLAlchemyStore) -> SQLAlchemyStore:
-    """The store with the dead worker's lease removed (what its running out does, without
-    waiting 120 s in a test: test_a_dead_holders_lease_runs_out waits for a short one)."""
-    import sqlalchemy as sa
+def _drop_leases(store: Any) -> None:
+    if isinstance(store, SQLAlchemyStore):
+        import sqlalchemy as sa
 
-    with store._sync().begin() as connection:
-        connection.execute(sa.delete(store.table).where(store.table.c.kind == "lease"))
-    return store
+        with store._sync().begin() as connection:
+            connection.execute(sa.delete(store.table).where(store.table.c.kind == "lease"))
+    else:
+        store._do(lambda: store._rows().filter(kind="lease").delete())
 
 
 def test_a_dead_holders_lease_runs_out(
-    counting_server: CountingServer, store: SQLAlchemyStore, database: str, table: str
+    counting_server: CountingServer, shared: tuple[Any, dict[str, Any]]
 ) -> None:
+    store, base = shared
     _seed_due(counting_server, store)
+    config = {**base, "mode": "hold", "lease_seconds": 1.0}
     holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import time; from oauthkit.stores import SQLAlchemyStore\n"
-            f"s = SQLAlchemyStore({database!r}, table_name={table!r}, lease_seconds=1.0)\n"
-            f"with s.lock({KEY!r}):\n    print('locked', flush=True); time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
+        [sys.executable, str(WORKER), json.dumps(config)], stdout=subprocess.PIPE, text=True
     )
     assert holder.stdout is not None
     assert holder.stdout.readline().strip() == "locked"
@@ -172,7 +195,8 @@ def test_a_dead_holders_lease_runs_out(
     assert token.access_token
 
 
-def test_a_lease_that_ran_out_cannot_write(store: SQLAlchemyStore) -> None:
+def test_a_lease_that_ran_out_cannot_write(shared: tuple[Any, dict[str, Any]]) -> None:
+    store, _ = shared
     store.lease_seconds = 0.3
     store.put("k", Token("first"))
     with store.lock("k", timeout=5) as slow:
@@ -187,8 +211,9 @@ def test_a_lease_that_ran_out_cannot_write(store: SQLAlchemyStore) -> None:
 
 
 def test_a_slow_token_endpoint_delays_only_its_own_key(
-    counting_server: CountingServer, store: SQLAlchemyStore
+    counting_server: CountingServer, shared: tuple[Any, dict[str, Any]]
 ) -> None:
+    store, _ = shared
     _seed_due(counting_server, store, "slow")
     store.put("other", Token("other-0", refresh_token="r"))
     counting_server.set(token_delay=3.0)

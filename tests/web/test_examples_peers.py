@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx2
@@ -90,7 +91,7 @@ def setup(
     )
     config = folder / "oauthkit.toml"
     config.write_text(
-        f'store = "{folder / "tokens.sqlite3"}"\n\n'
+        f'store = "{_store(request, folder)}"\n\n'
         f"[providers.oidc]\n{oidc_table}\n"
         f'[providers.oidc-post]\n{oidc_table}response_mode = "form_post"\n\n'
         f'[providers.sandbox]\nissuer = "{sandbox.issuer}"\nclient_id = "web"\n'
@@ -105,6 +106,18 @@ def setup(
     app.stop()
     sandbox.stop()
     oidc.stop()
+
+
+#: Where each example keeps its users' tokens here: the app's PostgreSQL (SQLAlchemyStore),
+#: an SQLite file, and (Django) its own database through the Django store.
+STORES = {"flask": "postgres", "fastapi": "sqlite", "django": "sqlite"}
+
+
+def _store(request: pytest.FixtureRequest, folder: Path) -> str:
+    if STORES[request.param] == "postgres":
+        peer = request.getfixturevalue("postgres")
+        return str(peer.create_database("web_" + secrets.token_hex(4)))
+    return str(folder / "tokens.sqlite3")
 
 
 def _user() -> str:

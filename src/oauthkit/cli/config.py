@@ -2,7 +2,8 @@
 
 ::
 
-    store = "~/.local/share/oauthkit/tokens.sqlite3"   # optional; or "redis://…", "keyring"
+    store = "~/.local/share/oauthkit/tokens.sqlite3"   # optional; or "redis://…", "keyring",
+                                                       # "postgresql+psycopg://app@db/app"
 
     [providers.work]                       # OAuth 2: an issuer (discovery) or endpoints
     issuer = "https://id.example.com"
@@ -106,7 +107,7 @@ def store_file(spec: str | None) -> Path | None:
     and its fast path both read ``store`` through this."""
     if spec is None or spec == "sqlite":
         return data_file()
-    if spec.startswith(_NOT_FILES):
+    if spec.startswith(_NOT_FILES) or "://" in spec:  # a Redis or database URL
         return None
     return Path(spec).expanduser()
 

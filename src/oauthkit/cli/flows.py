@@ -50,9 +50,14 @@ class Printer:
     read_line: Callable[[], str] | None = None
 
 
+#: URL schemes of databases served by SQLAlchemyStore (extra ``sqlalchemy``).
+DATABASE_SCHEMES = ("postgresql", "postgres", "sqlite+", "mysql", "mariadb")
+
+
 def open_store(spec: str | None) -> TokenStore:
     """The store a ``--store`` value or the config's ``store`` names: a file path (SQLite),
-    ``redis://…``, ``keyring``; default the SQLite store in the user data folder."""
+    ``redis://…``, ``keyring``, a database URL (``postgresql+psycopg://…``: its table is
+    created if missing); default the SQLite store in the user data folder."""
     from ..stores.sqlite import SQLiteStore
     from .config import store_file
 
@@ -64,6 +69,13 @@ def open_store(spec: str | None) -> TokenStore:
         from ..stores.redis import RedisStore
 
         return RedisStore(spec)
+    if spec.startswith(DATABASE_SCHEMES) and "://" in spec:
+        from ..stores.sqlalchemy import SQLAlchemyStore
+
+        url = "postgresql" + spec[len("postgres") :] if spec.startswith("postgres:") else spec
+        database = SQLAlchemyStore(url)
+        database.create_table()
+        return database
     if spec == "keyring":
         from ..stores.keyring import KeyringStore
 
@@ -72,7 +84,9 @@ def open_store(spec: str | None) -> TokenStore:
         from ..stores.memory import MemoryStore
 
         return MemoryStore()
-    raise ConfigurationError(f"unknown store {spec!r}: a file path, redis://…, or keyring")
+    raise ConfigurationError(
+        f"unknown store {spec!r}: a file path, redis://…, a database URL, or keyring"
+    )
 
 
 def _common(provider: ResolvedProvider) -> dict[str, Any]:

@@ -1,0 +1,53 @@
+"""Django configured in this process for the DjangoStore tests: the oauthkit app and two
+databases, an SQLite file (``sqlite``) and a PostgreSQL database (``postgres``), both
+migrated. Django can be configured once per process; :func:`configure` is idempotent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_done: dict[str, Any] = {}
+
+
+def databases(
+    sqlite_path: str, postgres_port: int | None, postgres_db: str | None
+) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        # IMMEDIATE: a write transaction takes the lock when it begins, so two writers wait
+        # for each other (busy timeout) instead of one failing with "database is locked".
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": sqlite_path,
+            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+        },
+    }
+    found["sqlite"] = dict(found["default"])
+    if postgres_port is not None:
+        found["postgres"] = {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": postgres_db,
+            "USER": "oauthkit",
+            "HOST": "127.0.0.1",
+            "PORT": str(postgres_port),
+        }
+    return found
+
+
+def configure(dbs: dict[str, Any]) -> None:
+    """Configure Django with ``dbs`` and migrate each (once per process)."""
+    if _done:
+        return
+    import django
+    from django.conf import settings
+    from django.core.management import call_command
+
+    settings.configure(
+        DATABASES=dbs,
+        INSTALLED_APPS=["oauthkit.web.django"],
+        USE_TZ=True,
+        DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
+    )
+    django.setup()
+    for alias in dbs:
+        call_command("migrate", "oauthkit", database=alias, verbosity=0)
+    _done["databases"] = dbs
