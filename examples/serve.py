@@ -6,7 +6,9 @@ same as the ``oauthkit`` command's). Without it, this starts the built-in sandbo
 and writes a configuration for it — an OAuth 2 provider ``sandbox`` and an OAuth 1.0a
 provider ``sandbox1``, tokens and pending sign-ins in an SQLite file — so the app works on a
 fresh machine with nothing else to set up. The app's session secret comes from
-``OAUTHKIT_EXAMPLE_SECRET`` (made up when unset), the same for every worker.
+``OAUTHKIT_EXAMPLE_SECRET`` (made up when unset), the same for every worker. The Django
+example keeps its users' tokens in its own database (``OAUTHKIT_EXAMPLE_DATABASE``, default
+an SQLite file), migrated here before the server starts.
 """
 
 from __future__ import annotations
@@ -80,6 +82,11 @@ def main(argv: list[str]) -> int:
         if not env.get("OAUTHKIT_CONFIG"):
             sandbox, config = sandbox_config(Path(folder), args.port, args.access_token_ttl)
             env["OAUTHKIT_CONFIG"] = str(config)
+        if args.name == "django":  # its tokens live in its own database: migrate it first
+            env.setdefault("OAUTHKIT_EXAMPLE_DATABASE", str(Path(folder) / "django.sqlite3"))
+            migrate = [sys.executable, "-m", "django", "migrate", "--verbosity", "0"]
+            settings = {"DJANGO_SETTINGS_MODULE": "django_app.settings"}
+            subprocess.run(migrate, env={**env, **settings}, check=True)  # noqa: S603
         bind = f"127.0.0.1:{args.port}"
         command = [
             str(Path(sys.executable).parent / SERVERS[args.name][0]),

@@ -1,5 +1,8 @@
-"""Settings of the Django example: sessions in signed cookies (no database needed), the
-oauthkit app, and the providers and store from ``$OAUTHKIT_CONFIG``."""
+"""Settings of the Django example: sessions in signed cookies, the oauthkit app with the
+users' tokens and pending sign-ins in the project's own database (``DjangoStore``), and the
+providers from ``$OAUTHKIT_CONFIG``. The database is ``$OAUTHKIT_EXAMPLE_DATABASE``: a
+``postgresql://user@host:port/name`` URL or an SQLite file (``./run example django`` makes
+one and migrates it)."""
 
 import os
 
@@ -11,10 +14,33 @@ MIDDLEWARE = ["django.contrib.sessions.middleware.SessionMiddleware"]
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 SESSION_COOKIE_SAMESITE = "Lax"
 ROOT_URLCONF = "django_app.urls"
-DATABASES: dict = {}
+DATABASE = os.environ.get("OAUTHKIT_EXAMPLE_DATABASE", "example.sqlite3")
+if DATABASE.startswith("postgresql://"):
+    from urllib.parse import urlsplit
+
+    _url = urlsplit(DATABASE)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": _url.path.lstrip("/"),
+            "USER": _url.username or "",
+            "HOST": _url.hostname or "",
+            "PORT": str(_url.port or 5432),
+        }
+    }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATABASE,
+            # Writers wait for each other instead of failing with "database is locked".
+            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+        }
+    }
 USE_TZ = True
 
 OAUTHKIT = {
     "CURRENT_USER": "django_app.views.current_user",
     "ON_SIGN_IN": "django_app.views.signed_in",
+    "STORE": "django",
 }

@@ -60,11 +60,12 @@ def start_example(
     workers: int = WORKERS,
     access_token_ttl: int = 3600,
     port: int | None = None,
+    env: dict[str, str] | None = None,
 ) -> RunningApp:
     """``./run example NAME`` as the README gives it, on a free port; ready when ``/me``
     answers."""
     port = port or free_port()
-    env = dict(os.environ)
+    env = {**os.environ, **(env or {})}
     env.pop("OAUTHKIT_CONFIG", None)
     if config is not None:
         env["OAUTHKIT_CONFIG"] = str(config)

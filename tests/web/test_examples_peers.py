@@ -101,16 +101,22 @@ def setup(
         + _oauth1_table("authlib", authlib_peer)
     )
     config.chmod(0o600)
-    app = start_example(request.param, folder, config=config, port=port)
+    env = {}
+    if STORES[request.param] == "django-postgres":
+        peer = request.getfixturevalue("postgres")
+        url = peer.create_database("django_" + secrets.token_hex(4))
+        env["OAUTHKIT_EXAMPLE_DATABASE"] = url.replace("postgresql+psycopg://", "postgresql://")
+    app = start_example(request.param, folder, config=config, port=port, env=env)
     yield Setup(app, oidc, sandbox, oauthlib_peer, authlib_peer)
     app.stop()
     sandbox.stop()
     oidc.stop()
 
 
-#: Where each example keeps its users' tokens here: the app's PostgreSQL (SQLAlchemyStore),
-#: an SQLite file, and (Django) its own database through the Django store.
-STORES = {"flask": "postgres", "fastapi": "sqlite", "django": "sqlite"}
+#: Where each example keeps its users' tokens here: Flask in PostgreSQL through
+#: SQLAlchemyStore, FastAPI in an SQLite file, Django in its own database (PostgreSQL here)
+#: through DjangoStore.
+STORES = {"flask": "postgres", "fastapi": "sqlite", "django": "django-postgres"}
 
 
 def _store(request: pytest.FixtureRequest, folder: Path) -> str:

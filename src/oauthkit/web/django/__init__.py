@@ -8,6 +8,7 @@
         "CONFIG": None,                       # the TOML file; default $OAUTHKIT_CONFIG
         "CURRENT_USER": "myapp.auth.current_user",   # request -> str | None
         "ON_SIGN_IN": "myapp.auth.signed_in",        # (request, completed) -> None
+        "STORE": "django",                    # tokens in the project's database (DjangoStore)
     }
     urlpatterns = [path("", include("oauthkit.web.django.urls"))]   # or .async_urls
 

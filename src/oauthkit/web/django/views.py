@@ -44,11 +44,19 @@ def _setting(name: str) -> Any:
 
 def flow() -> WebFlow:
     """This process's :class:`~oauthkit.web.WebFlow`, made on first use from
-    ``OAUTHKIT["CONFIG"]`` (else ``$OAUTHKIT_CONFIG``)."""
+    ``OAUTHKIT["CONFIG"]`` (else ``$OAUTHKIT_CONFIG``); with ``OAUTHKIT["STORE"] = "django"``
+    its tokens and pending sign-ins live in the project's database
+    (:class:`~oauthkit.web.django.store.DjangoStore`, on ``OAUTHKIT["DATABASE"]``, default
+    ``"default"``), else in the configuration's store."""
     global _flow
     with _guard:
         if _flow is None:
-            _flow = WebFlow.from_config(_setting("CONFIG"))
+            store = None
+            if _setting("STORE") == "django":
+                from .store import DjangoStore
+
+                store = DjangoStore(_setting("DATABASE") or "default")
+            _flow = WebFlow.from_config(_setting("CONFIG"), store=store)
         return _flow
 
 
