@@ -165,6 +165,20 @@ def postgres() -> Iterator[PostgresPeer]:
     peer.stop()
 
 
+@pytest.fixture(scope="session")
+def django_databases(postgres: PostgresPeer, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Django configured in this process with an SQLite file and a PostgreSQL database, both
+    migrated (see ``stores/django_setup.py``); once per session, as Django allows."""
+    import secrets
+
+    from stores.django_setup import configure, databases
+
+    folder = tmp_path_factory.mktemp("django")
+    name = "django_" + secrets.token_hex(4)
+    postgres.create_database(name)
+    return configure(databases(str(folder / "django.sqlite3"), postgres.port, name))
+
+
 # ----------------------------------------------------------------------------- counting token server
 
 

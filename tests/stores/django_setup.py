@@ -33,10 +33,11 @@ def databases(
     return found
 
 
-def configure(dbs: dict[str, Any]) -> None:
-    """Configure Django with ``dbs`` and migrate each (once per process)."""
+def configure(dbs: dict[str, Any]) -> dict[str, Any]:
+    """Configure Django with ``dbs`` and migrate each (once per process); the databases
+    Django was configured with."""
     if _done:
-        return
+        return dict(_done["databases"])
     import django
     from django.conf import settings
     from django.core.management import call_command
@@ -51,3 +52,4 @@ def configure(dbs: dict[str, Any]) -> None:
     for alias in dbs:
         call_command("migrate", "oauthkit", database=alias, verbosity=0)
     _done["databases"] = dbs
+    return dbs

@@ -56,20 +56,6 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TokenStore
         yield from database_store(request, tmp_path, kind)
 
 
-@pytest.fixture(scope="session")
-def django_databases(postgres: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Django configured in this process with an SQLite file and a PostgreSQL database, both
-    migrated (see ``stores/django_setup.py``)."""
-    from stores.django_setup import configure, databases
-
-    folder = tmp_path_factory.mktemp("django")
-    name = "django_" + secrets.token_hex(4)
-    postgres.create_database(name)
-    found = databases(str(folder / "django.sqlite3"), postgres.port, name)
-    configure(found)
-    return found
-
-
 def database_store(request: pytest.FixtureRequest, tmp_path: Path, kind: str) -> Iterator[Any]:
     """A SQLAlchemyStore in a table of this test's own (on the session's PostgreSQL, or in
     an SQLite file), or a DjangoStore on an emptied table."""

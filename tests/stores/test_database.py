@@ -28,7 +28,6 @@ from oauthkit.stores import SQLAlchemyStore
 from peers.counting_server import CountingServer
 from peers.oidc_provider import BASIC_SECRET, OIDCPeer
 from peers.postgres_server import PostgresPeer
-from stores.test_contract import django_databases  # noqa: F401 - a fixture
 from stores.test_session import (
     KEY,
     WORKER,
