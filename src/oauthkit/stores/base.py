@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractContextManager, asynccontextmanager
 from typing import Any, NamedTuple, Protocol, TypeAlias, TypeVar, overload
 
 from .._record import read_record, write_record
-from ..errors import ConfigurationError, StoreError
+from ..errors import ConfigurationError, LockTimeout, StoreError
 from ..protocol.oauth1.credentials import OAuth1Credentials
 from ..protocol.oauth2.token import Token
 
@@ -147,6 +148,31 @@ def decode(text: str | bytes) -> Stored:
         return OAuth1Credentials.from_dict(data)  # a consumer secret of old is ignored
     except (ValueError, KeyError, TypeError) as exc:
         raise StoreError(f"the store holds an entry oauthkit cannot read: {exc}") from None
+
+
+def wait_for(take: Callable[[], bool], key: str, timeout: float) -> None:
+    """Try ``take()`` (a key's lock or lease) until it succeeds, pausing 5 ms and doubling
+    up to 100 ms; :class:`~oauthkit.errors.LockTimeout` after ``timeout`` seconds."""
+    deadline, pause = time.monotonic() + timeout, 0.005
+    while not take():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise LockTimeout(f"the lock for {key!r} was not free within {timeout} s")
+        time.sleep(min(pause, left))
+        pause = min(pause * 2, 0.1)
+
+
+async def await_for(take: Callable[[], Awaitable[bool]], key: str, timeout: float) -> None:
+    """The ``await`` twin of :func:`wait_for`."""
+    import anyio
+
+    deadline, pause = time.monotonic() + timeout, 0.005
+    while not await take():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise LockTimeout(f"the lock for {key!r} was not free within {timeout} s")
+        await anyio.sleep(min(pause, left))
+        pause = min(pause * 2, 0.1)
 
 
 async def _in_thread(function: Any, *args: Any) -> Any:

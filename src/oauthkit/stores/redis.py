@@ -9,15 +9,23 @@ expired cannot overwrite what the next holder wrote.
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import anyio
 
-from ..errors import ConfigurationError, LockTimeout, StoreConflict, StoreError
-from .base import DEFAULT_LOCK_TIMEOUT, Entry, Reads, Stored, decode, encode
+from ..errors import ConfigurationError, StoreConflict, StoreError
+from .base import (
+    DEFAULT_LOCK_TIMEOUT,
+    Entry,
+    Reads,
+    Stored,
+    await_for,
+    decode,
+    encode,
+    wait_for,
+)
 
 __all__ = ["RedisStore"]
 
@@ -207,13 +215,9 @@ class RedisStore(Reads):
         """Take ``key``'s lock (``SET NX PX``), waiting up to ``timeout`` seconds."""
         owner = secrets.token_hex(16)
         client, lock_key = self._client(), self._lock_key(key)
-        deadline, pause = time.monotonic() + timeout, 0.005
+        ttl = int(self.lock_ttl * 1000)
         with self._errors():
-            while not client.set(lock_key, owner, nx=True, px=int(self.lock_ttl * 1000)):
-                if time.monotonic() >= deadline:
-                    raise LockTimeout(f"the lock for {key!r} was not free within {timeout} s")
-                time.sleep(pause)
-                pause = min(pause * 2, 0.1)
+            wait_for(lambda: bool(client.set(lock_key, owner, nx=True, px=ttl)), key, timeout)
         try:
             yield _RedisTransaction(self, key, owner)
         finally:
@@ -264,13 +268,13 @@ class RedisStore(Reads):
         """The ``await`` twin of :meth:`lock`."""
         owner = secrets.token_hex(16)
         client, lock_key = self._aclient(), self._lock_key(key)
-        deadline, pause = time.monotonic() + timeout, 0.005
+        ttl = int(self.lock_ttl * 1000)
+
+        async def take() -> bool:
+            return bool(await client.set(lock_key, owner, nx=True, px=ttl))
+
         with self._errors():
-            while not await client.set(lock_key, owner, nx=True, px=int(self.lock_ttl * 1000)):
-                if time.monotonic() >= deadline:
-                    raise LockTimeout(f"the lock for {key!r} was not free within {timeout} s")
-                await anyio.sleep(pause)
-                pause = min(pause * 2, 0.1)
+            await await_for(take, key, timeout)
         try:
             yield _AsyncRedisTransaction(self, key, owner)
         finally:

@@ -53,8 +53,18 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
         "SQLAlchemyStore needs SQLAlchemy 2: pip install 'oauthkit[sqlalchemy]'"
     ) from exc
 
-from ..errors import ConfigurationError, LockTimeout, StoreConflict, StoreError
-from .base import DEFAULT_LOCK_TIMEOUT, Entry, Reads, Stored, _in_thread, decode, encode
+from ..errors import ConfigurationError, StoreConflict, StoreError
+from .base import (
+    DEFAULT_LOCK_TIMEOUT,
+    Entry,
+    Reads,
+    Stored,
+    _in_thread,
+    await_for,
+    decode,
+    encode,
+    wait_for,
+)
 
 __all__ = ["SQLAlchemyStore"]
 
@@ -444,12 +454,7 @@ class SQLAlchemyStore(Reads):
         :class:`~oauthkit.errors.LockTimeout`); read and compare-and-set through the
         transaction given."""
         owner = secrets.token_hex(16)
-        deadline, pause = time.monotonic() + timeout, 0.005
-        while not self._run(self._take_lease_plan(key, owner)):
-            if time.monotonic() >= deadline:
-                raise LockTimeout(f"the lease on {key!r} stayed taken for {timeout} s")
-            time.sleep(pause)
-            pause = min(pause * 2, 0.1)
+        wait_for(lambda: self._run(self._take_lease_plan(key, owner)), key, timeout)
         try:
             yield _Transaction(self, key, owner)
         finally:
@@ -463,12 +468,7 @@ class SQLAlchemyStore(Reads):
         import anyio
 
         owner = secrets.token_hex(16)
-        deadline, pause = time.monotonic() + timeout, 0.005
-        while not await self._arun(self._take_lease_plan(key, owner)):
-            if time.monotonic() >= deadline:
-                raise LockTimeout(f"the lease on {key!r} stayed taken for {timeout} s")
-            await anyio.sleep(pause)
-            pause = min(pause * 2, 0.1)
+        await await_for(lambda: self._arun(self._take_lease_plan(key, owner)), key, timeout)
         try:
             yield _AsyncTransaction(self, key, owner)
         finally:

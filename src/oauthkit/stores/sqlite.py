@@ -25,8 +25,17 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .._paths import data_file
-from ..errors import LockTimeout, StoreConflict, StoreError
-from .base import DEFAULT_LOCK_TIMEOUT, BlockingStore, Entry, Stored, Transaction, decode, encode
+from ..errors import StoreConflict, StoreError
+from .base import (
+    DEFAULT_LOCK_TIMEOUT,
+    BlockingStore,
+    Entry,
+    Stored,
+    Transaction,
+    decode,
+    encode,
+    wait_for,
+)
 
 __all__ = ["SQLiteStore", "default_path"]
 
@@ -419,16 +428,7 @@ class SQLiteStore(BlockingStore):
         owner = secrets.token_hex(16)
         connection = self._connect()
         try:
-            deadline = time.monotonic() + timeout
-            pause = 0.005
-            while not self._take_lease(connection, key, owner):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise LockTimeout(
-                        f"the lease on {key!r} in {self.path} stayed taken for {timeout} s"
-                    )
-                time.sleep(min(pause, left))
-                pause = min(pause * 2, 0.1)
+            wait_for(lambda: self._take_lease(connection, key, owner), key, timeout)
             try:
                 yield _SQLiteTransaction(connection, key, owner)
             finally:

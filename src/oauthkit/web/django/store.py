@@ -26,7 +26,15 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
 
 from ...errors import LockTimeout, StoreConflict, StoreError
-from ...stores.base import DEFAULT_LOCK_TIMEOUT, BlockingStore, Entry, Stored, decode, encode
+from ...stores.base import (
+    DEFAULT_LOCK_TIMEOUT,
+    BlockingStore,
+    Entry,
+    Stored,
+    decode,
+    encode,
+    wait_for,
+)
 from .models import StoredEntry
 
 __all__ = ["DjangoStore"]
@@ -153,12 +161,7 @@ class DjangoStore(BlockingStore):
         """Hold ``key``'s renewal lease (waiting up to ``timeout`` seconds, else
         :class:`~oauthkit.errors.LockTimeout`)."""
         owner = secrets.token_hex(16)
-        deadline, pause = time.monotonic() + timeout, 0.005
-        while not self._take_lease(key, owner):
-            if time.monotonic() >= deadline:
-                raise LockTimeout(f"the lease on {key!r} stayed taken for {timeout} s")
-            time.sleep(pause)
-            pause = min(pause * 2, 0.1)
+        wait_for(lambda: self._take_lease(key, owner), key, timeout)
         try:
             yield _DjangoTransaction(self, key, owner)
         finally:
