@@ -350,3 +350,54 @@ async def test_the_await_twins(sandbox: Sandbox, tmp_path: Path, cls: Any) -> No
 
 def test_flow_expired_is_a_flow_not_found() -> None:
     assert issubclass(FlowExpired, FlowNotFound)
+
+
+# -- on oidc-provider: OpenID Connect sign-in, PAR, JAR, DPoP -----------------------------
+
+OIDC_APP = "http://127.0.0.1:8765"  # the peer's clients are registered for /callback there
+
+
+def _oidc_flow(peer: Any, name: str, **client_options: Any) -> OAuth2Client:
+    from peers.oidc_provider import BASIC_SECRET
+
+    secret = None if name in ("public", "jwt-key") else BASIC_SECRET
+    client = OAuth2Client(name, secret, issuer=peer.issuer, scope="openid", **client_options)
+    return client
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "par", "jar"),
+    [
+        ("basic", {}, True, False),
+        ("jwt-key", {"private_key": "jwt-key"}, True, True),
+        ("public", {"dpop": True}, None, False),
+    ],
+    ids=["pushed", "pushed-and-signed", "dpop"],
+)
+def test_an_openid_sign_in_with_par_jar_and_dpop(
+    oidc_provider: Any, tmp_path: Path, name: str, options: dict[str, Any], par: Any, jar: bool
+) -> None:
+    if "private_key" in options:
+        options = {**options, "private_key": oidc_provider.client_private_jwk(name)}
+    client = _oidc_flow(oidc_provider, name, **options)
+    provider = WebProvider("op", client, oidc_provider.issuer + "/", par=par, jar=jar)
+    flow = WebFlow({"op": provider}, SQLiteStore(tmp_path / "t.sqlite3"), callback_path="/callback")
+    begun = flow.begin("op", request_url=OIDC_APP + "/signin", user=None)
+    query = dict(parse_qsl(_query(begun.url)))
+    assert ("request_uri" in query) == bool(par)
+    assert ("request" in query) == (jar and not par)
+    callback = oidc_provider.approve(begun.url, "hana")
+    done = flow.complete(
+        "op",
+        request_url=OIDC_APP + "/callback",
+        params=_query(callback),
+        cookies={begun.cookie.name: begun.cookie.value},
+    )
+    assert (done.user, done.account) == ("op:hana", "hana")  # the ID token's sub
+    assert done.identity["iss"] == oidc_provider.issuer
+    token = flow.store.get(done.key, Token)
+    assert token is not None
+    assert token.token_type == ("DPoP" if options.get("dpop") else "Bearer")
+    answer = flow.api("op", done.user, "me")  # userinfo, with a DPoP proof when bound
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["sub"] == "hana"

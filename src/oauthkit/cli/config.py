@@ -66,6 +66,8 @@ _OAUTH2_KEYS = {
     "allow_insecure_http",
     "audience",
     "response_mode",
+    "par",
+    "jar",
     "whoami_url",
     "whoami_field",
     "options",

@@ -291,7 +291,13 @@ class WebFlow:
             client: Any = p.client
             extra = {"response_mode": p.response_mode} if p.response_mode else None
             authorization: AuthorizationRequest = yield from build_authorization_request(
-                client.config, client._cache, scope=p.scope, redirect_uri=redirect_uri, extra=extra
+                client.config,
+                client._cache,
+                scope=p.scope,
+                redirect_uri=redirect_uri,
+                extra=extra,
+                par=p.par,
+                jar=p.jar,
             )
             handle, url = _handle("oauth2", authorization.state), authorization.url
             # The URL without its query: the exchange checks the endpoint, not the parameters.

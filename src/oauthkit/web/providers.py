@@ -34,7 +34,10 @@ class WebProvider:
     ``api_base`` is where its user's credentials may be sent; ``whoami`` is the request
     that names the signed-in account when no ID token or userinfo endpoint says it;
     ``scope`` overrides the client's for the authorization request; ``response_mode``
-    (``"form_post"``, OAuth 2.0 Form Post Response Mode) asks for the callback as a POST."""
+    (``"form_post"``, OAuth 2.0 Form Post Response Mode) asks for the callback as a POST;
+    ``par`` pushes the request first (RFC 9126; ``None``: when the server requires it) and
+    ``jar`` signs it (RFC 9101). A client made with ``dpop=True`` gets DPoP-bound tokens
+    (RFC 9449), sent with their proofs by the user's session."""
 
     name: str
     client: AnyOAuth2Client | AnyOAuth1Client
@@ -42,6 +45,8 @@ class WebProvider:
     whoami: WhoAmI | None = None
     scope: str | None = None
     response_mode: str | None = None
+    par: bool | None = None
+    jar: bool = False
 
     @property
     def kind(self) -> str:
@@ -62,8 +67,15 @@ class WebProvider:
             field = provider.get("whoami_field", "sub")
             fields = (field,) if isinstance(field, str) else tuple(field)
             whoami = WhoAmI(url=str(provider.get("whoami_url")), fields=fields)
-        mode = provider.get("response_mode")
-        return cls(provider.name, client, api_base(provider), whoami, response_mode=mode)
+        return cls(
+            provider.name,
+            client,
+            api_base(provider),
+            whoami,
+            response_mode=provider.get("response_mode"),
+            par=provider.get("par"),
+            jar=bool(provider.get("jar", False)),
+        )
 
     def whoami_url(self) -> str | None:
         """The absolute URL of :attr:`whoami`, or ``None``."""
