@@ -1,5 +1,6 @@
 """Start an example web app on a production server: ``./run example NAME [--port P]
-[--workers N]`` (NAME: flask, fastapi, django).
+[--workers N]`` (NAME: flask, fastapi, django — its sync views under gunicorn — or
+django-async — its async views under uvicorn).
 
 With ``OAUTHKIT_CONFIG`` set, the app reads its providers and store from that TOML file (the
 same as the ``oauthkit`` command's). Without it, this starts the built-in sandbox provider
@@ -27,6 +28,7 @@ SERVERS = {
     "flask": ["gunicorn", "--chdir", str(HERE), "flask_app:app"],
     "django": ["gunicorn", "--chdir", str(HERE), "django_app.wsgi:application"],
     "fastapi": ["uvicorn", "--app-dir", str(HERE), "fastapi_app:app"],
+    "django-async": ["uvicorn", "--app-dir", str(HERE), "django_app.asgi:application"],
 }
 
 
@@ -82,7 +84,8 @@ def main(argv: list[str]) -> int:
         if not env.get("OAUTHKIT_CONFIG"):
             sandbox, config = sandbox_config(Path(folder), args.port, args.access_token_ttl)
             env["OAUTHKIT_CONFIG"] = str(config)
-        if args.name == "django":  # its tokens live in its own database: migrate it first
+        if args.name.startswith("django"):  # its tokens live in its own database: migrate it
+            env["OAUTHKIT_EXAMPLE_ASYNC"] = "1" if args.name == "django-async" else "0"
             env.setdefault("OAUTHKIT_EXAMPLE_DATABASE", str(Path(folder) / "django.sqlite3"))
             migrate = [sys.executable, "-m", "django", "migrate", "--verbosity", "0"]
             settings = {"DJANGO_SETTINGS_MODULE": "django_app.settings"}
@@ -92,7 +95,7 @@ def main(argv: list[str]) -> int:
             str(Path(sys.executable).parent / SERVERS[args.name][0]),
             *SERVERS[args.name][1:],
         ]
-        if args.name == "fastapi":
+        if SERVERS[args.name][0] == "uvicorn":
             command += ["--host", "127.0.0.1", "--port", str(args.port)]
             command += ["--workers", str(args.workers), "--log-level", "warning"]
         else:

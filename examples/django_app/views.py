@@ -5,7 +5,7 @@ from django.shortcuts import redirect
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from oauthkit.web.django import flow, relay
+from oauthkit.web.django import arelay, flow, relay
 
 
 def current_user(request):
@@ -23,6 +23,10 @@ def me(request):
 
 def api(request, provider, path):
     return relay(request, provider, path)
+
+
+async def aapi(request, provider, path):
+    return await arelay(request, provider, path)
 
 
 # -- the app's own login (a stand-in) -------------------------------------------------------

@@ -23,6 +23,8 @@ from web.browser import Browser
 ROOT = Path(__file__).resolve().parents[2]
 SERVE = ROOT / "examples" / "serve.py"
 EXAMPLES = ["flask", "fastapi", "django"]
+#: The examples tested on the sandbox: the three, and Django's async views under uvicorn.
+SANDBOX_EXAMPLES = [*EXAMPLES, "django-async"]
 WORKERS = 4
 
 
@@ -126,7 +128,7 @@ def browser(browsers: Callable[[], Browser]) -> Browser:
     return browsers()
 
 
-@pytest.fixture(scope="module", params=EXAMPLES)
+@pytest.fixture(scope="module", params=SANDBOX_EXAMPLES)
 def example(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningApp]:
