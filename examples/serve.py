@@ -32,7 +32,9 @@ SERVERS = {
 }
 
 
-def sandbox_config(folder: Path, port: int, access_token_ttl: int) -> tuple[object, Path]:
+def sandbox_config(
+    folder: Path, access_token_ttl: int, pending_seconds: int | None
+) -> tuple[object, Path]:
     """Start the sandbox with clients for this app's callbacks; write its configuration."""
     from oauthkit.sandbox import Sandbox, SandboxClient
 
@@ -46,9 +48,9 @@ def sandbox_config(folder: Path, port: int, access_token_ttl: int) -> tuple[obje
     web, oauth1 = sandbox.clients["example-web"], sandbox.clients["example-oauth1"]
     base = sandbox.base_url
     path = folder / "oauthkit.toml"
+    web_table = f"[web]\npending_seconds = {pending_seconds}\n\n" if pending_seconds else ""
     path.write_text(
-        f'store = "{folder / "tokens.sqlite3"}"\n\n'
-        "[providers.sandbox]\n"
+        f'store = "{folder / "tokens.sqlite3"}"\n\n' + web_table + "[providers.sandbox]\n"
         f'issuer = "{sandbox.issuer}"\n'
         f'client_id = "{web.client_id}"\nclient_secret = "{web.client_secret}"\n'
         'scope = "profile"\n'
@@ -74,6 +76,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--access-token-ttl", type=int, default=3600, help="the sandbox's token lifetime (s)"
     )
+    parser.add_argument(
+        "--pending-seconds", type=int, help="how long a begun sign-in waits (default 600)"
+    )
     args = parser.parse_args(argv)
     env = dict(os.environ)
     env.setdefault("OAUTHKIT_EXAMPLE_SECRET", secrets.token_hex(32))
@@ -82,7 +87,9 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="oauthkit-example-") as folder:
         os.chmod(folder, 0o700)
         if not env.get("OAUTHKIT_CONFIG"):
-            sandbox, config = sandbox_config(Path(folder), args.port, args.access_token_ttl)
+            sandbox, config = sandbox_config(
+                Path(folder), args.access_token_ttl, args.pending_seconds
+            )
             env["OAUTHKIT_CONFIG"] = str(config)
         if args.name.startswith("django"):  # its tokens live in its own database: migrate it
             env["OAUTHKIT_EXAMPLE_ASYNC"] = "1" if args.name == "django-async" else "0"

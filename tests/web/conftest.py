@@ -63,6 +63,7 @@ def start_example(
     access_token_ttl: int = 3600,
     port: int | None = None,
     env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
 ) -> RunningApp:
     """``./run example NAME`` as the README gives it, on a free port; ready when ``/me``
     answers."""
@@ -73,7 +74,7 @@ def start_example(
         env["OAUTHKIT_CONFIG"] = str(config)
     log = folder / f"{name}-{port}.log"
     command = [sys.executable, str(SERVE), name, "--port", str(port), "--workers", str(workers)]
-    command += ["--access-token-ttl", str(access_token_ttl)]
+    command += ["--access-token-ttl", str(access_token_ttl), *args]
     with log.open("wb") as out:
         process = subprocess.Popen(
             command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True

@@ -6,6 +6,7 @@ processes most of the time, so state kept in a process would fail here."""
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -13,7 +14,7 @@ import httpx2
 import pytest
 
 from web.browser import Browser
-from web.conftest import RunningApp
+from web.conftest import RunningApp, start_example
 
 PROVIDERS = ["sandbox", "sandbox1"]  # OAuth 2, OAuth 1.0a
 #: What the sandbox's protected resource calls the user: OAuth 2 ``sub``, OAuth 1.0a ``user``.
@@ -190,3 +191,27 @@ def test_callback_responses_are_neither_cached_nor_referred(example: RunningApp)
             assert answer.headers["referrer-policy"] == "no-referrer"
         assert "default-src 'none'" in refused.headers["content-security-policy"]
         assert http.get("/me").json()["connected"] == ["sandbox"]
+
+
+@pytest.mark.parametrize("name", ["flask", "fastapi"])
+def test_an_expired_sign_in_is_refused(
+    name: str, browser: Browser, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Sign-ins that wait 2 s here ([web] pending_seconds in the configuration): a callback
+    after that finds nothing, in a browser that still holds the flow's cookie or not."""
+    app = start_example(
+        name, tmp_path_factory.mktemp(f"expiry-{name}"), args=("--pending-seconds", "2")
+    )
+    try:
+        browser.app_login(app.base, _user())
+        callback = browser.stopped_callback(app.base, "/connect/sandbox")
+        time.sleep(2.5)
+        browser.open(callback)
+        assert (browser.error_cause() or "").startswith(("FlowNotFound", "FlowExpired")), (
+            browser.error_cause()
+        )
+        assert browser.me(app.base)["connected"] == []
+        browser.connect(app.base, "sandbox")  # a prompt sign-in still works
+        assert browser.me(app.base)["connected"] == ["sandbox"]
+    finally:
+        app.stop()

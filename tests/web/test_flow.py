@@ -401,3 +401,32 @@ def test_an_openid_sign_in_with_par_jar_and_dpop(
     answer = flow.api("op", done.user, "me")  # userinfo, with a DPoP proof when bound
     assert answer.status_code == 200, answer.text
     assert answer.json()["sub"] == "hana"
+
+
+def test_from_config_reads_the_providers_store_and_web_table(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    web = sandbox.clients["web-a"]
+    config = tmp_path / "oauthkit.toml"
+    config.write_text(
+        f'store = "{tmp_path / "t.sqlite3"}"\n\n[web]\npending_seconds = 5\n'
+        f'base_url = "{APP}"\n\n[providers.a]\nissuer = "{sandbox.issuer}"\n'
+        f'client_id = "web-a"\nclient_secret = "{web.client_secret}"\n'
+        f'api_base = "{sandbox.base_url}/api/"\nwhoami_url = "me"\n'
+    )
+    config.chmod(0o600)
+    flow = WebFlow.from_config(str(config))
+    assert (flow.pending_seconds, flow.base_url) == (5, APP)
+    assert isinstance(flow.store, SQLiteStore)
+    begun = flow.begin("a", request_url="http://ignored.example/x", user=None)
+    assert begun.cookie.max_age == 5
+    done = flow.complete(
+        "a",
+        request_url="http://ignored.example/callback/a",
+        params=_query(sandbox.approve(begun.url)),
+        cookies={begun.cookie.name: begun.cookie.value},
+    )
+    assert done.user == "a:alice"
+    config.write_text("[web]\npending = 5\n")
+    with pytest.raises(ConfigurationError, match=r"\[web\] takes"):
+        WebFlow.from_config(str(config))

@@ -72,6 +72,8 @@ _OAUTH2_KEYS = {
     "whoami_field",
     "options",
 }
+#: ``[web]``: options of :meth:`oauthkit.web.WebFlow.from_config`.
+_WEB_KEYS = {"base_url", "pending_seconds", "callback_path", "key"}
 _OAUTH1_KEYS = {
     "type",
     "preset",
@@ -198,14 +200,20 @@ class ProviderConfig:
 class Config:
     """The whole file: the providers and the store to use."""
 
-    __slots__ = ("path", "providers", "store")
+    __slots__ = ("path", "providers", "store", "web")
 
     def __init__(
-        self, *, path: Path, providers: Mapping[str, ProviderConfig], store: str | None = None
+        self,
+        *,
+        path: Path,
+        providers: Mapping[str, ProviderConfig],
+        store: str | None = None,
+        web: Mapping[str, Any] | None = None,
     ) -> None:
         self.path = path
         self.providers = providers
         self.store = store
+        self.web = dict(web or {})
 
     def __repr__(self) -> str:
         return f"Config(path={str(self.path)!r}, providers={sorted(self.providers)!r})"
@@ -266,7 +274,7 @@ def load_config(path: Path | None = None) -> Config:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"{path}: malformed TOML: {exc}") from None
-    unknown_top = sorted(set(document) - {"store", "providers"})
+    unknown_top = sorted(set(document) - {"store", "providers", "web"})
     if unknown_top:
         hint = " (tables are [providers.NAME])" if "provider" in unknown_top else ""
         raise ConfigurationError(
@@ -275,6 +283,11 @@ def load_config(path: Path | None = None) -> Config:
     store = document.get("store")
     if store is not None and not isinstance(store, str):
         raise ConfigurationError(f"{path}: 'store' must be a string")
+    web = document.get("web", {})
+    if not isinstance(web, dict) or set(web) - _WEB_KEYS:
+        raise ConfigurationError(
+            f"{path}: [web] takes {', '.join(sorted(_WEB_KEYS))} (for oauthkit.web)"
+        )
     providers: dict[str, ProviderConfig] = {}
     tables = document.get("providers", {})
     if not isinstance(tables, dict):
@@ -301,4 +314,4 @@ def load_config(path: Path | None = None) -> Config:
         if not isinstance(table.get("options", {}), dict):
             raise ConfigurationError(f'{where}: options must be a table, e.g. {{tenant = "x"}}')
         providers[name] = ProviderConfig(name=name, type=kind, values=table, source=where)
-    return Config(path=path, providers=providers, store=store)
+    return Config(path=path, providers=providers, store=store, web=web)

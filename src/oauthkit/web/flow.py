@@ -222,8 +222,9 @@ class WebFlow:
         cls, path: str | None = None, *, store: TokenStore | None = None, **options: Any
     ) -> WebFlow:
         """The providers of the command's TOML configuration (``path``, else
-        ``$OAUTHKIT_CONFIG``, else the default file) and its ``store`` (default the SQLite
-        store); ``options`` as for the constructor."""
+        ``$OAUTHKIT_CONFIG``, else the default file), its ``store`` (default the SQLite
+        store) and its ``[web]`` table (``base_url``, ``pending_seconds``, ``callback_path``,
+        ``key``); ``options`` as for the constructor, and they win."""
         import os
         from pathlib import Path
 
@@ -237,7 +238,7 @@ class WebFlow:
             name: WebProvider.from_resolved(ResolvedProvider(table))
             for name, table in config.providers.items()
         }
-        return cls(providers, store or open_store(config.store), **options)
+        return cls(providers, store or open_store(config.store), **{**config.web, **options})
 
     # -- names ----------------------------------------------------------------------------
 
