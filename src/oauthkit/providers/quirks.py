@@ -3,8 +3,9 @@
 A hook is a small pure function over the authorization request's parameters, a request to
 the token (device, revocation) endpoint before it is sent, or the answer before it is parsed.
 Presets declare the hooks they need (:mod:`oauthkit.providers.presets`); the sans-I/O core runs
-them, so sync and async clients get them alike. Each docstring names the provider documentation
-the quirk comes from, and each hook has a test that fails without it
+them, so sync and async clients get them alike. Each hook's ``doc`` — its one description,
+read at run time and in the source alike — says what it does and why, and names the provider
+documentation the quirk comes from; each hook has a test that fails without it
 (``tests/providers/test_presets.py``).
 """
 
@@ -159,18 +160,16 @@ def _error_with_200(request: HttpRequest, response: HttpResponse) -> HttpRespons
 
 ERROR_WITH_200: Final = _response_hook(
     "ERROR_WITH_200",
-    "A 2xx token answer whose body is an error becomes HTTP 400, so the typed error is "
-    "raised (GitHub answers errors, device-flow polling included, with HTTP 200).",
-    _error_with_200,
-)
-"""Turns an HTTP 200 whose JSON body carries ``error`` (and no ``access_token``) into a 400.
+    """Turns an HTTP 200 whose JSON body carries ``error`` (and no ``access_token``) into a 400.
 
 GitHub's token endpoint answers its errors with HTTP 200 and the error in the body — for a
 bad code (``bad_verification_code``) and for device-flow polling (``authorization_pending``,
 ``slow_down``): without this hook the first poll would fail as a malformed response instead
 of polling again.
 https://docs.github.com/en/apps/oauth-apps/maintaining-oauth-apps/troubleshooting-oauth-app-access-token-request-errors
-"""
+""",
+    _error_with_200,
+)
 
 
 def _bearer_when_missing(request: HttpRequest, response: HttpResponse) -> HttpResponse:
@@ -184,10 +183,7 @@ def _bearer_when_missing(request: HttpRequest, response: HttpResponse) -> HttpRe
 
 BEARER_WHEN_MISSING: Final = _response_hook(
     "BEARER_WHEN_MISSING",
-    "A token answer without token_type is a Bearer token (LinkedIn, Atlassian).",
-    _bearer_when_missing,
-)
-"""Adds ``token_type: Bearer`` to a token answer that has none (RFC 6749 §5.1 requires it).
+    """Adds ``token_type: Bearer`` to a token answer that has none (RFC 6749 §5.1 requires it).
 
 LinkedIn's authorization code flow answer is documented as ``access_token``, ``expires_in``,
 ``scope`` (and ``refresh_token``/``refresh_token_expires_in`` for approved partners); the
@@ -195,7 +191,9 @@ tokens are sent as ``Authorization: Bearer``.
 https://learn.microsoft.com/en-us/linkedin/shared/authentication/authorization-code-flow
 Atlassian's 3LO token answer is documented the same way.
 https://developer.atlassian.com/cloud/jira/platform/oauth-2-3lo-apps/
-"""
+""",
+    _bearer_when_missing,
+)
 
 
 # ----------------------------------------------------------------------------- GitHub
@@ -217,17 +215,16 @@ def _github_form_response(request: HttpRequest, response: HttpResponse) -> HttpR
 
 GITHUB_FORM_RESPONSE: Final = _response_hook(
     "GITHUB_FORM_RESPONSE",
-    "Read a form-encoded token answer (GitHub's default without Accept: application/json).",
-    _github_form_response,
-)
-"""Parses a form-encoded token (or device) answer into JSON.
+    """Parses a form-encoded token (or device) answer into JSON.
 
 GitHub answers a form-encoded body by default
 (``access_token=gho_…&scope=repo%2Cgist&token_type=bearer``) and JSON only when the
 ``Accept`` header asks for it. oauthkit always sends ``Accept: application/json``; this hook
 is the safety net for an answer that is a form anyway.
 https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps
-"""
+""",
+    _github_form_response,
+)
 
 _GITHUB_ERRORS: Final = {
     "bad_verification_code": "invalid_grant",
@@ -257,18 +254,16 @@ def _github_error_codes(request: HttpRequest, response: HttpResponse) -> HttpRes
 
 GITHUB_ERROR_CODES: Final = _response_hook(
     "GITHUB_ERROR_CODES",
-    "GitHub's own error codes (bad_verification_code, incorrect_client_credentials, …) "
-    "become their RFC 6749 §5.2 equivalents.",
-    _github_error_codes,
-)
-"""Maps GitHub's token-endpoint error codes to RFC 6749 §5.2 ones (the original is kept in
+    """Maps GitHub's token-endpoint error codes to RFC 6749 §5.2 ones (the original is kept in
 ``error_description`` and ``github_error``): ``bad_verification_code``,
 ``bad_refresh_token``, ``incorrect_device_code`` and ``redirect_uri_mismatch`` →
 ``invalid_grant``; ``incorrect_client_credentials`` → ``invalid_client``;
 ``unverified_user_email`` → ``access_denied``; ``device_flow_disabled`` →
 ``unauthorized_client``.
 https://docs.github.com/en/apps/oauth-apps/maintaining-oauth-apps/troubleshooting-oauth-app-access-token-request-errors
-"""
+""",
+    _github_error_codes,
+)
 
 
 # ----------------------------------------------------------------------------- Slack
@@ -296,17 +291,16 @@ def _slack_ok_false(request: HttpRequest, response: HttpResponse) -> HttpRespons
 
 SLACK_OK_FALSE: Final = _response_hook(
     "SLACK_OK_FALSE",
-    'Slack\'s {"ok": false, "error": …} with HTTP 200 becomes a typed OAuth error.',
-    _slack_ok_false,
-)
-"""Turns Slack's ``{"ok": false, "error": "invalid_code"}`` (sent with HTTP 200) into an
+    """Turns Slack's ``{"ok": false, "error": "invalid_code"}`` (sent with HTTP 200) into an
 HTTP 400 RFC 6749 §5.2 error: ``invalid_code``, ``invalid_refresh_token``,
 ``bad_redirect_uri``, ``code_already_used`` → ``invalid_grant``; ``invalid_client_id``,
 ``bad_client_secret`` → ``invalid_client``; ``invalid_grant_type`` →
 ``unsupported_grant_type``; anything else → ``invalid_request`` (Slack's code is kept in
 ``slack_error``).
 https://docs.slack.dev/reference/methods/oauth.v2.access
-"""
+""",
+    _slack_ok_false,
+)
 
 _SLACK_LIFTED: Final = ("access_token", "token_type", "scope", "refresh_token", "expires_in")
 
@@ -326,16 +320,14 @@ def _slack_authed_user(request: HttpRequest, response: HttpResponse) -> HttpResp
 
 SLACK_AUTHED_USER: Final = _response_hook(
     "SLACK_AUTHED_USER",
-    "Slack nests the user token in authed_user: lift it to the top level when the answer "
-    "has no top-level (bot) token.",
-    _slack_authed_user,
-)
-"""Lifts ``authed_user.access_token`` (with its ``token_type``, ``scope``, ``refresh_token``
+    """Lifts ``authed_user.access_token`` (with its ``token_type``, ``scope``, ``refresh_token``
 and ``expires_in``) to the top level of Slack's ``oauth.v2.access`` answer when the top
 level holds no token — what Slack answers when only user scopes (``user_scope``) were asked
 for. ``authed_user`` itself stays in ``Token.extra`` (it has the user's id).
 https://docs.slack.dev/authentication/installing-with-oauth
-"""
+""",
+    _slack_authed_user,
+)
 
 
 def _slack_token_type(request: HttpRequest, response: HttpResponse) -> HttpResponse:
@@ -350,14 +342,13 @@ def _slack_token_type(request: HttpRequest, response: HttpResponse) -> HttpRespo
 
 SLACK_TOKEN_TYPE: Final = _response_hook(
     "SLACK_TOKEN_TYPE",
-    'Slack\'s token_type "bot"/"user" is sent as a Bearer token.',
-    _slack_token_type,
-)
-"""Slack answers ``token_type: "bot"`` or ``"user"``; both tokens are sent as
+    """Slack answers ``token_type: "bot"`` or ``"user"``; both tokens are sent as
 ``Authorization: Bearer``. The token type becomes ``Bearer``; Slack's word is kept in
 ``Token.extra["slack_token_type"]``.
 https://docs.slack.dev/authentication/tokens
-"""
+""",
+    _slack_token_type,
+)
 
 
 def _slack_user_scope(params: Params) -> Params:
@@ -368,14 +359,13 @@ def _slack_user_scope(params: Params) -> Params:
 
 SLACK_USER_SCOPE: Final = Hook(
     name="SLACK_USER_SCOPE",
-    doc="Ask for the scopes as user scopes (user_scope), so that Slack issues a user token.",
-    authorization=_slack_user_scope,
-)
-"""Sends the configured scopes as ``user_scope`` (Slack's ``scope`` asks for *bot* scopes):
+    doc="""Sends the configured scopes as ``user_scope`` (Slack's ``scope`` asks for *bot* scopes):
 oauthkit acts on a user's behalf, so the preset asks for a user token. A caller that wants a
 bot token builds the client with ``hooks=`` without this one.
 https://docs.slack.dev/authentication/installing-with-oauth
-"""
+""",
+    authorization=_slack_user_scope,
+)
 
 
 # ----------------------------------------------------------------------------- Google
@@ -388,14 +378,13 @@ def _google_offline(params: Params) -> Params:
 
 GOOGLE_OFFLINE: Final = Hook(
     name="GOOGLE_OFFLINE",
-    doc="access_type=offline and prompt=consent, so that Google issues a refresh token.",
-    authorization=_google_offline,
-)
-"""Adds ``access_type=offline`` (needed for a refresh token, to use the API while the user is
-not present) and ``prompt=consent`` (otherwise Google returns a refresh token only on the
+    doc="""Adds ``access_type=offline`` (needed for a refresh token, to use the API while the user
+is not present) and ``prompt=consent`` (otherwise Google returns a refresh token only on the
 first consent) to the authorization request, unless the caller set them.
 https://developers.google.com/identity/protocols/oauth2/native-app
-"""
+""",
+    authorization=_google_offline,
+)
 
 
 def _google_device(request: HttpRequest, response: HttpResponse) -> HttpResponse:
@@ -411,13 +400,12 @@ def _google_device(request: HttpRequest, response: HttpResponse) -> HttpResponse
 
 GOOGLE_DEVICE_VERIFICATION_URL: Final = _response_hook(
     "GOOGLE_DEVICE_VERIFICATION_URL",
-    "Google's device answer names the address verification_url, not verification_uri.",
-    _google_device,
-)
-"""Google's device authorization answer carries ``verification_url``; RFC 8628 §3.2 names it
+    """Google's device authorization answer carries ``verification_url``; RFC 8628 §3.2 names it
 ``verification_uri``. The hook copies it across.
 https://developers.google.com/identity/protocols/oauth2/limited-input-device
-"""
+""",
+    _google_device,
+)
 
 
 # ----------------------------------------------------------------------------- Microsoft
@@ -436,13 +424,12 @@ def _microsoft_offline_access(params: Params) -> Params:
 
 MICROSOFT_OFFLINE_ACCESS: Final = Hook(
     name="MICROSOFT_OFFLINE_ACCESS",
-    doc="Add offline_access to the scope, so that Microsoft issues a refresh token.",
-    authorization=_microsoft_offline_access,
-)
-"""Adds ``offline_access`` to the requested scope: the Microsoft identity platform issues a
+    doc="""Adds ``offline_access`` to the requested scope: the Microsoft identity platform issues a
 refresh token only when ``offline_access`` was requested.
 https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow
-"""
+""",
+    authorization=_microsoft_offline_access,
+)
 
 
 # ----------------------------------------------------------------------------- Dropbox
@@ -450,14 +437,13 @@ https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-fl
 
 DROPBOX_OFFLINE: Final = Hook(
     name="DROPBOX_OFFLINE",
-    doc="token_access_type=offline, so that Dropbox issues a refresh token.",
-    authorization=lambda params: _set_default(params, "token_access_type", "offline"),
-)
-"""Adds ``token_access_type=offline`` to the authorization request: with it the token answer
+    doc="""Adds ``token_access_type=offline`` to the authorization request: with it the token answer
 includes a long-lived ``refresh_token``; without it Dropbox issues only a short-lived access
 token.
 https://www.dropbox.com/developers/documentation/http/documentation#oauth2-authorize
-"""
+""",
+    authorization=lambda params: _set_default(params, "token_access_type", "offline"),
+)
 
 
 # ----------------------------------------------------------------------------- Reddit
@@ -465,13 +451,12 @@ https://www.dropbox.com/developers/documentation/http/documentation#oauth2-autho
 
 REDDIT_PERMANENT: Final = Hook(
     name="REDDIT_PERMANENT",
-    doc="duration=permanent, so that Reddit issues a refresh token.",
-    authorization=lambda params: _set_default(params, "duration", "permanent"),
-)
-"""Adds ``duration=permanent`` to the authorization request; Reddit's default,
+    doc="""Adds ``duration=permanent`` to the authorization request; Reddit's default,
 ``temporary``, issues no refresh token.
 https://github.com/reddit-archive/reddit/wiki/OAuth2
-"""
+""",
+    authorization=lambda params: _set_default(params, "duration", "permanent"),
+)
 
 #: The User-Agent oauthkit sends to Reddit (its API rules ask for a unique, descriptive one).
 REDDIT_AGENT: Final = f"python:oauthkit:v{__version__} (OAuth client library)"
@@ -485,14 +470,13 @@ def _reddit_user_agent(request: HttpRequest) -> HttpRequest:
 
 REDDIT_USER_AGENT: Final = Hook(
     name="REDDIT_USER_AGENT",
-    doc="A descriptive User-Agent on token requests (Reddit throttles default ones).",
-    request=_reddit_user_agent,
-)
-"""Sends a descriptive ``User-Agent`` (``python:oauthkit:vX.Y.Z (…)``) unless one is set:
+    doc="""Sends a descriptive ``User-Agent`` (``python:oauthkit:vX.Y.Z (…)``) unless one is set:
 Reddit's API rules ask every client for a unique and descriptive User-Agent and throttle or
 block generic ones such as an HTTP library's default.
 https://github.com/reddit-archive/reddit/wiki/API
-"""
+""",
+    request=_reddit_user_agent,
+)
 
 
 def _reddit_installed_app(request: HttpRequest) -> HttpRequest:
@@ -510,14 +494,13 @@ def _reddit_installed_app(request: HttpRequest) -> HttpRequest:
 
 REDDIT_INSTALLED_APP: Final = Hook(
     name="REDDIT_INSTALLED_APP",
-    doc="Installed (public) Reddit apps authenticate with Basic client_id and an empty password.",
-    request=_reddit_installed_app,
-)
-"""Reddit wants HTTP Basic client authentication even from installed apps, which have no
+    doc="""Reddit wants HTTP Basic client authentication even from installed apps, which have no
 secret: the client id is the user name and the password is empty. A public client's
 ``client_id`` body parameter becomes ``Authorization: Basic base64(client_id:)``.
 https://github.com/reddit-archive/reddit/wiki/OAuth2
-"""
+""",
+    request=_reddit_installed_app,
+)
 
 
 # ----------------------------------------------------------------------------- Twitch
@@ -540,14 +523,13 @@ def _twitch_scope_list(request: HttpRequest, response: HttpResponse) -> HttpResp
 
 TWITCH_SCOPE_LIST: Final = _response_hook(
     "TWITCH_SCOPE_LIST",
-    "Twitch answers scope as a JSON array; join it into a space-delimited string.",
-    _twitch_scope_list,
-)
-"""Twitch's token answer has ``"scope": ["channel:moderate", "chat:edit"]``; RFC 6749 §5.1
+    """Twitch's token answer has ``"scope": ["channel:moderate", "chat:edit"]``; RFC 6749 §5.1
 (and the core) want a space-delimited string. An empty list means the granted scope is not
 stated.
 https://dev.twitch.tv/docs/authentication/getting-tokens-oauth/
-"""
+""",
+    _twitch_scope_list,
+)
 
 
 def _twitch_errors(request: HttpRequest, response: HttpResponse) -> HttpResponse:
@@ -573,16 +555,15 @@ def _twitch_errors(request: HttpRequest, response: HttpResponse) -> HttpResponse
 
 TWITCH_ERRORS: Final = _response_hook(
     "TWITCH_ERRORS",
-    'Twitch\'s {"status": 400, "message": …} errors become RFC 6749 §5.2 errors.',
-    _twitch_errors,
-)
-"""Twitch answers errors as ``{"status": 400, "message": "Invalid authorization code"}``
+    """Twitch answers errors as ``{"status": 400, "message": "Invalid authorization code"}``
 (sometimes with ``"error": "Bad Request"``), and device-flow polling as
 ``{"status": 400, "message": "authorization_pending"}``. The message becomes the ``error``
 when it is an RFC code (so polling goes on), ``invalid_client`` when it is about the client,
 ``invalid_grant`` for an invalid code or token, else ``invalid_request``.
 https://dev.twitch.tv/docs/authentication/refresh-tokens/
-"""
+""",
+    _twitch_errors,
+)
 
 
 def _twitch_device_scopes(request: HttpRequest) -> HttpRequest:
@@ -599,16 +580,15 @@ def _twitch_device_scopes(request: HttpRequest) -> HttpRequest:
 
 TWITCH_DEVICE_SCOPES: Final = Hook(
     name="TWITCH_DEVICE_SCOPES",
-    doc="Twitch's device flow takes the scopes as `scopes`, on the device request and polls.",
-    request=_twitch_device_scopes,
-    device_poll_scope=True,
-)
-"""Twitch's device code endpoint (``POST https://id.twitch.tv/oauth2/device``) takes
+    doc="""Twitch's device code endpoint (``POST https://id.twitch.tv/oauth2/device``) takes
 ``client_id`` and ``scopes`` (a space-delimited list); RFC 8628 §3.1 names it ``scope``.
 Its documentation lists ``scopes`` on the token poll as well, and the Twitch CLI sends it
 there (``dcfTokenRequest`` in internal/login/login_request.go), so the polls carry it too.
 https://dev.twitch.tv/docs/authentication/getting-tokens-oauth/#device-code-grant-flow
-"""
+""",
+    request=_twitch_device_scopes,
+    device_poll_scope=True,
+)
 
 
 # ----------------------------------------------------------------------------- Strava
@@ -641,15 +621,14 @@ def _strava_expires_at(request: HttpRequest, response: HttpResponse) -> HttpResp
 
 STRAVA_EXPIRES_AT: Final = _response_hook(
     "STRAVA_EXPIRES_AT",
-    "Strava states the expiry as an absolute expires_at; derive expires_in when it is absent.",
-    _strava_expires_at,
-)
-"""Strava's token answers carry ``expires_at``, the expiry in seconds since the epoch; when
+    """Strava's token answers carry ``expires_at``, the expiry in seconds since the epoch; when
 ``expires_in`` is absent the hook derives it from ``expires_at`` and the answer's ``Date``
 (or this machine's clock). ``expires_at`` and the ``athlete`` object stay in
 ``Token.extra``.
 https://developers.strava.com/docs/authentication/
-"""
+""",
+    _strava_expires_at,
+)
 
 
 def _strava_fault(request: HttpRequest, response: HttpResponse) -> HttpResponse:
@@ -679,16 +658,14 @@ def _strava_fault(request: HttpRequest, response: HttpResponse) -> HttpResponse:
 
 STRAVA_FAULT: Final = _response_hook(
     "STRAVA_FAULT",
-    'Strava\'s {"message": …, "errors": [{"resource", "field", "code"}]} faults become '
-    "RFC 6749 §5.2 errors.",
-    _strava_fault,
-)
-"""Strava answers failures with its ``Fault`` shape, ``{"message": "Bad Request", "errors":
+    """Strava answers failures with its ``Fault`` shape, ``{"message": "Bad Request", "errors":
 [{"resource": "AuthorizationCode", "field": "code", "code": "invalid"}]}``: an invalid code or
 refresh token becomes ``invalid_grant``, an invalid application (``client_id``,
 ``client_secret``) ``invalid_client``, anything else ``invalid_request``.
 https://developers.strava.com/docs/reference/#api-models-Fault
-"""
+""",
+    _strava_fault,
+)
 
 
 # ----------------------------------------------------------------------------- Atlassian
@@ -701,13 +678,12 @@ def _atlassian_audience(params: Params) -> Params:
 
 ATLASSIAN_AUDIENCE: Final = Hook(
     name="ATLASSIAN_AUDIENCE",
-    doc="audience=api.atlassian.com and prompt=consent on the authorization request.",
-    authorization=_atlassian_audience,
-)
-"""Atlassian's authorization URL carries ``audience=api.atlassian.com`` (required) and
+    doc="""Atlassian's authorization URL carries ``audience=api.atlassian.com`` (required) and
 ``prompt=consent`` (the consent screen is shown, so the grant covers the scopes asked).
 https://developer.atlassian.com/cloud/jira/platform/oauth-2-3lo-apps/
-"""
+""",
+    authorization=_atlassian_audience,
+)
 
 
 # ----------------------------------------------------------------------------- eBay
@@ -727,14 +703,13 @@ def _ebay_token_type(request: HttpRequest, response: HttpResponse) -> HttpRespon
 
 EBAY_TOKEN_TYPE: Final = _response_hook(
     "EBAY_TOKEN_TYPE",
-    'eBay\'s token_type "User Access Token"/"Application Access Token" is a Bearer token.',
-    _ebay_token_type,
-)
-"""eBay answers ``"token_type": "User Access Token"`` (``"Application Access Token"`` for
+    """eBay answers ``"token_type": "User Access Token"`` (``"Application Access Token"`` for
 client credentials); its APIs take the token as ``Authorization: Bearer``. eBay's word is
 kept in ``Token.extra["ebay_token_type"]``.
 https://developer.ebay.com/api-docs/static/oauth-auth-code-grant-request.html
-"""
+""",
+    _ebay_token_type,
+)
 
 
 # ----------------------------------------------------------------------------- Facebook
@@ -763,17 +738,15 @@ def _facebook_error_object(request: HttpRequest, response: HttpResponse) -> Http
 
 FACEBOOK_ERROR_OBJECT: Final = _response_hook(
     "FACEBOOK_ERROR_OBJECT",
-    "Facebook's error object ({'error': {'message', 'type', 'code'}}) becomes an RFC 6749 "
-    "§5.2 error.",
-    _facebook_error_object,
-)
-"""Facebook's Graph API answers ``{"error": {"message": "…", "type": "OAuthException",
+    """Facebook's Graph API answers ``{"error": {"message": "…", "type": "OAuthException",
 "code": 100, "error_subcode": 36009, "fbtrace_id": "…"}}``: an object where RFC 6749 §5.2
 has a string. An invalid or used code (code 100 about the code) becomes ``invalid_grant``, a
 bad client id or secret ``invalid_client``, anything else ``invalid_request``; the object is
 kept in ``facebook_error``.
 https://developers.facebook.com/docs/graph-api/guides/error-handling
-"""
+""",
+    _facebook_error_object,
+)
 
 
 # ----------------------------------------------------------------------------- Fitbit
@@ -795,15 +768,13 @@ def _fitbit_errors(request: HttpRequest, response: HttpResponse) -> HttpResponse
 
 FITBIT_ERRORS: Final = _response_hook(
     "FITBIT_ERRORS",
-    'Fitbit\'s {"errors": [{"errorType", "message"}], "success": false} becomes an RFC 6749 '
-    "§5.2 error.",
-    _fitbit_errors,
-)
-"""Fitbit answers errors as ``{"errors": [{"errorType": "invalid_grant", "message": "…"}],
+    """Fitbit answers errors as ``{"errors": [{"errorType": "invalid_grant", "message": "…"}],
 "success": false}``; the first ``errorType`` becomes ``error`` and its message
 ``error_description``.
 https://dev.fitbit.com/build/reference/web-api/troubleshooting-guide/error-handling/
-"""
+""",
+    _fitbit_errors,
+)
 
 
 # ----------------------------------------------------------------------------- Notion
@@ -811,12 +782,11 @@ https://dev.fitbit.com/build/reference/web-api/troubleshooting-guide/error-handl
 
 NOTION_OWNER_USER: Final = Hook(
     name="NOTION_OWNER_USER",
-    doc="owner=user on Notion's authorization request.",
+    doc="""Notion's authorization URL carries ``owner=user`` (the integration acts for a user).
+https://developers.notion.com/docs/authorization
+""",
     authorization=lambda params: _set_default(params, "owner", "user"),
 )
-"""Notion's authorization URL carries ``owner=user`` (the integration acts for a user).
-https://developers.notion.com/docs/authorization
-"""
 
 
 def _notion_json_body(request: HttpRequest) -> HttpRequest:
@@ -829,14 +799,13 @@ def _notion_json_body(request: HttpRequest) -> HttpRequest:
 
 NOTION_JSON_BODY: Final = Hook(
     name="NOTION_JSON_BODY",
-    doc="Notion's token endpoint takes a JSON body (with HTTP Basic client authentication).",
-    request=_notion_json_body,
-)
-"""Notion's ``POST /v1/oauth/token`` takes its parameters (``grant_type``, ``code``,
+    doc="""Notion's ``POST /v1/oauth/token`` takes its parameters (``grant_type``, ``code``,
 ``redirect_uri``, ``refresh_token``) as a JSON body, with the client id and secret in an
 HTTP Basic ``Authorization`` header; the form body becomes JSON.
 https://developers.notion.com/reference/create-a-token
-"""
+""",
+    request=_notion_json_body,
+)
 
 
 def all_hooks() -> dict[str, Hook]:

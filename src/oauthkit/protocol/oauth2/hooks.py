@@ -20,7 +20,8 @@ Params = list[tuple[str, str]]
 
 @dataclass(frozen=True, slots=True)
 class Hook:
-    """One named quirk: ``name`` and ``doc`` say what it is for (shown by the presets)."""
+    """One named quirk: ``name``, and ``doc``, which says what it does and why (its first
+    paragraph is :attr:`summary`)."""
 
     name: str
     doc: str
@@ -29,6 +30,11 @@ class Hook:
     response: Callable[[HttpRequest, HttpResponse], HttpResponse] | None = None
     #: Send the requested ``scope`` on device-code polls too (RFC 8628 §3.4 has none there).
     device_poll_scope: bool = False
+
+    @property
+    def summary(self) -> str:
+        """The first paragraph of :attr:`doc`, on one line."""
+        return " ".join(self.doc.strip().split("\n\n", 1)[0].split())
 
     def __repr__(self) -> str:
         return f"Hook({self.name!r})"
