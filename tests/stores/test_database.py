@@ -358,3 +358,17 @@ async def test_aiosqlite(tmp_path: Path, table: str) -> None:
 def test_repr_hides_the_password(postgres: PostgresPeer) -> None:
     db_store = SQLAlchemyStore(postgres.url().replace("oauthkit@", "oauthkit:hunter2@"))
     assert "hunter2" not in repr(db_store)
+
+
+def test_a_failed_write_keeps_no_token_in_the_error(store: SQLAlchemyStore) -> None:
+    """The driver's error names the statement's parameters (a token's record): the store's
+    error shows no secret and does not chain it."""
+    import sqlalchemy as sa
+
+    with store._sync().begin() as connection:
+        connection.execute(sa.text(f"DROP TABLE {store.table.name}"))
+        connection.execute(sa.text(f"CREATE TABLE {store.table.name} (kind TEXT)"))
+    with pytest.raises(StoreError) as caught:
+        store.put("k", Token("secret-access-token", refresh_token="secret-refresh-token"))
+    assert "secret" not in str(caught.value)
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__

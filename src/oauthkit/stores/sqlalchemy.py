@@ -231,7 +231,9 @@ class SQLAlchemyStore(Reads):
                     f"the table {name} does not exist: call store.create_table() once, or "
                     "apply the migration in oauthkit.stores.sqlalchemy's documentation"
                 ) from None
-            raise StoreError(f"the token table {name} failed: {type(exc).__name__}") from exc
+            # Not chained: the driver's error text carries the statement's parameters,
+            # a token's record among them.
+            raise StoreError(f"the token table {name} failed: {type(exc).__name__}") from None
 
     # -- the drivers: one statement autocommitted, or one plan in one short transaction ---
 

@@ -70,7 +70,9 @@ class DjangoStore(BlockingStore):
                     "the table oauthkit_tokens does not exist: run  python manage.py migrate "
                     "oauthkit"
                 ) from None
-            raise StoreError(f"the token table failed: {type(exc).__name__}") from exc
+            # Not chained: the driver's error text carries the statement's parameters,
+            # a token's record among them.
+            raise StoreError(f"the token table failed: {type(exc).__name__}") from None
 
     def _insert(self, **fields: Any) -> bool:
         """Insert a row in a savepoint: False when its ``(kind, key)`` exists."""
