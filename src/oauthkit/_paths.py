@@ -26,7 +26,11 @@ def _unix() -> bool:
 
 
 def config_file() -> Path:
-    """``config.toml`` in the user's config folder for oauthkit."""
+    """``$OAUTHKIT_CONFIG`` when set, else ``config.toml`` in the user's config folder for
+    oauthkit."""
+    chosen = os.environ.get("OAUTHKIT_CONFIG", "")
+    if chosen.strip():
+        return Path(os.path.expanduser(chosen))
     if _unix():
         return _xdg("XDG_CONFIG_HOME", "~/.config") / "config.toml"
     import platformdirs

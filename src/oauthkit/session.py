@@ -29,7 +29,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .auth.oauth2 import OAuth2Auth, TokenHolder, TokenRenewer, insecure_allowed
-from .errors import InvalidGrant, ReauthenticationRequired, StoreError, TransportError
+from .errors import (
+    ConfigurationError,
+    InvalidGrant,
+    ReauthenticationRequired,
+    StoreError,
+    TransportError,
+)
 from .protocol.oauth2.token import Token
 from .stores.base import DEFAULT_LOCK_TIMEOUT, AsyncTransaction, Entry, TokenStore, Transaction
 
@@ -118,6 +124,36 @@ class Session:
         self.lock_timeout = lock_timeout
         self._holder: TokenHolder | None = None
         self._start_lock = threading.Lock()
+
+    @classmethod
+    def from_config(
+        cls, name: str, path: str | None = None, *, store: TokenStore | None = None
+    ) -> Session:
+        """The session the ``oauthkit`` command keeps for ``[providers.NAME]`` of its TOML
+        configuration (``path``, else ``$OAUTHKIT_CONFIG``, else the default file): the same
+        client, the configuration's ``store`` (unless ``store`` is given) and the same key, the
+        provider's name. Sign in once with ``oauthkit login NAME``; a program then shares
+        that token and its renewals with the command. OAuth 2 providers only (OAuth 1.0a
+        credentials do not expire: use ``OAuth1Client`` with the stored credentials)."""
+        from pathlib import Path
+
+        from .cli.config import load_config
+        from .cli.flows import make_oauth2_client, open_store
+        from .cli.provider import ResolvedProvider
+
+        config = load_config(Path(path) if path else None)
+        table = config.providers.get(name)
+        if table is None:
+            known = ", ".join(sorted(config.providers)) or "none"
+            raise ConfigurationError(f"no provider {name!r} in {config.path} (configured: {known})")
+        provider = ResolvedProvider(table)
+        if provider.type == "oauth1":
+            raise ConfigurationError(
+                f"{name!r} is an OAuth 1.0a provider: its credentials do not expire, so there "
+                "is nothing to renew; sign requests with OAuth1Client and the stored credentials"
+            )
+        client = make_oauth2_client(provider)
+        return cls(client, store if store is not None else open_store(config.store), key=name)
 
     # -- the token in memory --------------------------------------------------------------
 

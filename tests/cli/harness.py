@@ -60,6 +60,7 @@ def make_cli(tmp_path: Path) -> Cli:
         "BROWSER": "/bin/false",
     }
     env.pop("CI", None)
+    env.pop("OAUTHKIT_CONFIG", None)
     return Cli(tmp_path, env)
 
 

@@ -26,6 +26,18 @@ def main(argv: list[str] | None = None) -> int:
         if token is not None:
             sys.stdout.write(token + "\n")
             return 0
-    from .app import run
-
+    try:
+        from .app import run
+    except ImportError as exc:
+        if exc.name not in _CLI_EXTRA:
+            raise
+        sys.stderr.write(
+            f"oauthkit: the command needs the cli extra ({exc.name} is not installed): "
+            "pip install 'oauthkit[cli]'\n"
+        )
+        return 1
     return run(args)
+
+
+#: The modules that the ``cli`` extra installs and the command imports.
+_CLI_EXTRA = frozenset({"click", "rich", "segno", "oauthlib"})

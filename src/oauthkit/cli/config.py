@@ -97,7 +97,7 @@ _OAUTH1_KEYS = {
 
 
 def config_path() -> Path:
-    """``config.toml`` in the platform's user config folder for oauthkit."""
+    """``$OAUTHKIT_CONFIG``, else ``config.toml`` in the platform's user config folder."""
     return config_file()
 
 
@@ -256,8 +256,9 @@ def _preset(preset: object, where: str) -> tuple[str, str, tuple[str, ...]]:
 
 
 def load_config(path: Path | None = None) -> Config:
-    """Read and check the configuration; a missing file is an empty configuration."""
-    given = path is not None
+    """Read and check the configuration (``path``, else ``$OAUTHKIT_CONFIG``, else the default
+    file); a missing default file is an empty configuration, a missing named one an error."""
+    given = path is not None or bool(os.environ.get("OAUTHKIT_CONFIG", "").strip())
     path = path or config_path()
     try:
         with path.open("rb") as file:

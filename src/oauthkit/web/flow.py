@@ -225,15 +225,13 @@ class WebFlow:
         ``$OAUTHKIT_CONFIG``, else the default file), its ``store`` (default the SQLite
         store) and its ``[web]`` table (``base_url``, ``pending_seconds``, ``callback_path``,
         ``key``); ``options`` as for the constructor, and they win."""
-        import os
         from pathlib import Path
 
         from ..cli.config import load_config
         from ..cli.flows import open_store
         from ..cli.provider import ResolvedProvider
 
-        where = path or os.environ.get("OAUTHKIT_CONFIG")
-        config = load_config(Path(where) if where else None)
+        config = load_config(Path(path) if path else None)
         providers = {
             name: WebProvider.from_resolved(ResolvedProvider(table))
             for name, table in config.providers.items()
