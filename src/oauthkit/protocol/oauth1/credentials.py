@@ -24,8 +24,8 @@ def _frozen_extra(extra: Mapping[str, str] | None) -> Mapping[str, str]:
 class OAuth1Credentials:
     """Client credentials, and token credentials once obtained (RFC 5849 §1.1).
 
-    ``consumer_secret`` signs with HMAC-* and PLAINTEXT; ``rsa_key`` (PEM string or bytes, or
-    a loaded key; it is loaded once here) signs with RSA-*. ``token`` and ``token_secret`` are
+    ``consumer_secret`` signs with ``HMAC-*`` and PLAINTEXT; ``rsa_key`` (PEM string or bytes, or
+    a loaded key; it is loaded once here) signs with ``RSA-*``. ``token`` and ``token_secret`` are
     the token credentials; ``extra`` keeps what the provider returned beside them
     (``user_id``, ``screen_name``, …). ``repr()`` shows no secret.
 
