@@ -1,0 +1,134 @@
+"""Every code block of the README and the docs runs, or says why not (issue 15, item 3).
+
+Each page with Python or shell blocks is run by ``run_page.py`` in a fresh folder with its own
+HOME, XDG folders and no configuration, against the sandbox the page starts (or the
+documented peers: ``$OIDC_ISSUER`` (oidc-provider, with its ``service`` client as
+``$SERVICE_CLIENT_ID``/``$SERVICE_CLIENT_SECRET``), ``$REDIS_URL`` and ``$DATABASE_URL`` for
+the pages that use them), with the
+real-browser user (``tests/cli/browser_user.sh``) as ``$BROWSER``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tomllib
+import uuid
+from pathlib import Path
+
+import pytest
+from blocks import CHECKED, LISTINGS, ROOT, Block, blocks, pages
+
+from oauthkit.cli.config import load_config
+from oauthkit.cli.provider import ResolvedProvider
+
+RUNNER = Path(__file__).with_name("run_page.py")
+BROWSER = ROOT / "tests" / "cli" / "browser_user.sh"
+#: The fixed port of ``oauthkit sandbox`` that the command's pages use.
+SANDBOX_PORT = 8600
+
+ALL = [(page, block) for page in pages() for block in blocks(page)]
+RUN_PAGES = [
+    page
+    for page in pages()
+    if any(b.language in ("python", "sh") and b.marker is None for b in blocks(page))
+]
+
+
+def _id(page: Path) -> str:
+    return str(page.relative_to(ROOT))
+
+
+def test_every_block_is_checked_or_says_why() -> None:
+    unknown = [b.where for _, b in ALL if b.language not in CHECKED | LISTINGS and b.marker is None]
+    assert not unknown, f"blocks in a language the tests do not check: {unknown}"
+    silent = [b.where for _, b in ALL if b.marker == "not run" and len(b.value) < 10]
+    assert not silent, f"'not run' blocks that do not say why: {silent}"
+    running = [b for _, b in ALL if b.language in ("python", "sh") and b.marker is None]
+    assert len(running) >= 40, "the docs lost their examples"
+
+
+@pytest.mark.parametrize("block", [b for _, b in ALL if b.marker == "excerpt"], ids=str)
+def test_an_excerpt_matches_its_source(block: Block) -> None:
+    source = (ROOT / block.value).read_text(encoding="utf-8").splitlines()
+    position = 0
+    for line in filter(str.strip, block.code.splitlines()):
+        wanted = line.split("  #")[0].rstrip()
+        while position < len(source) and source[position].split("  #")[0].rstrip() != wanted:
+            position += 1
+        assert position < len(source), f"{block.where}: {line.strip()!r} not in {block.value}"
+        position += 1
+
+
+@pytest.mark.parametrize(
+    "block", [b for _, b in ALL if b.language == "toml" and b.marker is None], ids=str
+)
+def test_a_configuration_example_is_read_by_the_command(block: Block, tmp_path: Path) -> None:
+    tomllib.loads(block.code)
+    path = tmp_path / "config.toml"
+    path.write_text(block.code, encoding="utf-8")
+    path.chmod(0o600)
+    config = load_config(path)
+    for table in config.providers.values():
+        provider = ResolvedProvider(table)
+        assert provider.type in ("oauth1", "oauth2"), block.where
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("page", RUN_PAGES, ids=_id)
+def test_the_page_runs(page: Path, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    text = page.read_text(encoding="utf-8")
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("OAUTHKIT", "XDG_", "BROWSER", "REDIS_URL", "DATABASE_URL", "OIDC"))
+    }
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    env.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_DATA_HOME=str(home / ".local" / "share"),
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        BROWSER=str(BROWSER),
+        BROWSER_LOG=str(tmp_path / "browser.log"),
+        OAUTHKIT_TEST_PYTHON=sys.executable,
+        PYTHONPATH=str(ROOT / "examples"),
+    )
+    if "OIDC_ISSUER" in text:
+        from peers.oidc_provider import SERVICE_SECRET
+
+        env["OIDC_ISSUER"] = request.getfixturevalue("oidc_provider").issuer
+        env.update(SERVICE_CLIENT_ID="service", SERVICE_CLIENT_SECRET=SERVICE_SECRET)
+    if "REDIS_URL" in text:
+        env["REDIS_URL"] = request.getfixturevalue("redis_url")
+    if "DATABASE_URL" in text:
+        postgres = request.getfixturevalue("postgres")
+        env["DATABASE_URL"] = postgres.create_database(f"docs_{uuid.uuid4().hex[:12]}")
+    if f":{SANDBOX_PORT}" in text:
+        assert _free(SANDBOX_PORT), f"port {SANDBOX_PORT} is taken: the page needs it"
+    work = tmp_path / "work"
+    work.mkdir()
+    result = subprocess.run(
+        [sys.executable, str(RUNNER), str(page)],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=840,
+        check=False,
+    )
+    if result.returncode != 0:
+        browser = tmp_path / "browser.log"
+        log = browser.read_text() if browser.exists() else ""
+        pytest.fail(
+            f"{_id(page)} failed:\n{result.stdout[-8000:]}\n{result.stderr[-4000:]}\n{log}",
+            pytrace=False,
+        )
