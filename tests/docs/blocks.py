@@ -17,6 +17,8 @@ An HTML comment on the line before a block (invisible on GitHub and on the site)
   goes on once HOST:PORT accepts connections, and the server is stopped after the page;
 * ``<!-- user -->``: a ``sh`` block that asks a person to open an address (a device-flow
   prompt): the real-browser user ``$BROWSER`` opens the first ``(or open URL)`` it prints;
+* pages that run ``oauthkit sandbox --port 8600`` run it on a free port that the test
+  chooses: ``8600`` in their blocks stands for that port;
 * ``<!-- output -->`` before a ``text`` block: the output of the run block just above must
   match it line by line, ``…`` standing for any text within a line.
 """

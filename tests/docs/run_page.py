@@ -12,6 +12,7 @@ Servers started by ``background`` blocks are stopped at the end.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import re
@@ -32,6 +33,8 @@ from blocks import CHECKED, Block, blocks, matches_output
 
 #: "(or open URL)": the address a device-flow prompt gives.
 _OPEN = re.compile(r"\(or open (https?://\S+)\)")
+
+_PORT = re.compile(r"\b8600\b")
 
 #: How long a shell block may run, and how long a background server may take to listen.
 SHELL_TIMEOUT = 240.0
@@ -72,6 +75,7 @@ def run_shell(block: Block, groups: list[int]) -> str:
                 start_new_session=True,
             )
         groups.append(process.pid)
+        _record(process.pid)
         host, _, port = block.value.rpartition(":")
         wait_for_port(host.strip("[]"), int(port), log)
         return ""
@@ -112,6 +116,13 @@ def _read(process: subprocess.Popen[str], lines: list[str], play_user: bool) -> 
             )
 
 
+def _record(group: int) -> None:
+    """Note a background server's process group, for the test to stop if this runner is
+    killed before its own clean-up."""
+    with Path("background-groups.txt").open("a") as groups:
+        groups.write(f"{group}\n")
+
+
 def wait_for_port(host: str, port: int, log: Path) -> None:
     deadline = time.monotonic() + LISTEN_TIMEOUT
     while time.monotonic() < deadline:
@@ -139,12 +150,25 @@ def stop(groups: list[int]) -> None:
             continue
 
 
+def _moved(block: Block) -> Block:
+    """The page's sandbox port (8600, the command's default) replaced by ``$DOCS_SANDBOX_PORT``
+    when the test chose a free one, so that runs side by side do not collide."""
+    port = os.environ.get("DOCS_SANDBOX_PORT")
+    if not port:
+        return block
+    return dataclasses.replace(
+        block,
+        code=_PORT.sub(port, block.code),
+        value=_PORT.sub(port, block.value),
+    )
+
+
 def main(page: Path) -> int:
     namespace: dict[str, Any] = {"__name__": "__main__"}
     groups: list[int] = []
     last_output: str | None = None
     try:
-        for block in blocks(page):
+        for block in map(_moved, blocks(page)):
             if block.marker in ("not run", "excerpt"):
                 continue
             if block.language == "text" and block.marker == "output":

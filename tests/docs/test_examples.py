@@ -10,7 +10,9 @@ real-browser user (``tests/cli/browser_user.sh``) as ``$BROWSER``.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -26,8 +28,6 @@ from oauthkit.cli.provider import ResolvedProvider
 
 RUNNER = Path(__file__).with_name("run_page.py")
 BROWSER = ROOT / "tests" / "cli" / "browser_user.sh"
-#: The fixed port of ``oauthkit sandbox`` that the command's pages use.
-SANDBOX_PORT = 8600
 
 ALL = [(page, block) for page in pages() for block in blocks(page)]
 RUN_PAGES = [
@@ -76,9 +76,19 @@ def test_a_configuration_example_is_read_by_the_command(block: Block, tmp_path: 
         assert provider.type in ("oauth1", "oauth2"), block.where
 
 
-def _free(port: int) -> bool:
+def _free_port() -> int:
     with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) != 0
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _stop_background(listing: Path) -> None:
+    """Servers a page started in the background, if its runner did not stop them."""
+    if not listing.exists():
+        return
+    for line in listing.read_text().split():
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(int(line), signal.SIGKILL)
 
 
 @pytest.mark.timeout(900)
@@ -112,19 +122,21 @@ def test_the_page_runs(page: Path, tmp_path: Path, request: pytest.FixtureReques
     if "DATABASE_URL" in text:
         postgres = request.getfixturevalue("postgres")
         env["DATABASE_URL"] = postgres.create_database(f"docs_{uuid.uuid4().hex[:12]}")
-    if f":{SANDBOX_PORT}" in text:
-        assert _free(SANDBOX_PORT), f"port {SANDBOX_PORT} is taken: the page needs it"
+    env["DOCS_SANDBOX_PORT"] = str(_free_port())
     work = tmp_path / "work"
     work.mkdir()
-    result = subprocess.run(
-        [sys.executable, str(RUNNER), str(page)],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=840,
-        check=False,
-    )
+    try:
+        result = subprocess.run(
+            [sys.executable, str(RUNNER), str(page)],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=840,
+            check=False,
+        )
+    finally:
+        _stop_background(work / "background-groups.txt")
     if result.returncode != 0:
         browser = tmp_path / "browser.log"
         log = browser.read_text() if browser.exists() else ""
