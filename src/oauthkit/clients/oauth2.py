@@ -81,6 +81,7 @@ class _OAuth2Base(Generic[H]):
         http: H | None = None,
         hooks: Sequence[Hook] = (),
         dpop: bool | Literal["ES256", "EdDSA"] = False,
+        resource: str | None = None,
     ) -> None:
         if auth_method is None:
             auth_method = (
@@ -131,6 +132,7 @@ class _OAuth2Base(Generic[H]):
             clock=clock,
             hooks=tuple(hooks),
             dpop=("ES256" if dpop is True else dpop or None),
+            resource=resource,
         )
         self._cache = MetadataCache()
         self._verify = _tls_context(tls_client_cert)
@@ -242,7 +244,8 @@ class _OAuth2Base(Generic[H]):
 
 class OAuth2Client(_OAuth2Base[httpx2.Client], SyncLifecycle):
     """An OAuth 2.x client over a synchronous ``httpx2.Client`` (one is made if ``http`` is
-    None, and closed by :meth:`close`)."""
+    None, and closed by :meth:`close`). ``resource`` names the resource server its tokens are
+    for (RFC 8707): sent on the authorization request and on every token request."""
 
     _http_class = httpx2.Client
 

@@ -189,7 +189,8 @@ def build_authorization_request(
     """RFC 6749 §4.1.1: the authorization URL with ``state`` (256 bits), PKCE (RFC 7636; S256
     unless the client chose otherwise), a ``nonce`` when ``openid`` is in scope (OIDC Core
     §3.1.2.1), and ``extra`` parameters (``prompt``, ``login_hint``, ``resource`` — a list
-    repeats it, RFC 8707 —, ``audience``, …). Fetches metadata first when an issuer is
+    repeats it, RFC 8707 —, ``audience``, …); the client's ``resource`` unless ``extra``
+    names one. Fetches metadata first when an issuer is
     configured. With ``jar=True`` the parameters travel inside a request object signed with
     the client's key (RFC 9101 §2.1). With ``par=True`` — or when the metadata requires it —
     the parameters are pushed to the server first (RFC 9126) and the URL carries only
@@ -219,6 +220,8 @@ def build_authorization_request(
     if "openid" in (scope or "").split():
         nonce = secrets.token_urlsafe(32)
         params.append(("nonce", nonce))
+    if config.resource is not None and "resource" not in (extra or {}):
+        params.append(("resource", config.resource))  # RFC 8707 §2.1
     for name, value in (extra or {}).items():
         if name in PROTECTED:
             raise ConfigurationError(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit
 
 from ...errors import ConfigurationError
 from ..http import Step
@@ -17,7 +18,19 @@ from .hooks import Hook
 from .metadata import ENDPOINTS, ServerMetadata, discover
 from .pkce import CODE_CHALLENGE_METHODS
 
-__all__ = ["ClientConfig", "MetadataCache", "server_metadata"]
+__all__ = ["ClientConfig", "MetadataCache", "check_resource_indicator", "server_metadata"]
+
+
+def check_resource_indicator(resource: str) -> str:
+    """RFC 8707 §2: a resource indicator is an absolute URI with no fragment (and SHOULD have
+    no query); anything else is a :class:`~oauthkit.errors.ConfigurationError`."""
+    parts = urlsplit(resource)
+    if not parts.scheme or not parts.netloc or parts.fragment or "#" in resource:
+        raise ConfigurationError(
+            f"the resource {resource!r:.120} is not an absolute URI without a fragment "
+            "(RFC 8707 §2)"
+        )
+    return resource
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +47,9 @@ class ClientConfig:
     allow_insecure_http: bool = False
     hooks: tuple[Hook, ...] = ()
     dpop: str | None = None  # the DPoP proof algorithm, or None: no DPoP (RFC 9449)
+    #: RFC 8707: the resource server the tokens are for, sent as ``resource`` on the
+    #: authorization request and every token request (an absolute URI without a fragment).
+    resource: str | None = None
     clock: Callable[[], float] = field(default=time.time, compare=False)
 
     def __post_init__(self) -> None:
@@ -55,6 +71,8 @@ class ClientConfig:
                 what="the redirect_uri",
                 allow_insecure_http=self.allow_insecure_http,
             )
+        if self.resource is not None:
+            check_resource_indicator(self.resource)
         if self.dpop is not None and self.dpop not in ("ES256", "EdDSA"):
             raise ConfigurationError("dpop is True (ES256), 'ES256' or 'EdDSA'")
         if self.pkce is not None and self.pkce not in CODE_CHALLENGE_METHODS:

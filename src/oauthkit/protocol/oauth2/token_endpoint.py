@@ -60,11 +60,14 @@ def token_request(
     token_types: Iterable[str] = ("bearer",),
     dpop_key: Mapping[str, Any] | None = None,
 ) -> Step[Token]:
-    """POST ``form`` to the token endpoint and parse the answer (RFC 6749 §5). With DPoP
+    """POST ``form`` to the token endpoint and parse the answer (RFC 6749 §5), with the
+    client's ``resource`` (RFC 8707 §2.2) unless the form names one. With DPoP
     (RFC 9449 §5) every request carries a proof of ``dpop_key`` (a new key for a new grant),
     a server's ``use_dpop_nonce`` gets one retry, and a DPoP-bound token keeps its key."""
     metadata = yield from server_metadata(config, cache)
     endpoint = metadata.endpoint("token_endpoint")
+    if config.resource is not None and "resource" not in form:
+        form = {**form, "resource": config.resource}  # RFC 8707 §2.2
     key = (dpop_key or make_key(config.dpop)) if config.dpop else None
     nonce: str | None = None
     for _ in range(2):
