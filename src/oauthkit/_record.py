@@ -1,7 +1,7 @@
 """The record a token store keeps for a key, in one place for the stores
 (:mod:`oauthkit.stores.base`) and the command's fast path (:mod:`oauthkit.cli.fast`), which
 must read it with the standard library alone: a JSON object ``{"format": "oauthkit/1",
-"kind": "oauth2" | "oauth1", "data": {…}}``."""
+"kind": "oauth2" | "oauth1" | "client", "data": {…}}``."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ __all__ = ["FORMAT", "KINDS", "read_record", "write_record"]
 
 #: The format of every record this version writes and reads.
 FORMAT = "oauthkit/1"
-#: What a record can hold: an OAuth 2 token, or OAuth 1.0a token credentials.
-KINDS = ("oauth2", "oauth1")
+#: What a record can hold: an OAuth 2 token, OAuth 1.0a token credentials, or a client's
+#: dynamic registration (RFC 7591).
+KINDS = ("oauth2", "oauth1", "client")
 
 
 def write_record(kind: str, data: dict[str, Any]) -> str:

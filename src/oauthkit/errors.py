@@ -8,8 +8,12 @@
     ├── TransportError                           the server could not be reached (cause attached)
     ├── InvalidResponse                          a server reply that is not what the spec says
     │   ├── CallbackNotConfirmed                 OAuth 1.0a: oauth_callback_confirmed missing
-    │   └── IdTokenError                         an ID token failed a check (OIDC Core §3.1.3.7;
-    │                                            oauthkit.protocol.oauth2.oidc)
+    │   ├── IdTokenError                         an ID token failed a check (OIDC Core §3.1.3.7;
+    │   │                                        oauthkit.protocol.oauth2.oidc)
+    │   ├── InvalidResourceMetadata              protected resource metadata refused (RFC 9728:
+    │   │                                        another resource, plain http, another host)
+    │   └── InvalidRegistration                  a registration answer without a client_id
+    │                                            (RFC 7591 §3.2.1)
     ├── OAuthServerError                         the server refused (RFC 6749 §5.2, RFC 5849)
     │   ├── InvalidRequest                       invalid_request
     │   ├── InvalidClient                        invalid_client
@@ -23,6 +27,10 @@
     │   ├── AccessDenied                         access_denied (RFC 8628 §3.5)
     │   ├── ExpiredToken                         expired_token (RFC 8628 §3.5)
     │   ├── UnsupportedTokenType                 unsupported_token_type (RFC 7009)
+    │   ├── InvalidRedirectUri                   invalid_redirect_uri (RFC 7591 §3.2.2)
+    │   ├── InvalidClientMetadata                invalid_client_metadata (RFC 7591 §3.2.2)
+    │   ├── InvalidSoftwareStatement             invalid_software_statement (RFC 7591 §3.2.2)
+    │   ├── UnapprovedSoftwareStatement          unapproved_software_statement (RFC 7591)
     │   └── OAuth1ServerError                    an OAuth 1.0a endpoint answered non-2xx
     ├── AuthorizationResponseError               the authorization redirect carried an error
     │   └── AuthorizationDenied                  the user said no (OAuth 1.0a ``denied=``)
@@ -80,10 +88,15 @@ __all__ = [
     "FlowNotFound",
     "InsecureTransportError",
     "InvalidClient",
+    "InvalidClientMetadata",
     "InvalidGrant",
+    "InvalidRedirectUri",
+    "InvalidRegistration",
     "InvalidRequest",
+    "InvalidResourceMetadata",
     "InvalidResponse",
     "InvalidScope",
+    "InvalidSoftwareStatement",
     "InvalidTarget",
     "IssuerMismatch",
     "LockTimeout",
@@ -102,6 +115,7 @@ __all__ = [
     "StoreError",
     "TokenMismatch",
     "TransportError",
+    "UnapprovedSoftwareStatement",
     "UnauthorizedClient",
     "UnexpectedParameter",
     "UnsafeReturnPath",
@@ -192,6 +206,17 @@ class CallbackNotConfirmed(InvalidResponse):
 
     Without it the server may be a pre-1.0a implementation open to session fixation.
     """
+
+
+class InvalidResourceMetadata(InvalidResponse):
+    """Protected resource metadata (RFC 9728) that may not be used: a ``resource`` other than
+    the URL asked for (§3.3), an authorization server that is not https (loopback excepted),
+    metadata on another host than the resource, or a malformed document."""
+
+
+class InvalidRegistration(InvalidResponse):
+    """A client registration answer (RFC 7591 §3.2.1) that lacks what a client needs: a
+    ``client_id``, a JSON object."""
 
 
 class OAuthServerError(OAuthKitError):
@@ -311,6 +336,30 @@ class UnsupportedTokenType(OAuthServerError):
     """``unsupported_token_type`` (RFC 7009 §2.2.1)."""
 
     code = "unsupported_token_type"
+
+
+class InvalidRedirectUri(OAuthServerError):
+    """``invalid_redirect_uri``: a redirect URI the registration refused (RFC 7591 §3.2.2)."""
+
+    code = "invalid_redirect_uri"
+
+
+class InvalidClientMetadata(OAuthServerError):
+    """``invalid_client_metadata``: a metadata field the registration refused (RFC 7591)."""
+
+    code = "invalid_client_metadata"
+
+
+class InvalidSoftwareStatement(OAuthServerError):
+    """``invalid_software_statement`` (RFC 7591 §3.2.2)."""
+
+    code = "invalid_software_statement"
+
+
+class UnapprovedSoftwareStatement(OAuthServerError):
+    """``unapproved_software_statement`` (RFC 7591 §3.2.2)."""
+
+    code = "unapproved_software_statement"
 
 
 class OAuth1ServerError(OAuthServerError):
@@ -478,6 +527,10 @@ SERVER_ERRORS: Mapping[str, type[OAuthServerError]] = {
         AccessDenied,
         ExpiredToken,
         UnsupportedTokenType,
+        InvalidRedirectUri,
+        InvalidClientMetadata,
+        InvalidSoftwareStatement,
+        UnapprovedSoftwareStatement,
     )
     if cls.code is not None
 }

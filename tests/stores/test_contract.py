@@ -14,6 +14,7 @@ import pytest
 
 from oauthkit import OAuth1Credentials, Token
 from oauthkit.errors import LockTimeout, StoreConflict, StoreError
+from oauthkit.protocol.oauth2.registration import ClientRegistration
 from oauthkit.stores import KeyringStore, MemoryStore, RedisStore, SQLiteStore, TokenStore
 
 pytestmark = pytest.mark.anyio
@@ -143,6 +144,26 @@ def test_oauth1_credentials_live_in_the_same_stores(store: TokenStore) -> None:
     assert back.extra == {"screen_name": "alice"}
     with pytest.raises(StoreError, match="not Token"):
         store.get("x:alice", Token)
+
+
+def test_client_registrations_live_in_the_same_stores(store: TokenStore) -> None:
+    registration = ClientRegistration(
+        "https://as.example",
+        "abc",
+        "s3cret",
+        client_secret_expires_at=2_000_000_000,
+        token_endpoint_auth_method="client_secret_basic",
+        registration_access_token="rat",
+        registration_client_uri="https://as.example/reg/abc",
+        metadata={"client_name": "me", "redirect_uris": ["http://127.0.0.1/callback"]},
+    )
+    store.put("registration:me:https://as.example", registration)
+    assert store.get("registration:me:https://as.example", ClientRegistration) == registration
+    with store.lock("registration:me:https://as.example") as transaction:
+        entry = transaction.load()
+        assert entry is not None and entry.value == registration
+    with pytest.raises(StoreError, match="not Token"):
+        store.get("registration:me:https://as.example", Token)
 
 
 def test_lock_gives_compare_and_set(store: TokenStore) -> None:

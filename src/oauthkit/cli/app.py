@@ -341,6 +341,7 @@ def _emit(response: Any, output: str | None) -> None:
 @pass_context
 def status(context: _Context, name: str | None) -> None:
     """What is stored, for whom, and until when (never a secret)."""
+    from ..protocol.oauth2.registration import ClientRegistration
     from ..protocol.oauth2.token import Token
 
     keys = [name] if name else context.store.keys()
@@ -359,6 +360,10 @@ def status(context: _Context, name: str | None) -> None:
             else:
                 refreshable = "yes" if value.refresh_token else "no"
             rows.append((key, "OAuth 2", account, value.scope or "", expiry, refreshable))
+        elif isinstance(value, ClientRegistration):
+            expires = value.client_secret_expires_at
+            secret = _expiry(datetime.fromtimestamp(expires, UTC)) if expires else "never"
+            rows.append((key, "registration", value.client_id, "", secret, "n/a"))
         else:
             account = str(value.extra.get("screen_name") or value.extra.get("user_id") or "")
             rows.append((key, "OAuth 1.0a", account, "", "never", "n/a"))

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple, Protocol, TypeAlias, TypeVar, overload
 from .._record import read_record, write_record
 from ..errors import ConfigurationError, LockTimeout, StoreError
 from ..protocol.oauth1.credentials import OAuth1Credentials
+from ..protocol.oauth2.registration import ClientRegistration
 from ..protocol.oauth2.token import Token
 
 __all__ = [
@@ -28,10 +29,11 @@ __all__ = [
     "encode",
 ]
 
-#: What a store keeps: an OAuth 2 token, or OAuth 1.0a token credentials.
-Stored: TypeAlias = Token | OAuth1Credentials
+#: What a store keeps: an OAuth 2 token, OAuth 1.0a token credentials, or a client's dynamic
+#: registration (RFC 7591), which every process of a program shares like a token.
+Stored: TypeAlias = Token | OAuth1Credentials | ClientRegistration
 #: A kind a store can be asked for: ``store.get(key, Token)`` is ``Token | None``.
-S = TypeVar("S", Token, OAuth1Credentials)
+S = TypeVar("S", Token, OAuth1Credentials, ClientRegistration)
 #: How long :meth:`TokenStore.lock` waits by default (seconds).
 DEFAULT_LOCK_TIMEOUT = 30.0
 
@@ -136,7 +138,9 @@ def encode(value: Stored) -> str:
         # The token credentials only: the client credentials (consumer secret, RSA key) are
         # the application's configuration, never kept with a user's tokens.
         return write_record("oauth1", value.to_dict())
-    raise ConfigurationError("a store keeps a Token or OAuth1Credentials")
+    if isinstance(value, ClientRegistration):
+        return write_record("client", value.to_dict())
+    raise ConfigurationError("a store keeps a Token, OAuth1Credentials or ClientRegistration")
 
 
 def decode(text: str | bytes) -> Stored:
@@ -145,6 +149,8 @@ def decode(text: str | bytes) -> Stored:
         kind, data = read_record(text)
         if kind == "oauth2":
             return Token.from_dict(data)
+        if kind == "client":
+            return ClientRegistration.from_dict(data)
         return OAuth1Credentials.from_dict(data)  # a consumer secret of old is ignored
     except (ValueError, KeyError, TypeError) as exc:
         raise StoreError(f"the store holds an entry oauthkit cannot read: {exc}") from None
