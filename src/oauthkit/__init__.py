@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .protocol.oauth2.authorization import AuthorizationRequest
     from .protocol.oauth2.device import DeviceAuthorization
     from .protocol.oauth2.token import Token
+    from .resource import ResourceAuth, for_resource
     from .session import Session
 
 _WHERE = {
@@ -35,7 +36,9 @@ _WHERE = {
     "OAuth2Auth": ".auth.oauth2",
     "OAuth2Client": ".clients.oauth2",
     "OAuthKitError": ".errors",
+    "ResourceAuth": ".resource",
     "Session": ".session",
+    "for_resource": ".resource",
     "TemporaryCredentials": ".protocol.oauth1.credentials",
     "Token": ".protocol.oauth2.token",
 }
@@ -51,10 +54,12 @@ __all__ = [
     "OAuth2Auth",
     "OAuth2Client",
     "OAuthKitError",
+    "ResourceAuth",
     "Session",
     "TemporaryCredentials",
     "Token",
     "__version__",
+    "for_resource",
 ]
 
 

@@ -606,6 +606,8 @@ class _Options:
     pkce_required: bool
     clock_tolerance: int
     tls: bool
+    registration: bool = False
+    resources: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
@@ -802,6 +804,8 @@ class OIDCPeer:
             pkce_required=changes.pop("pkce_required", self._options.pkce_required),
             clock_tolerance=changes.pop("clock_tolerance", self._options.clock_tolerance),
             tls=changes.pop("tls", self._options.tls),
+            registration=changes.pop("registration", self._options.registration),
+            resources=changes.pop("resources", self._options.resources),
         )
         timeout = changes.pop("startup_timeout", _STARTUP_TIMEOUT)
         if changes:
@@ -844,6 +848,8 @@ def _make_options(
     pkce_required: bool,
     clock_tolerance: int,
     tls: bool,
+    registration: bool = False,
+    resources: Mapping[str, str] | None = None,
 ) -> _Options:
     if access_token_format not in ("opaque", "jwt"):
         raise ValueError("access_token_format must be 'opaque' or 'jwt'")
@@ -861,6 +867,8 @@ def _make_options(
         pkce_required=pkce_required,
         clock_tolerance=clock_tolerance,
         tls=tls,
+        registration=registration,
+        resources=dict(resources or {}),
     )
 
 
@@ -876,6 +884,8 @@ def start_oidc_provider(
     pkce_required: bool = True,
     clock_tolerance: int = 0,
     tls: bool = False,
+    registration: bool = False,
+    resources: Mapping[str, str] | None = None,
     port: int | None = None,
     startup_timeout: float = _STARTUP_TIMEOUT,
 ) -> OIDCPeer:
@@ -898,6 +908,10 @@ def start_oidc_provider(
       default is 15.
     * ``tls``: serve https (issuer ``https://127.0.0.1:<port>``) with the test CA, ask for
       client certificates and add the ``mtls`` client (``tls_client_auth``).
+    * ``registration``: open dynamic client registration (RFC 7591, no initial access token)
+      and its management (RFC 7592), at ``/reg``.
+    * ``resources``: resource indicator -> its scope (RFC 8707), besides
+      :data:`API_RESOURCE`; tokens for them are opaque.
     * ``port``: a fixed port (default: a free one).
 
     Raises :class:`OIDCPeerUnavailable` (no node / ``npm ci`` not run) or
@@ -914,6 +928,8 @@ def start_oidc_provider(
         pkce_required=pkce_required,
         clock_tolerance=clock_tolerance,
         tls=tls,
+        registration=registration,
+        resources=resources,
     )
     peer = OIDCPeer(
         port=0,
@@ -967,6 +983,8 @@ def _spawn(
         "requirePar": options.require_par,
         "pkceRequired": options.pkce_required,
         "clockTolerance": options.clock_tolerance,
+        "registration": options.registration,
+        "resources": options.resources,
     }
     if material is not None:
         config["tls"] = {

@@ -223,6 +223,10 @@ async function getResourceServerInfo(_ctx, resourceIndicator) {
       accessTokenTTL: ttl.AccessToken,
     };
   }
+  const scope = (cfg.resources ?? {})[resourceIndicator];
+  if (scope !== undefined) {
+    return { scope, accessTokenFormat: 'opaque', accessTokenTTL: ttl.AccessToken };
+  }
   throw new errors.InvalidTarget(`unknown resource indicator ${resourceIndicator}`);
 }
 
@@ -285,6 +289,12 @@ const configuration = {
       getResourceServerInfo,
     },
     mTLS: mtls,
+    // RFC 7591 open registration and RFC 7592 management (registration: true).
+    registration: { enabled: cfg.registration === true, initialAccessToken: false },
+    registrationManagement: {
+      enabled: cfg.registration === true,
+      rotateRegistrationAccessToken: false,
+    },
   },
 };
 

@@ -1,0 +1,480 @@
+"""From a resource's URL to an authorized call: :func:`for_resource`, the MCP authorization flow.
+
+At the first ``401`` the auth object reads the resource's protected resource metadata
+(RFC 9728), the authorization server's metadata (RFC 8414 / OpenID Connect discovery), gets a
+client — a client ID metadata document URL when the server accepts one, else a dynamic
+registration (RFC 7591) kept in the token store and shared by every process of the program —
+signs the user in (authorization code + PKCE with ``resource``, RFC 8707; the loopback browser
+flow by default, the device flow when there is no browser, or the application's own hook),
+stores the token and sends the request again. After that it is a :class:`~oauthkit.Session`:
+the token is renewed once per expiry across threads, tasks, processes and machines.
+
+A restart reads the token, the issuer it came from and the registration from the store: no
+metadata is fetched and nothing registered until a renewal or a sign-in needs them. A secret
+that has expired, or an ``invalid_client`` answer, makes it register again, once. An
+``insufficient_scope`` challenge (RFC 6750 §3.1) signs in again for the wider scope, once;
+the old token stays stored until the new one is saved.
+
+The discovery, registration and sign-in run once per program in a worker thread when the
+caller is async (they wait for a person anyway); each request's token and its renewals are
+the session's own sync or async path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import webbrowser
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping
+from types import MappingProxyType
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import anyio
+import httpx2
+
+from .clients.oauth2 import OAuth2Client
+from .drivers import run
+from .errors import (
+    ConfigurationError,
+    InvalidClient,
+    OAuthKitError,
+    ReauthenticationRequired,
+)
+from .protocol.http import Step
+from .protocol.oauth2.authorization import AuthorizationRequest
+from .protocol.oauth2.metadata import ServerMetadata, discover
+from .protocol.oauth2.registration import ClientRegistration, read_registration, register
+from .protocol.oauth2.resource import (
+    ResourceChallenge,
+    ResourceMetadata,
+    discover_resource,
+    read_challenge,
+)
+from .protocol.oauth2.token import Token
+from .session import Session
+from .stores.base import TokenStore
+
+__all__ = ["ResourceAuth", "SignIn", "browser_sign_in", "for_resource"]
+
+T = TypeVar("T")
+
+#: ``Token.extra`` key under which the issuer that granted a resource's token is kept.
+ISSUER = "oauthkit_issuer"
+#: The redirect URI a native client registers: the loopback, any port (RFC 8252 §7.3).
+LOOPBACK_REDIRECT = "http://127.0.0.1/callback"
+
+#: A sign-in: given ``begin(redirect_uri)`` — which makes the authorization request for that
+#: redirect URI — send the person to ``request.url`` and return where they came back (the
+#: callback URL, or its query parameters).
+SignIn = Callable[[Callable[[str], AuthorizationRequest]], "str | Mapping[str, str]"]
+
+
+def browser_sign_in(timeout: float = 300.0, say: Callable[[str], None] = print) -> SignIn:
+    """The default sign-in of a program run by a person (RFC 8252): a one-shot server on a
+    free loopback port takes the redirect; the browser is opened on the authorization URL
+    (which is also printed, for a browser on another machine)."""
+
+    def sign_in(begin: Callable[[str], AuthorizationRequest]) -> Mapping[str, str]:
+        from .cli.loopback import LoopbackRedirect
+
+        redirect: LoopbackRedirect[Mapping[str, str]] = LoopbackRedirect()
+        request = begin(redirect.redirect_uri)
+        say(f"Open this address in a browser to sign in: {request.url}")
+        with contextlib.suppress(Exception):
+            webbrowser.open(request.url)
+        return redirect.wait(request.state, lambda params: params, timeout)
+
+    return sign_in
+
+
+def for_resource(
+    url: str,
+    *,
+    store: TokenStore | None = None,
+    client_name: str = "oauthkit",
+    scope: str | None = None,
+    sign_in: SignIn | None = None,
+    client_metadata_url: str | None = None,
+    software_statement: str | None = None,
+    confidential: bool = False,
+    http: httpx2.Client | None = None,
+    allow_insecure_http: bool = False,
+) -> ResourceAuth:
+    """An auth object for ``url`` (an MCP server's endpoint, any OAuth-protected resource)
+    that does everything at the first 401: discover, register, sign in, store; then renew.
+
+    ``store`` (default the SQLite store) keeps the token under
+    ``resource:{client_name}:{url}`` and the registration under
+    ``registration:{client_name}:{issuer}``. ``client_name`` is the program's identity at the
+    server. ``scope`` overrides the scope taken from the challenge or the metadata.
+    ``sign_in`` replaces the loopback browser sign-in (:func:`browser_sign_in`; a web
+    application passes its own). ``client_metadata_url`` is an https URL of the program's
+    client ID metadata document, used instead of registering where the server supports it.
+    ``confidential`` registers a client with a secret (``client_secret_basic``).
+
+    The object is an ``httpx2.Auth`` for sync and async clients;
+    ``oauthkit.auth.httpx.HttpxAuth(auth)`` serves httpx, and ``auth.requests_auth()``
+    requests."""
+    if store is None:
+        from .stores.sqlite import SQLiteStore
+
+        store = SQLiteStore()
+    return ResourceAuth(
+        url,
+        store=store,
+        client_name=client_name,
+        scope=scope,
+        sign_in=sign_in or browser_sign_in(),
+        client_metadata_url=client_metadata_url,
+        software_statement=software_statement,
+        confidential=confidential,
+        http=http,
+        allow_insecure_http=allow_insecure_http,
+    )
+
+
+class ResourceAuth(httpx2.Auth):
+    """See :func:`for_resource`. ``requests`` counts the HTTP requests the discovery,
+    registration and sign-in made (not the renewals), for the curious and the benchmark."""
+
+    requires_request_body = True
+    requires_response_body = True
+
+    def __init__(
+        self,
+        resource: str,
+        *,
+        store: TokenStore,
+        client_name: str,
+        scope: str | None,
+        sign_in: SignIn,
+        client_metadata_url: str | None,
+        software_statement: str | None,
+        confidential: bool,
+        http: httpx2.Client | None,
+        allow_insecure_http: bool,
+    ) -> None:
+        if urlsplit(resource).fragment:
+            raise ConfigurationError("a resource URL has no fragment (RFC 8707 §2)")
+        self.resource = resource
+        self.store = store
+        self.client_name = client_name
+        self.scope = scope
+        self.sign_in = sign_in
+        self.client_metadata_url = client_metadata_url
+        self.software_statement = software_statement
+        self.confidential = confidential
+        self.allow_insecure_http = allow_insecure_http
+        self.http = http if http is not None else httpx2.Client(follow_redirects=False)
+        self.key = f"resource:{client_name}:{resource}"
+        self._guard = threading.Lock()
+        self._session: Session | None = None
+        self._resource_metadata: ResourceMetadata | None = None
+        self._server_metadata: dict[str, ServerMetadata] = {}
+        self.requests = 0
+
+    # -- the request flows --------------------------------------------------------------------
+    #
+    # Each flow sends the request with the stored token (or, with none, without one); on a
+    # challenge that asks for a sign-in it authorizes and sends it once more. The session's
+    # own flow does the token, its renewal when due and one retry on invalid_token.
+
+    def sync_auth_flow(
+        self, request: httpx2.Request
+    ) -> Generator[httpx2.Request, httpx2.Response, None]:
+        session = self._stored_session()
+        response: Any
+        if session is None:
+            response = yield request
+            challenge = self._challenge(response)
+            if challenge is None:
+                return
+            session = self._authorize(challenge, None)
+        for attempt in range(2):
+            response = _NEEDS_SIGN_IN
+            flow = session.auth().sync_auth_flow(request)
+            try:
+                outgoing = next(flow)
+                while True:
+                    response = yield outgoing
+                    outgoing = flow.send(response)
+            except StopIteration:
+                pass
+            except (ReauthenticationRequired, InvalidClient) as exc:
+                if attempt == 1:
+                    raise
+                self._forget(session, exc)
+            challenge = self._challenge(response)
+            if challenge is None or attempt == 1:
+                return
+            session = self._authorize(challenge, session)
+
+    async def async_auth_flow(
+        self, request: httpx2.Request
+    ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+        session = self._stored_session()
+        response: Any
+        if session is None:
+            response = yield request
+            challenge = self._challenge(response)
+            if challenge is None:
+                return
+            session = await anyio.to_thread.run_sync(self._authorize, challenge, None)
+        for attempt in range(2):
+            response = _NEEDS_SIGN_IN
+            flow = session.auth().async_auth_flow(request)
+            try:
+                outgoing = await flow.__anext__()
+                while True:
+                    response = yield outgoing
+                    outgoing = await flow.asend(response)
+            except StopAsyncIteration:
+                pass
+            except (ReauthenticationRequired, InvalidClient) as exc:
+                if attempt == 1:
+                    raise
+                self._forget(session, exc)
+            challenge = self._challenge(response)
+            if challenge is None or attempt == 1:
+                return
+            session = await anyio.to_thread.run_sync(self._authorize, challenge, session)
+
+    # -- deciding -----------------------------------------------------------------------------
+
+    def _challenge(self, response: Any) -> ResourceChallenge | None:
+        """The challenge that asks for a (new) sign-in: a 401 with a Bearer or DPoP challenge,
+        or a 403 ``insufficient_scope`` (RFC 6750 §3.1); else None."""
+        if response is _NEEDS_SIGN_IN:
+            return ResourceChallenge(scheme="bearer", error="invalid_token")
+        status = response.status_code
+        if status not in (401, 403):
+            return None
+        challenge = read_challenge(response.headers.get("www-authenticate"))
+        if challenge is None:
+            return ResourceChallenge(scheme="bearer") if status == 401 else None
+        if status == 403 and challenge.error != "insufficient_scope":
+            return None
+        return challenge
+
+    # -- the stored state -----------------------------------------------------------------------
+
+    def _stored_session(self) -> Session | None:
+        """The session of a token signed in before (by this process or another), built from
+        the store alone: the token names its issuer, the store holds the registration."""
+        if self._session is not None:
+            return self._session
+        token = self.store.get(self.key, Token)
+        issuer = token.extra.get(ISSUER) if token is not None else None
+        if not isinstance(issuer, str):
+            return None
+        registration = self._stored_registration(issuer)
+        if registration is None:
+            return None
+        with self._guard:
+            if self._session is None:
+                self._session = Session(self._client(registration), self.store, key=self.key)
+            return self._session
+
+    def _registration_key(self, issuer: str) -> str:
+        return f"registration:{self.client_name}:{issuer}"
+
+    def _stored_registration(self, issuer: str) -> ClientRegistration | None:
+        if self.client_metadata_url is not None:
+            return self._metadata_document_client(issuer)
+        return self.store.get(self._registration_key(issuer), ClientRegistration)
+
+    def _client(self, registration: ClientRegistration, scope: str | None = None) -> OAuth2Client:
+        return OAuth2Client(
+            registration.client_id,
+            registration.client_secret,
+            auth_method=registration.token_endpoint_auth_method,
+            issuer=registration.issuer,
+            scope=scope,
+            resource=self.resource,
+            http=self.http,
+            allow_insecure_http=self.allow_insecure_http,
+        )
+
+    def _forget(self, session: Session, failure: BaseException) -> None:
+        """The session can no longer renew: a refused refresh, or a client the server no
+        longer knows (then its registration is dropped, so that the next one is new)."""
+        with self._guard:
+            if self._session is session:
+                self._session = None
+        if isinstance(failure, InvalidClient):
+            issuer = session.client.config.issuer  # type: ignore[attr-defined]
+            if isinstance(issuer, str) and self.client_metadata_url is None:
+                self.store.delete(self._registration_key(issuer))
+
+    # -- authorizing ------------------------------------------------------------------------------
+
+    def _authorize(self, challenge: ResourceChallenge, before: Session | None) -> Session:
+        """Discover, get a client, sign in, save: the session to retry with. One at a time
+        in this process; a second caller finds the first one's session."""
+        with self._guard:
+            current = self._session
+            if current is not None and current is not before:
+                return current
+            resource = self._discover_resource(challenge)
+            issuer = resource.authorization_servers[0]
+            server = self._discover_server(issuer)
+            scope = self._scope(challenge, resource, before)
+            registration = self._registration(issuer, server, scope)
+            try:
+                token = self._sign_in(registration, scope)
+            except InvalidClient:
+                # The registration is gone at the server (deleted, or its secret expired
+                # early): register again, once, and sign in with the new client.
+                self.store.delete(self._registration_key(issuer))
+                registration = self._registration(issuer, server, scope)
+                token = self._sign_in(registration, scope)
+            session = Session(self._client(registration, scope), self.store, key=self.key)
+            session.save(token.replace(extra={**token.extra, ISSUER: issuer}))
+            self._session = session
+            return session
+
+    def _discover_resource(self, challenge: ResourceChallenge) -> ResourceMetadata:
+        cached = self._resource_metadata
+        if cached is not None and not challenge.resource_metadata:
+            return cached
+        step = discover_resource(
+            self.resource, challenge, allow_insecure_http=self.allow_insecure_http
+        )
+        metadata = self._run(step)
+        if cached is not None and cached.authorization_servers != metadata.authorization_servers:
+            self._server_metadata.clear()  # the resource moved to another server
+        self._resource_metadata = metadata
+        return metadata
+
+    def _discover_server(self, issuer: str) -> ServerMetadata:
+        if issuer not in self._server_metadata:
+            step = discover(issuer, allow_insecure_http=self.allow_insecure_http)
+            self._server_metadata[issuer] = self._run(step)
+        return self._server_metadata[issuer]
+
+    def _scope(
+        self, challenge: ResourceChallenge, resource: ResourceMetadata, before: Session | None
+    ) -> str | None:
+        """The scope to ask for: the caller's, else the challenge's (RFC 6750 §3), else what
+        the resource supports (RFC 9728 §2); widened by the scope the old token had when a
+        step-up asks for more (MCP's scope selection)."""
+        if self.scope is not None:
+            return self.scope
+        wanted = (challenge.scope or " ".join(resource.scopes_supported)).split()
+        if challenge.error == "insufficient_scope" and before is not None:
+            held = self.store.get(self.key, Token)
+            wanted = [*(held.scope.split() if held and held.scope else []), *wanted]
+        return " ".join(dict.fromkeys(wanted)) or None
+
+    def _registration(
+        self, issuer: str, server: ServerMetadata, scope: str | None
+    ) -> ClientRegistration:
+        """The program's client at ``issuer``: its metadata document, or the registration the
+        store holds (unless its secret has expired), else a new one — registered by one
+        process while the others wait on the store's lock for the key, then read it."""
+        supported = server.raw.get("client_id_metadata_document_supported") is True
+        if self.client_metadata_url is not None and supported:
+            return self._metadata_document_client(issuer)
+        key = self._registration_key(issuer)
+        stored = self.store.get(key, ClientRegistration)
+        if stored is not None and not stored.secret_expired():
+            return stored
+        endpoint = server.raw.get("registration_endpoint")
+        if not isinstance(endpoint, str):
+            raise ConfigurationError(
+                f"{issuer} offers no dynamic client registration (RFC 7591) and no client ID "
+                "metadata documents: register a client there and use OAuth2Client"
+            )
+        with self.store.lock(key) as transaction:
+            entry = transaction.load()
+            held = entry.value if entry is not None else None
+            if isinstance(held, ClientRegistration):
+                current = held if not held.secret_expired() else self._reread(held)
+                if current is not None:
+                    if current is not held:
+                        transaction.save(current, entry.version if entry else None)
+                    return current
+            step = register(
+                issuer,
+                endpoint,
+                self._client_metadata(server),
+                allow_insecure_http=self.allow_insecure_http,
+            )
+            registration = self._run(step)
+            transaction.save(registration, entry.version if entry is not None else None)
+            return registration
+
+    def _reread(self, expired: ClientRegistration) -> ClientRegistration | None:
+        """An expired secret: read the registration (RFC 7592 §2.1, where the server may
+        issue a new secret); ``None`` when that gives no usable one (register anew)."""
+        if not expired.registration_client_uri or not expired.registration_access_token:
+            return None
+        try:
+            current: ClientRegistration = self._run(read_registration(expired))
+        except OAuthKitError:
+            return None
+        return None if current.secret_expired() else current
+
+    def _client_metadata(self, server: ServerMetadata) -> dict[str, Any]:
+        """RFC 7591 §2 metadata of a native client on the loopback redirect. No ``scope``:
+        what a resource's scopes are is the resource server's business, and servers refuse
+        registrations naming scopes they do not list themselves."""
+        grants = ["authorization_code", "refresh_token"]
+        offered = server.raw.get("grant_types_supported")
+        if isinstance(offered, list) and "refresh_token" not in offered:
+            grants.remove("refresh_token")
+        metadata: dict[str, Any] = {
+            "client_name": self.client_name,
+            "redirect_uris": [LOOPBACK_REDIRECT],
+            "grant_types": grants,
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "client_secret_basic" if self.confidential else "none",
+            "application_type": "native",
+        }
+        if self.software_statement:
+            metadata["software_statement"] = self.software_statement
+        return metadata
+
+    def _metadata_document_client(self, issuer: str) -> ClientRegistration:
+        assert self.client_metadata_url is not None
+        return ClientRegistration(issuer=issuer, client_id=self.client_metadata_url)
+
+    def _sign_in(self, registration: ClientRegistration, scope: str | None) -> Token:
+        client = self._client(registration, scope)
+        made: list[AuthorizationRequest] = []
+
+        def begin(redirect_uri: str) -> AuthorizationRequest:
+            request = client.authorization_request(redirect_uri=redirect_uri)
+            made.append(request)
+            return request
+
+        callback = self.sign_in(begin)
+        if not made:
+            raise ConfigurationError("the sign-in returned without making the request")
+        return client.exchange_code(made[-1], callback)
+
+    def _run(self, step: Step[T]) -> T:
+        self.requests += 1
+        return run(step, self.http)
+
+    # -- other HTTP libraries ---------------------------------------------------------------------
+
+    def requests_auth(self) -> Any:
+        """A ``requests`` auth that does the same (extra ``requests``)."""
+        from .auth.requests import RequestsResourceAuth
+
+        return RequestsResourceAuth(self)
+
+    def __repr__(self) -> str:
+        return f"ResourceAuth({self.resource!r}, client_name={self.client_name!r})"
+
+
+class _NeedsSignIn:
+    """Stands for the response of a session that can no longer renew its token."""
+
+    status_code = 401
+    headers: Mapping[str, str] = MappingProxyType({})
+
+
+_NEEDS_SIGN_IN: Any = _NeedsSignIn()

@@ -1,0 +1,269 @@
+"""``oauthkit.for_resource`` against real servers (issue 17): an MCP server built with the
+``mcp`` package, protected by oidc-provider with open registration; reached through the
+``mcp`` package's own client transport, in separate processes, with a real browser for the
+sign-in, and through httpx2, httpx and requests."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+import httpx2
+import pytest
+import requests
+
+from cli.conftest import ChromiumUser
+from for_resource.conftest import Protected
+from oauthkit import Token, for_resource
+from oauthkit.auth.httpx import HttpxAuth
+from oauthkit.protocol.oauth2.authorization import AuthorizationRequest
+from oauthkit.protocol.oauth2.registration import ClientRegistration, delete_registration
+from oauthkit.stores import SQLiteStore
+
+CLIENT = Path(__file__).with_name("client.py")
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "oauthkit-tests", "version": "1"},
+    },
+}
+MCP_ACCEPT = {"Accept": "application/json, text/event-stream"}
+
+
+def _approving(peer: Any, calls: list[str]) -> Callable[..., str]:
+    """A sign-in played over HTTP at oidc-provider's pages (the browser tests use Chromium)."""
+
+    def sign_in(begin: Callable[[str], AuthorizationRequest]) -> str:
+        request = begin("http://127.0.0.1:53682/callback")
+        calls.append(request.url)
+        return str(peer.approve(request.url))
+
+    return sign_in
+
+
+def _never(begin: Callable[[str], AuthorizationRequest]) -> Mapping[str, str]:
+    raise AssertionError("signed in again")
+
+
+def _run_client(
+    protected: Protected, store: Path, env: dict[str, str], *, pipe: bool = False, calls: int = 1
+) -> subprocess.Popen[str]:
+    command = [sys.executable, str(CLIENT), protected.url, str(store), "--calls", str(calls)]
+    return subprocess.Popen(
+        [*command, *(["--pipe"] if pipe else [])],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(CLIENT.parents[1]), **env},
+    )
+
+
+def _result(process: subprocess.Popen[str], timeout: float = 120) -> dict[str, Any]:
+    out, err = process.communicate(timeout=timeout)
+    assert process.returncode == 0, out + err
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+@pytest.mark.timeout(300)
+def test_the_mcp_client_signs_in_once_in_a_browser_and_not_after_a_restart(
+    protected: Callable[..., Protected], chromium: ChromiumUser, tmp_path: Path
+) -> None:
+    server = protected()
+    store = tmp_path / "tokens.sqlite3"
+    log = tmp_path / "browser.log"
+    first = _run_client(
+        server, store, {"BROWSER": chromium.browser_user, "BROWSER_LOG": str(log)}, calls=3
+    )
+    cold = _result(first)
+    assert cold["answers"] == ["alice"] * 3, log.read_text() if log.exists() else ""
+    assert cold["requests"] == 3  # resource metadata, server metadata, registration
+    assert server.registrations() == 1
+    server.peer.reset_log()
+    second = _run_client(server, store, {"BROWSER": "/bin/false"}, calls=2)
+    warm = _result(second)
+    assert warm == {"answers": ["alice", "alice"], "requests": 0}
+    # Only the MCP server checking the token: no metadata, no registration, no token request.
+    assert {path for _, path in server.peer.request_log} <= {"/token/introspection"}
+
+
+@pytest.mark.timeout(300)
+def test_every_process_of_the_program_shares_one_registration(
+    protected: Callable[..., Protected], tmp_path: Path
+) -> None:
+    server = protected()
+    store = tmp_path / "tokens.sqlite3"
+    processes = [_run_client(server, store, {}, pipe=True) for _ in range(4)]
+    urls = []
+    for process in processes:  # all four are cold at once: none is approved yet
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("AUTHORIZE "), line + (
+            process.stderr.read() if process.stderr else ""
+        )
+        urls.append(line.split(" ", 1)[1].strip())
+    for process, url in zip(processes, urls, strict=True):
+        assert process.stdin is not None
+        process.stdin.write(server.peer.approve(url) + "\n")
+        process.stdin.flush()
+    results = [_result(process) for process in processes]
+    assert all(result["answers"] == ["alice"] for result in results)
+    assert server.registrations() == 1
+    stored = SQLiteStore(store).keys()
+    registrations = [key for key in stored if key.startswith("registration:")]
+    assert len(registrations) == 1
+
+
+def test_a_due_token_is_renewed_for_its_resource_after_a_restart(
+    protected: Callable[..., Protected], tmp_path: Path
+) -> None:
+    server = protected(ttl={"AccessToken": 3})
+    store = SQLiteStore(tmp_path / "tokens.sqlite3")
+    signed: list[str] = []
+    auth = for_resource(
+        server.url, store=store, sign_in=_approving(server.peer, signed), client_name="t"
+    )
+    with httpx2.Client(auth=auth) as http:
+        assert http.post(server.url, json=INITIALIZE, headers=MCP_ACCEPT).status_code == 200
+    assert len(signed) == 1
+    assert "resource=" in signed[0]
+    time.sleep(4)  # the access token has expired: a restarted program renews it
+    server.peer.reset_log()
+    again = for_resource(server.url, store=store, sign_in=_never, client_name="t")
+    with httpx2.Client(auth=again) as http:
+        assert http.post(server.url, json=INITIALIZE, headers=MCP_ACCEPT).status_code == 200
+    assert server.token_requests() == 1  # the refresh, with resource= (else invalid audience)
+    assert again.requests == 0
+
+
+def test_a_client_the_server_forgot_registers_again_once(
+    protected: Callable[..., Protected], tmp_path: Path
+) -> None:
+    server = protected(ttl={"AccessToken": 3})
+    store = SQLiteStore(tmp_path / "tokens.sqlite3")
+    signed: list[str] = []
+    auth = for_resource(
+        server.url, store=store, sign_in=_approving(server.peer, signed), client_name="t"
+    )
+    with httpx2.Client(auth=auth) as http:
+        assert http.post(server.url, json=INITIALIZE, headers=MCP_ACCEPT).status_code == 200
+    key = f"registration:t:{server.peer.issuer}"
+    old = store.get(key, ClientRegistration)
+    assert old is not None
+    with httpx2.Client() as http:
+        from oauthkit.drivers import run
+
+        run(delete_registration(old), http)  # RFC 7592 §2.3: the server forgets the client
+    time.sleep(4)
+    with httpx2.Client(auth=auth) as http:
+        assert http.post(server.url, json=INITIALIZE, headers=MCP_ACCEPT).status_code == 200
+    new = store.get(key, ClientRegistration)
+    assert new is not None and new.client_id != old.client_id
+    assert len(signed) == 2
+    assert server.registrations() == 2
+
+
+def test_an_expired_secret_is_renewed_by_reading_the_registration(
+    protected: Callable[..., Protected], tmp_path: Path
+) -> None:
+    server = protected()
+    store = SQLiteStore(tmp_path / "tokens.sqlite3")
+    signed: list[str] = []
+    auth = for_resource(
+        server.url,
+        store=store,
+        sign_in=_approving(server.peer, signed),
+        client_name="t",
+        confidential=True,
+    )
+    with httpx2.Client(auth=auth) as http:
+        assert http.post(server.url, json=INITIALIZE, headers=MCP_ACCEPT).status_code == 200
+    key = f"registration:t:{server.peer.issuer}"
+    registration = store.get(key, ClientRegistration)
+    assert registration is not None and registration.token_endpoint_auth_method == (
+        "client_secret_basic"
+    )
+    expired = dataclasses.replace(registration, client_secret_expires_at=int(time.time()) - 10)
+    store.put(key, expired)
+    store.delete(auth.key)  # the next call needs a new sign-in, with the client's secret
+    fresh = for_resource(
+        server.url,
+        store=store,
+        sign_in=_approving(server.peer, signed),
+        client_name="t",
+        confidential=True,
+    )
+    with httpx2.Client(auth=fresh) as http:
+        assert http.post(server.url, json=INITIALIZE, headers=MCP_ACCEPT).status_code == 200
+    current = store.get(key, ClientRegistration)
+    assert current is not None
+    assert current.client_id == registration.client_id  # RFC 7592 read, not a new client
+    assert not current.secret_expired()
+    assert server.registrations() == 1
+
+
+def test_httpx_and_requests_get_there_too(
+    protected: Callable[..., Protected], tmp_path: Path
+) -> None:
+    server = protected()
+    signed: list[str] = []
+    auth = for_resource(
+        server.url,
+        store=SQLiteStore(tmp_path / "a.sqlite3"),
+        sign_in=_approving(server.peer, signed),
+        client_name="t",
+    )
+    with httpx.Client(auth=HttpxAuth(auth)) as http:
+        assert http.post(server.url, json=INITIALIZE, headers=MCP_ACCEPT).status_code == 200
+    other = for_resource(
+        server.url,
+        store=SQLiteStore(tmp_path / "b.sqlite3"),
+        sign_in=_approving(server.peer, signed),
+        client_name="t",
+    )
+    with requests.Session() as http:
+        http.auth = other.requests_auth()
+        answer = http.post(server.url, json=INITIALIZE, headers=MCP_ACCEPT, timeout=30)
+        assert answer.status_code == 200, answer.text
+        assert len(answer.history) == 1 and answer.history[0].status_code == 401
+    assert len(signed) == 2
+
+
+def test_an_async_client_in_one_process_signs_in_once_for_many_tasks(
+    protected: Callable[..., Protected], tmp_path: Path
+) -> None:
+    server = protected()
+    signed: list[str] = []
+    auth = for_resource(
+        server.url,
+        store=SQLiteStore(tmp_path / "tokens.sqlite3"),
+        sign_in=_approving(server.peer, signed),
+        client_name="t",
+    )
+
+    async def many() -> list[int]:
+        async with httpx2.AsyncClient(auth=auth) as http:
+            answers = await asyncio.gather(
+                *(http.post(server.url, json=INITIALIZE, headers=MCP_ACCEPT) for _ in range(10))
+            )
+        return [answer.status_code for answer in answers]
+
+    assert asyncio.run(many()) == [200] * 10
+    assert len(signed) == 1
+    assert server.registrations() == 1
+    token = auth.store.get(auth.key, Token)
+    assert token is not None and token.extra["oauthkit_issuer"] == server.peer.issuer
