@@ -317,6 +317,21 @@ def test_schema_and_table_name_are_the_apps_choice(postgres: PostgresPeer, table
     engine.dispose()
 
 
+def test_workers_starting_together_each_create_the_table(postgres: PostgresPeer) -> None:
+    """An application's workers boot at once and each calls create_table(): CREATE TABLE is
+    not atomic with the check for it, and the losers used to fail (IntegrityError or
+    'already exists'), which killed gunicorn workers at boot now and then."""
+    code = "import sys; from oauthkit.stores import SQLAlchemyStore; SQLAlchemyStore(sys.argv[1]).create_table()"
+    for round in range(4):
+        url = postgres.create_database(f"boot_{secrets.token_hex(4)}_{round}")
+        workers = [
+            subprocess.Popen([sys.executable, "-c", code, url], stderr=subprocess.PIPE, text=True)
+            for _ in range(8)
+        ]
+        failures = [err for err in (w.communicate(timeout=60)[1] for w in workers) if err.strip()]
+        assert [w.returncode for w in workers] == [0] * 8, failures[:1]
+
+
 def test_a_missing_table_is_a_clear_error(database: str) -> None:
     db_store = SQLAlchemyStore(database, table_name="never_created")
     with pytest.raises(StoreError, match=r"does not exist: call store\.create_table"):

@@ -68,6 +68,9 @@ from .base import (
 
 __all__ = ["SQLAlchemyStore"]
 
+#: How many times create_table looks again after losing a race to create the table.
+CREATE_ATTEMPTS = 3
+
 T = TypeVar("T")
 
 TOKEN, PENDING, LEASE = "token", "pending", "lease"
@@ -191,9 +194,18 @@ class SQLAlchemyStore(Reads):
         return self._aengine
 
     def create_table(self) -> None:
-        """Create the table and its index if they do not exist (idempotent)."""
+        """Create the table and its index if they do not exist (idempotent, and safe when
+        several processes — an application's workers starting together — do it at once)."""
         with self._errors():
-            self.metadata.create_all(self._sync(), checkfirst=True)
+            for attempt in range(CREATE_ATTEMPTS):
+                try:
+                    self.metadata.create_all(self._sync(), checkfirst=True)
+                    return
+                except SQLAlchemyError:
+                    # CREATE … is not atomic with create_all's check for it: another process
+                    # created the table or the index in between. Look again.
+                    if attempt == CREATE_ATTEMPTS - 1:
+                        raise
 
     async def acreate_table(self) -> None:
         """The ``await`` twin of :meth:`create_table`."""
@@ -202,8 +214,14 @@ class SQLAlchemyStore(Reads):
             await _in_thread(self.create_table)
             return
         with self._errors():
-            async with engine.begin() as connection:
-                await connection.run_sync(self.metadata.create_all, checkfirst=True)
+            for attempt in range(CREATE_ATTEMPTS):
+                try:
+                    async with engine.begin() as connection:
+                        await connection.run_sync(self.metadata.create_all, checkfirst=True)
+                    return
+                except SQLAlchemyError:
+                    if attempt == CREATE_ATTEMPTS - 1:  # see create_table
+                        raise
 
     def dispose(self) -> None:
         """Close the pools of the engines this store made."""
