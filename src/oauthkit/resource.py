@@ -257,6 +257,28 @@ class ResourceAuth(httpx2.Auth):
             return None
         return challenge
 
+    # -- without a request of the caller's ------------------------------------------------------
+
+    def login(self) -> Token:
+        """Sign in now (again, if a token is stored): ask the resource for its challenge with
+        an unauthenticated GET (or, if it gives none, use its well-known metadata), then
+        discover, register and sign in as at a 401. Returns the stored token."""
+        response = self.http.get(self.resource, headers={"Accept": "application/json"})
+        self.requests += 1
+        challenge = self._challenge(response) or ResourceChallenge(scheme="bearer")
+        session = self._authorize(challenge, self._stored_session())
+        return session.token()
+
+    def token(self) -> Token:
+        """The stored token for the resource, renewed first when due;
+        :class:`~oauthkit.errors.ReauthenticationRequired` when nothing is stored."""
+        session = self._stored_session()
+        if session is None:
+            raise ReauthenticationRequired(
+                f"no token for {self.resource} is stored for {self.client_name!r}: sign in first"
+            )
+        return session.token()
+
     # -- the stored state -----------------------------------------------------------------------
 
     def _stored_session(self) -> Session | None:

@@ -102,9 +102,17 @@ def cli(ctx: click.Context, config_file: str | None, store: str | None) -> None:
 def login(
     context: _Context, name: str, device: bool, pin: bool, no_browser: bool, timeout: float
 ) -> None:
-    """Sign in to NAME and store its tokens."""
+    """Sign in to NAME and store its tokens. NAME may be a resource's URL (an MCP server's):
+    its authorization server is discovered and the command registers itself there."""
     from . import flows
 
+    if _is_url(name):
+        auth = _resource_auth(context, name, timeout)
+        token = auth.login()
+        _say(f"Signed in for {name}; tokens stored in {_where(context)}.")
+        if token.scope:
+            _say(f"Scope: {inert(token.scope)}")
+        return
     provider = context.provider(name)
     printer = flows.Printer(
         say=_say,
@@ -165,13 +173,34 @@ def _session(context: _Context, name: str) -> Iterator[Any]:
         yield Session(client, context.store, name)
 
 
+def _is_url(name: str) -> bool:
+    return name.startswith(("https://", "http://"))
+
+
+def _resource_auth(context: _Context, url: str, timeout: float) -> Any:
+    """``oauthkit.for_resource`` for the command: its store, the name ``oauthkit``, the
+    loopback browser sign-in speaking on stderr."""
+    from ..resource import browser_sign_in, for_resource
+
+    return for_resource(
+        url,
+        store=context.store,
+        client_name="oauthkit",
+        sign_in=browser_sign_in(timeout=timeout, say=_say),
+    )
+
+
 @cli.command()
 @click.argument("name")
 @pass_context
 def token(context: _Context, name: str) -> None:
-    """Print a fresh access token for NAME (renewed first if due), for scripts."""
+    """Print a fresh access token for NAME (renewed first if due), for scripts. NAME may be
+    a resource's URL signed in to with ``oauthkit login URL``."""
     from ..protocol.oauth2.token import Token
 
+    if _is_url(name):
+        click.echo(_resource_auth(context, name, 300.0).token().access_token)
+        return
     context.provider(name)  # an unknown provider is a configuration error, said first
     stored = context.store.get(name)
     if stored is None:
