@@ -183,6 +183,9 @@ class ResourceAuth(httpx2.Auth):
     def sync_auth_flow(
         self, request: httpx2.Request
     ) -> Generator[httpx2.Request, httpx2.Response, None]:
+        if not self._ours(request.url):
+            yield request
+            return
         session = self._stored_session()
         response: Any
         if session is None:
@@ -213,6 +216,9 @@ class ResourceAuth(httpx2.Auth):
     async def async_auth_flow(
         self, request: httpx2.Request
     ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+        if not self._ours(request.url):
+            yield request
+            return
         session = self._stored_session()
         response: Any
         if session is None:
@@ -239,6 +245,15 @@ class ResourceAuth(httpx2.Auth):
             if challenge is None or attempt == 1:
                 return
             session = await anyio.to_thread.run_sync(self._authorize, challenge, session)
+
+    def _ours(self, url: Any) -> bool:
+        """Whether a request goes to the resource's origin: the token goes nowhere else."""
+        try:
+            target = urlsplit(str(url))
+            own = urlsplit(self.resource)
+            return (target.scheme, target.netloc.lower()) == (own.scheme, own.netloc.lower())
+        except ValueError:
+            return False
 
     # -- deciding -----------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import httpx2
@@ -267,3 +268,55 @@ def test_an_async_client_in_one_process_signs_in_once_for_many_tasks(
     assert server.registrations() == 1
     token = auth.store.get(auth.key, Token)
     assert token is not None and token.extra["oauthkit_issuer"] == server.peer.issuer
+
+
+def test_insufficient_scope_signs_in_again_for_the_wider_scope_once(
+    start_oidc: Callable[..., Any], tmp_path: Path
+) -> None:
+    from for_resource.scoped_server import ADMIN, READ, ScopedResource
+    from peers.oidc_provider import SERVICE_SECRET
+
+    resource = ScopedResource(("service", SERVICE_SECRET))
+    try:
+        peer = start_oidc(registration=True, resources={resource.url: f"{READ} {ADMIN}"})
+        resource.issuer = peer.issuer
+        store = SQLiteStore(tmp_path / "tokens.sqlite3")
+        held_during_step_up: list[str | None] = []
+        signed: list[str] = []
+        approve = _approving(peer, signed)
+
+        def sign_in(begin: Callable[[str], AuthorizationRequest]) -> str:
+            held = store.get(f"resource:t:{resource.url}", Token)
+            held_during_step_up.append(held.scope if held else None)
+            return approve(begin)
+
+        auth = for_resource(resource.url, store=store, sign_in=sign_in, client_name="t")
+        with httpx2.Client(auth=auth) as http:
+            assert http.get(resource.url + "/read").json()["scopes"] == [READ]
+            answer = http.get(resource.url + "/admin")
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["scopes"] == sorted([READ, ADMIN])
+            assert http.get(resource.url + "/admin").status_code == 200  # no third sign-in
+        assert held_during_step_up == [None, READ]  # the old token stayed until the new one
+        asked = [parse_qs(urlsplit(url).query)["scope"] for url in signed]
+        assert asked == [[READ], [f"{READ} {ADMIN}"]]
+    finally:
+        resource.stop()
+
+
+def test_the_token_goes_only_to_the_resources_origin(
+    protected: Callable[..., Protected], tmp_path: Path
+) -> None:
+    server = protected()
+    signed: list[str] = []
+    auth = for_resource(
+        server.url,
+        store=SQLiteStore(tmp_path / "t.sqlite3"),
+        sign_in=_approving(server.peer, signed),
+        client_name="t",
+    )
+    with httpx2.Client(auth=auth) as http:
+        assert http.post(server.url, json=INITIALIZE, headers=MCP_ACCEPT).status_code == 200
+        elsewhere = http.get(f"{server.peer.issuer}/.well-known/openid-configuration")
+    assert elsewhere.status_code == 200
+    assert "authorization" not in elsewhere.request.headers

@@ -146,6 +146,8 @@ class RequestsResourceAuth(requests.auth.AuthBase):
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         """Authorize with the stored token, if any; watch the response for a challenge."""
+        if not self.auth._ours(r.url):
+            return r
         session = self.auth._stored_session()
         if session is not None:
             r = session.requests_auth()(r)
