@@ -322,7 +322,9 @@ class ResourceAuth(httpx2.Auth):
         return self.store.get(self._registration_key(issuer), ClientRegistration)
 
     def _client(self, registration: ClientRegistration, scope: str | None = None) -> OAuth2Client:
-        return OAuth2Client(
+        """The OAuth 2 client of ``registration``, with the server's metadata already
+        discovered here (so that it is not fetched twice)."""
+        client = OAuth2Client(
             registration.client_id,
             registration.client_secret,
             auth_method=registration.token_endpoint_auth_method,
@@ -332,6 +334,10 @@ class ResourceAuth(httpx2.Auth):
             http=self.http,
             allow_insecure_http=self.allow_insecure_http,
         )
+        known = self._server_metadata.get(registration.issuer)
+        if known is not None:
+            client._cache.value = known
+        return client
 
     def _forget(self, session: Session, failure: BaseException) -> None:
         """The session can no longer renew: a refused refresh, or a client the server no

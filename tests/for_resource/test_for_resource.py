@@ -266,6 +266,8 @@ def test_an_async_client_in_one_process_signs_in_once_for_many_tasks(
     assert asyncio.run(many()) == [200] * 10
     assert len(signed) == 1
     assert server.registrations() == 1
+    discovery = [p for _, p in server.peer.request_log if p.startswith("/.well-known/")]
+    assert discovery == ["/.well-known/openid-configuration"]  # fetched once, not per client
     token = auth.store.get(auth.key, Token)
     assert token is not None and token.extra["oauthkit_issuer"] == server.peer.issuer
 

@@ -251,7 +251,9 @@ const configuration = {
     profile: ['name', 'given_name', 'family_name', 'preferred_username'],
     email: ['email', 'email_verified'],
   },
-  scopes: STATIC_SCOPES,
+  // A resource's scopes are scopes of this server too, so that a registration may name them.
+  scopes: [...new Set([...STATIC_SCOPES,
+    ...Object.values(cfg.resources ?? {}).flatMap((scope) => scope.split(' '))])],
   cookies: { keys: ['oauthkit-test-cookie-key-0001', 'oauthkit-test-cookie-key-0000'] },
   clientAuthMethods: [
     'client_secret_basic',
