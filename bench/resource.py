@@ -36,12 +36,11 @@ from mcp.shared.auth import (  # noqa: E402
     OAuthClientMetadata,
     OAuthToken,
 )
-from peers.mcp_server import reserve_url, start_mcp_server  # noqa: E402
-from peers.oidc_provider import SERVICE_SECRET, start_oidc_provider  # noqa: E402
 
 from oauthkit import for_resource  # noqa: E402
 from oauthkit.stores import SQLiteStore  # noqa: E402
-
+from peers.mcp_server import reserve_url, start_mcp_server  # noqa: E402
+from peers.oidc_provider import SERVICE_SECRET, start_oidc_provider  # noqa: E402
 
 Sent = list[tuple[str, str, int]]  # (method, path, status) in the order sent
 
@@ -73,11 +72,13 @@ class CountingSync(httpx2.HTTPTransport):
 
 
 async def first_call(url: str, http: httpx2.AsyncClient) -> str:
-    async with streamable_http_client(url, http_client=http) as (read, write):
-        async with ClientSession(read, write) as session:
-            await session.initialize()
-            result = await session.call_tool("whoami", {})
-            return str(result.content[0].text)  # type: ignore[union-attr]
+    async with (
+        streamable_http_client(url, http_client=http) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        result = await session.call_tool("whoami", {})
+        return str(result.content[0].text)  # type: ignore[union-attr]
 
 
 def until_authorized(sent: Sent, url: str) -> int:
