@@ -55,10 +55,19 @@ from .protocol.oauth2.token import Token
 from .session import Session
 from .stores.base import TokenStore
 
-__all__ = ["ResourceAuth", "SignIn", "browser_sign_in", "for_resource"]
+__all__ = [
+    "DeviceSignIn",
+    "ResourceAuth",
+    "SignIn",
+    "browser_sign_in",
+    "device_sign_in",
+    "for_resource",
+]
 
 T = TypeVar("T")
 
+#: The device flow's grant type (RFC 8628 §3.4).
+DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
 #: ``Token.extra`` key under which the issuer that granted a resource's token is kept.
 ISSUER = "oauthkit_issuer"
 #: The redirect URI a native client registers: the loopback, any port (RFC 8252 §7.3).
@@ -86,6 +95,34 @@ def browser_sign_in(timeout: float = 300.0, say: Callable[[str], None] = print) 
         return redirect.wait(request.state, lambda params: params, timeout)
 
     return sign_in
+
+
+class DeviceSignIn:
+    """A sign-in with the device flow (RFC 8628), for a program with no browser: the person
+    is told where to go and which code to type (``say``), and the program polls."""
+
+    device = True
+
+    def __init__(self, say: Callable[[str], None] = print, timeout: float = 600.0) -> None:
+        self.say = say
+        self.timeout = timeout
+
+    def __call__(self, begin: Callable[[str], AuthorizationRequest]) -> Mapping[str, str]:
+        raise ConfigurationError("the device flow has no redirect; ResourceAuth runs it")
+
+
+def device_sign_in(say: Callable[[str], None] = print, timeout: float = 600.0) -> DeviceSignIn:
+    """The device-flow sign-in (what ``for_resource`` uses by itself when no browser can be
+    opened and the server offers the device flow)."""
+    return DeviceSignIn(say, timeout)
+
+
+def _browser_available() -> bool:
+    try:
+        webbrowser.get()
+    except webbrowser.Error:
+        return False
+    return True
 
 
 def for_resource(
@@ -116,11 +153,19 @@ def for_resource(
     The object is an ``httpx2.Auth`` for sync and async clients;
     ``oauthkit.auth.httpx.HttpxAuth(auth)`` serves httpx, and ``auth.requests_auth()``
     requests."""
+    if client_metadata_url is not None:
+        parts = urlsplit(client_metadata_url)
+        if parts.scheme != "https" or parts.path in ("", "/") or parts.fragment:
+            raise ConfigurationError(
+                "client_metadata_url must be an https URL with a path (the client ID metadata "
+                "document draft, §3): the authorization server fetches it as the client's id"
+            )
     if store is None:
         from .stores.sqlite import SQLiteStore
 
         store = SQLiteStore()
-    return ResourceAuth(
+    automatic = sign_in is None
+    auth = ResourceAuth(
         url,
         store=store,
         client_name=client_name,
@@ -132,6 +177,8 @@ def for_resource(
         http=http,
         allow_insecure_http=allow_insecure_http,
     )
+    auth.device_when_no_browser = automatic
+    return auth
 
 
 class ResourceAuth(httpx2.Auth):
@@ -173,6 +220,8 @@ class ResourceAuth(httpx2.Auth):
         self._resource_metadata: ResourceMetadata | None = None
         self._server_metadata: dict[str, ServerMetadata] = {}
         self.requests = 0
+        #: Use the device flow when no browser can be opened (the default sign-in only).
+        self.device_when_no_browser = False
 
     # -- the request flows --------------------------------------------------------------------
     #
@@ -465,8 +514,11 @@ class ResourceAuth(httpx2.Auth):
         registrations naming scopes they do not list themselves."""
         grants = ["authorization_code", "refresh_token"]
         offered = server.raw.get("grant_types_supported")
-        if isinstance(offered, list) and "refresh_token" not in offered:
-            grants.remove("refresh_token")
+        if isinstance(offered, list):
+            if "refresh_token" not in offered:
+                grants.remove("refresh_token")
+            if DEVICE_CODE in offered and "device_authorization_endpoint" in server.endpoints:
+                grants.append(DEVICE_CODE)  # for the device flow, where there is no browser
         metadata: dict[str, Any] = {
             "client_name": self.client_name,
             "redirect_uris": [LOOPBACK_REDIRECT],
@@ -485,6 +537,23 @@ class ResourceAuth(httpx2.Auth):
 
     def _sign_in(self, registration: ClientRegistration, scope: str | None) -> Token:
         client = self._client(registration, scope)
+        device = self.sign_in if isinstance(self.sign_in, DeviceSignIn) else None
+        offered = "device_authorization_endpoint" in client.metadata().endpoints
+        automatic = device is None and self.device_when_no_browser and offered
+        if automatic and not _browser_available():
+            device = DeviceSignIn(print)
+        if device is not None:
+            if not offered:
+                raise ConfigurationError(
+                    f"{registration.issuer} offers no device flow (RFC 8628): sign in with a "
+                    "browser"
+                )
+            authorization = client.device_authorization(scope=scope)
+            device.say(f"On any device, open {authorization.verification_uri}")
+            device.say(f"and enter the code:  {authorization.user_code}")
+            if authorization.verification_uri_complete:
+                device.say(f"(or open {authorization.verification_uri_complete})")
+            return client.poll_device(authorization, timeout=device.timeout)
         made: list[AuthorizationRequest] = []
 
         def begin(redirect_uri: str) -> AuthorizationRequest:

@@ -322,3 +322,35 @@ def test_the_token_goes_only_to_the_resources_origin(
         elsewhere = http.get(f"{server.peer.issuer}/.well-known/openid-configuration")
     assert elsewhere.status_code == 200
     assert "authorization" not in elsewhere.request.headers
+
+
+def test_the_device_flow_when_there_is_no_browser(
+    protected: Callable[..., Protected], tmp_path: Path
+) -> None:
+    import re
+    import threading
+
+    from oauthkit.resource import device_sign_in
+
+    server = protected()
+    approved = threading.Event()
+
+    def say(line: str) -> None:
+        found = re.search(r"enter the code:\s+(\S+)", line)
+        if found:
+            threading.Thread(
+                target=lambda: (server.peer.approve_device(found[1]), approved.set()), daemon=True
+            ).start()
+
+    auth = for_resource(
+        server.url,
+        store=SQLiteStore(tmp_path / "t.sqlite3"),
+        sign_in=device_sign_in(say=say, timeout=60),
+        client_name="t",
+    )
+    with httpx2.Client(auth=auth) as http:
+        assert http.post(server.url, json=INITIALIZE, headers=MCP_ACCEPT).status_code == 200
+    assert approved.is_set()
+    registration = auth.store.get(f"registration:t:{server.peer.issuer}", ClientRegistration)
+    assert registration is not None
+    assert "urn:ietf:params:oauth:grant-type:device_code" in registration.metadata["grant_types"]

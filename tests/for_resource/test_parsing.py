@@ -196,3 +196,27 @@ def test_a_registration_is_kept_in_a_store_like_a_token() -> None:
     back = store.get("registration:me:https://as.example", ClientRegistration)
     assert back == registration
     assert back.metadata["redirect_uris"] == ["http://127.0.0.1/callback"]
+
+
+def test_a_client_id_metadata_document_replaces_registration_where_supported() -> None:
+    from oauthkit import for_resource
+    from oauthkit.protocol.oauth2.metadata import ServerMetadata
+
+    document = "https://agent.example/oauth/client.json"
+    store = MemoryStore()
+    auth = for_resource(RESOURCE, store=store, client_metadata_url=document, sign_in=print)
+    supporting = ServerMetadata(
+        issuer="https://as.example",
+        endpoints={"token_endpoint": "https://as.example/token"},
+        raw={"client_id_metadata_document_supported": True},
+    )
+    client = auth._registration("https://as.example", supporting, None)
+    assert (client.client_id, client.client_secret) == (document, None)
+    assert client.token_endpoint_auth_method == "none"
+    assert store.keys() == []  # nothing registered, nothing stored
+    without = ServerMetadata(issuer="https://as.example", raw={})
+    with pytest.raises(ConfigurationError, match="no dynamic client registration"):
+        auth._registration("https://as.example", without, None)
+    for bad in ("http://agent.example/client.json", "https://agent.example/", "/client.json"):
+        with pytest.raises(ConfigurationError, match="https URL with a path"):
+            for_resource(RESOURCE, store=store, client_metadata_url=bad)

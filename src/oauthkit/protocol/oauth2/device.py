@@ -58,11 +58,12 @@ def device_authorization(
     scope: str | None = None,
     extra: Mapping[str, str] | None = None,
 ) -> Step[DeviceAuthorization]:
-    """RFC 8628 §3.1-3.2: ask for a device code and a user code."""
+    """RFC 8628 §3.1-3.2: ask for a device code and a user code (with the client's
+    ``resource``, RFC 8707, as an authorization request carries it)."""
     metadata = yield from server_metadata(config, cache)
     endpoint = metadata.endpoint("device_authorization_endpoint")
     scope = scope if scope is not None else config.scope
-    form = token_form({"scope": scope}, extra)
+    form = token_form({"scope": scope, "resource": config.resource}, extra)
     response = yield from fetch_with_hooks(config.hooks, authenticated_post(config, endpoint, form))
     what = "the device authorization endpoint"
     raise_for_error(response, what)
