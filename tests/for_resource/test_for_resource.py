@@ -354,3 +354,80 @@ def test_the_device_flow_when_there_is_no_browser(
     registration = auth.store.get(f"registration:t:{server.peer.issuer}", ClientRegistration)
     assert registration is not None
     assert "urn:ietf:params:oauth:grant-type:device_code" in registration.metadata["grant_types"]
+
+
+@pytest.mark.parametrize(
+    ("way", "error", "words"),
+    [
+        (
+            "other-resource",
+            "InvalidResourceMetadata",
+            "is for the resource 'https://bank.example/mcp'",
+        ),
+        ("http-server", "InvalidResourceMetadata", "authorization server is refused"),
+        ("no-client-id", "InvalidRegistration", "without a client_id"),
+        ("foreign-metadata", "InvalidResourceMetadata", "another origin"),
+    ],
+)
+def test_hostile_servers_are_refused_with_a_typed_error(
+    way: str, error: str, words: str, tmp_path: Path
+) -> None:
+    from for_resource.hostile_server import HostileResource
+    from oauthkit import errors
+
+    hostile = HostileResource(way)
+    signed: list[str] = []
+    try:
+        auth = for_resource(
+            hostile.url,
+            store=SQLiteStore(tmp_path / "t.sqlite3"),
+            sign_in=lambda begin: signed.append("asked") or "",
+            client_name="t",
+        )
+        with httpx2.Client(auth=auth) as http, pytest.raises(getattr(errors, error)) as caught:
+            http.post(hostile.url, json=INITIALIZE)
+        assert words in str(caught.value)
+        assert "s3cret" not in str(caught.value)
+        assert signed == []  # nobody was sent to sign in
+        assert auth.store.keys() == []  # and nothing was kept
+        if way == "foreign-metadata":
+            assert hostile.seen == ["POST /mcp"]  # the other host was never asked
+    finally:
+        hostile.stop()
+
+
+def test_a_registration_is_read_updated_and_deleted(start_oidc: Callable[..., Any]) -> None:
+    from oauthkit.drivers import run
+    from oauthkit.protocol.oauth2.metadata import discover
+    from oauthkit.protocol.oauth2.registration import (
+        read_registration,
+        register,
+        update_registration,
+    )
+
+    peer = start_oidc(registration=True)
+    metadata = {
+        "client_name": "first",
+        "redirect_uris": ["http://127.0.0.1/callback"],
+        "grant_types": ["authorization_code"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "client_secret_basic",
+        "application_type": "native",
+    }
+    with httpx2.Client() as http:
+        server = run(discover(peer.issuer), http)
+        registration = run(
+            register(peer.issuer, server.raw["registration_endpoint"], metadata), http
+        )
+        assert registration.client_secret and registration.registration_access_token
+        assert run(read_registration(registration), http).metadata["client_name"] == "first"
+        updated = run(
+            update_registration(registration, {**metadata, "client_name": "second"}), http
+        )
+        assert updated.client_id == registration.client_id
+        assert updated.registration_access_token  # kept when the answer leaves it out
+        assert run(read_registration(updated), http).metadata["client_name"] == "second"
+        run(delete_registration(updated), http)
+        with pytest.raises(Exception) as gone:
+            run(read_registration(updated), http)
+        assert "401" in str(gone.value) or "invalid" in str(gone.value).lower()
