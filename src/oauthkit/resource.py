@@ -23,6 +23,7 @@ the session's own sync or async path.
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 import webbrowser
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
@@ -79,7 +80,12 @@ LOOPBACK_REDIRECT = "http://127.0.0.1/callback"
 SignIn = Callable[[Callable[[str], AuthorizationRequest]], "str | Mapping[str, str]"]
 
 
-def browser_sign_in(timeout: float = 300.0, say: Callable[[str], None] = print) -> SignIn:
+def _stderr(line: str) -> None:
+    """Where a sign-in talks to the person by default: stderr, not the program's output."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def browser_sign_in(timeout: float = 300.0, say: Callable[[str], None] = _stderr) -> SignIn:
     """The default sign-in of a program run by a person (RFC 8252): a one-shot server on a
     free loopback port takes the redirect; the browser is opened on the authorization URL
     (which is also printed, for a browser on another machine)."""
@@ -103,7 +109,7 @@ class DeviceSignIn:
 
     device = True
 
-    def __init__(self, say: Callable[[str], None] = print, timeout: float = 600.0) -> None:
+    def __init__(self, say: Callable[[str], None] = _stderr, timeout: float = 600.0) -> None:
         self.say = say
         self.timeout = timeout
 
@@ -111,7 +117,7 @@ class DeviceSignIn:
         raise ConfigurationError("the device flow has no redirect; ResourceAuth runs it")
 
 
-def device_sign_in(say: Callable[[str], None] = print, timeout: float = 600.0) -> DeviceSignIn:
+def device_sign_in(say: Callable[[str], None] = _stderr, timeout: float = 600.0) -> DeviceSignIn:
     """The device-flow sign-in (what ``for_resource`` uses by itself when no browser can be
     opened and the server offers the device flow)."""
     return DeviceSignIn(say, timeout)
@@ -541,7 +547,7 @@ class ResourceAuth(httpx2.Auth):
         offered = "device_authorization_endpoint" in client.metadata().endpoints
         automatic = device is None and self.device_when_no_browser and offered
         if automatic and not _browser_available():
-            device = DeviceSignIn(print)
+            device = DeviceSignIn()
         if device is not None:
             if not offered:
                 raise ConfigurationError(

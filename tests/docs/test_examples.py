@@ -2,7 +2,8 @@
 
 Each page with Python or shell blocks is run by ``run_page.py`` in a fresh folder with its own
 HOME, XDG folders and no configuration, against the sandbox the page starts (or the
-documented peers: ``$OIDC_ISSUER`` (oidc-provider, with its ``service`` client as
+documented peers: ``$MCP_URL`` (an MCP server built with the ``mcp`` package, protected by
+oidc-provider with open registration), ``$OIDC_ISSUER`` (oidc-provider, with its ``service`` client as
 ``$SERVICE_CLIENT_ID``/``$SERVICE_CLIENT_SECRET``), ``$REDIS_URL`` and ``$DATABASE_URL`` for
 the pages that use them), with the
 real-browser user (``tests/cli/browser_user.sh``) as ``$BROWSER``.
@@ -98,7 +99,9 @@ def test_the_page_runs(page: Path, tmp_path: Path, request: pytest.FixtureReques
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("OAUTHKIT", "XDG_", "BROWSER", "REDIS_URL", "DATABASE_URL", "OIDC"))
+        if not key.startswith(
+            ("OAUTHKIT", "XDG_", "BROWSER", "REDIS_URL", "DATABASE_URL", "OIDC", "MCP_URL")
+        )
     }
     home = tmp_path / "home"
     home.mkdir(mode=0o700)
@@ -117,6 +120,17 @@ def test_the_page_runs(page: Path, tmp_path: Path, request: pytest.FixtureReques
 
         env["OIDC_ISSUER"] = request.getfixturevalue("oidc_provider").issuer
         env.update(SERVICE_CLIENT_ID="service", SERVICE_CLIENT_SECRET=SERVICE_SECRET)
+    if "MCP_URL" in text:
+        from peers.mcp_server import reserve_url, start_mcp_server
+        from peers.oidc_provider import SERVICE_SECRET
+
+        url = reserve_url()
+        peer = request.getfixturevalue("start_oidc")(
+            registration=True, resources={url: "mcp:tools"}
+        )
+        mcp = start_mcp_server(url, peer.issuer, ("service", SERVICE_SECRET), tmp_path / "mcp.log")
+        request.addfinalizer(mcp.stop)
+        env["MCP_URL"] = url
     if "REDIS_URL" in text:
         env["REDIS_URL"] = request.getfixturevalue("redis_url")
     if "DATABASE_URL" in text:

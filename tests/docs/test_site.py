@@ -104,6 +104,8 @@ def test_the_api_reference_documents_the_public_surface(site: Path) -> None:
         "oauthkit.web.WebFlow",
         "oauthkit.stores.SQLAlchemyStore",
         "oauthkit.oauth1.sign_request",
+        "oauthkit.for_resource",
+        "oauthkit.ResourceAuth.login",
     ):
         assert f'id="{name}"' in api, name
     errors = (site / "reference" / "errors.html").read_text()
