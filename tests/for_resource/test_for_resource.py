@@ -431,3 +431,32 @@ def test_a_registration_is_read_updated_and_deleted(start_oidc: Callable[..., An
         with pytest.raises(Exception) as gone:
             run(read_registration(updated), http)
         assert "401" in str(gone.value) or "invalid" in str(gone.value).lower()
+
+
+@pytest.mark.timeout(300)
+def test_without_a_browser_the_default_sign_in_is_the_device_flow(
+    protected: Callable[..., Protected], tmp_path: Path
+) -> None:
+    import re
+
+    server = protected()
+    env = {key: value for key, value in os.environ.items() if key not in ("BROWSER", "DISPLAY")}
+    env.pop("WAYLAND_DISPLAY", None)
+    process = subprocess.Popen(
+        [sys.executable, str(CLIENT), server.url, str(tmp_path / "t.sqlite3")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**env, "PYTHONPATH": str(CLIENT.parents[1]), "PATH": "/usr/bin:/bin"},
+    )
+    assert process.stderr is not None
+    said = []
+    for line in process.stderr:
+        said.append(line)
+        found = re.search(r"enter the code:\s+(\S+)", line)
+        if found:
+            server.peer.approve_device(found[1])
+            break
+    assert any("On any device, open" in line for line in said), "".join(said)
+    result = _result(process)
+    assert result["answers"] == ["alice"]

@@ -190,3 +190,10 @@ def test_renewal_is_due_at_the_leeway_or_halfway_for_short_tokens() -> None:
     unknown = Token("x", expires_at=NOW + timedelta(seconds=60))
     assert unknown.renew_at(60) == NOW
     assert Token("x").renew_at(60) is None
+
+
+@pytest.mark.parametrize("status", [200, 201, 203])
+def test_any_2xx_token_answer_is_a_token_response(status: int) -> None:
+    """Some token endpoints answer 201 Created (pydantic-ai#8123): still a token response."""
+    token = _parse({"access_token": "a", "token_type": "Bearer", "expires_in": 60}, status)
+    assert token.access_token == "a"
