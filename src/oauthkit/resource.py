@@ -401,9 +401,20 @@ class ResourceAuth(httpx2.Auth):
             if self._session is session:
                 self._session = None
         if isinstance(failure, InvalidClient):
-            issuer = session.client.config.issuer  # type: ignore[attr-defined]
-            if isinstance(issuer, str) and self.client_metadata_url is None:
-                self.store.delete(self._registration_key(issuer))
+            client = session.client
+            issuer = client.config.issuer  # type: ignore[attr-defined]
+            if isinstance(issuer, str):
+                self._drop_registration(issuer, client.client_id)  # type: ignore[attr-defined]
+
+    def _drop_registration(self, issuer: str, client_id: str) -> None:
+        """Forget the stored registration of ``client_id``, the one the server refused — not
+        one that another process has registered since."""
+        if self.client_metadata_url is not None:
+            return
+        key = self._registration_key(issuer)
+        held = self.store.get(key, ClientRegistration)
+        if held is not None and held.client_id == client_id:
+            self.store.delete(key)
 
     # -- authorizing ------------------------------------------------------------------------------
 
@@ -424,7 +435,7 @@ class ResourceAuth(httpx2.Auth):
             except InvalidClient:
                 # The registration is gone at the server (deleted, or its secret expired
                 # early): register again, once, and sign in with the new client.
-                self.store.delete(self._registration_key(issuer))
+                self._drop_registration(issuer, registration.client_id)
                 registration = self._registration(issuer, server, scope)
                 token = self._sign_in(registration, scope)
             session = Session(self._client(registration, scope), self.store, key=self.key)
