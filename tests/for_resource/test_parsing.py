@@ -220,3 +220,46 @@ def test_a_client_id_metadata_document_replaces_registration_where_supported() -
     for bad in ("http://agent.example/client.json", "https://agent.example/", "/client.json"):
         with pytest.raises(ConfigurationError, match="https URL with a path"):
             for_resource(RESOURCE, store=store, client_metadata_url=bad)
+
+
+def test_the_resource_goes_on_every_request_of_the_client() -> None:
+    """RFC 8707 §2: ``resource`` on the authorization request and on each token request —
+    code, refresh, client credentials — and on the device authorization request."""
+    from urllib.parse import parse_qs, urlsplit
+
+    import httpx2
+
+    from oauthkit import OAuth2Client, Token
+
+    forms: list[dict[str, list[str]]] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        forms.append(parse_qs(request.content.decode()))
+        if request.url.path == "/device":
+            body = {
+                "device_code": "d",
+                "user_code": "U",
+                "verification_uri": "https://as.example/d",
+            }
+            return httpx2.Response(200, json={**body, "expires_in": 60, "interval": 1})
+        return httpx2.Response(200, json={"access_token": "a", "token_type": "Bearer"})
+
+    http = httpx2.Client(transport=httpx2.MockTransport(answer))
+    with OAuth2Client(
+        "cid",
+        "secret",
+        authorization_endpoint="https://as.example/authorize",
+        token_endpoint="https://as.example/token",
+        device_authorization_endpoint="https://as.example/device",
+        redirect_uri="http://127.0.0.1:1/callback",
+        resource=RESOURCE,
+        http=http,
+    ) as client:
+        request = client.authorization_request()
+        assert parse_qs(urlsplit(request.url).query)["resource"] == [RESOURCE]
+        state = request.state
+        client.exchange_code(request, f"http://127.0.0.1:1/callback?code=c&state={state}")
+        client.refresh(Token("a", refresh_token="r"))
+        client.client_credentials()
+        client.device_authorization()
+    assert [form["resource"] for form in forms] == [[RESOURCE]] * 4
