@@ -55,6 +55,12 @@ def _approving(peer: Any, calls: list[str]) -> Callable[..., str]:
     return sign_in
 
 
+def _initialize(auth: Any, url: str) -> int:
+    """The MCP ``initialize`` call through ``auth``; its status."""
+    with httpx2.Client(auth=auth) as http:
+        return http.post(url, json=INITIALIZE, headers=MCP_ACCEPT).status_code
+
+
 def _never(begin: Callable[[str], AuthorizationRequest]) -> Mapping[str, str]:
     raise AssertionError("signed in again")
 
@@ -138,15 +144,13 @@ def test_a_due_token_is_renewed_for_its_resource_after_a_restart(
     auth = for_resource(
         server.url, store=store, sign_in=_approving(server.peer, signed), client_name="t"
     )
-    with httpx2.Client(auth=auth) as http:
-        assert http.post(server.url, json=INITIALIZE, headers=MCP_ACCEPT).status_code == 200
+    assert _initialize(auth, server.url) == 200
     assert len(signed) == 1
     assert "resource=" in signed[0]
     time.sleep(4)  # the access token has expired: a restarted program renews it
     server.peer.reset_log()
     again = for_resource(server.url, store=store, sign_in=_never, client_name="t")
-    with httpx2.Client(auth=again) as http:
-        assert http.post(server.url, json=INITIALIZE, headers=MCP_ACCEPT).status_code == 200
+    assert _initialize(again, server.url) == 200
     assert server.token_requests() == 1  # the refresh, with resource= (else invalid audience)
     assert again.requests == 0
 
@@ -160,8 +164,7 @@ def test_a_client_the_server_forgot_registers_again_once(
     auth = for_resource(
         server.url, store=store, sign_in=_approving(server.peer, signed), client_name="t"
     )
-    with httpx2.Client(auth=auth) as http:
-        assert http.post(server.url, json=INITIALIZE, headers=MCP_ACCEPT).status_code == 200
+    assert _initialize(auth, server.url) == 200
     key = f"registration:t:{server.peer.issuer}"
     old = store.get(key, ClientRegistration)
     assert old is not None
@@ -170,8 +173,7 @@ def test_a_client_the_server_forgot_registers_again_once(
 
         run(delete_registration(old), http)  # RFC 7592 §2.3: the server forgets the client
     time.sleep(4)
-    with httpx2.Client(auth=auth) as http:
-        assert http.post(server.url, json=INITIALIZE, headers=MCP_ACCEPT).status_code == 200
+    assert _initialize(auth, server.url) == 200
     new = store.get(key, ClientRegistration)
     assert new is not None and new.client_id != old.client_id
     assert len(signed) == 2
@@ -191,8 +193,7 @@ def test_an_expired_secret_is_renewed_by_reading_the_registration(
         client_name="t",
         confidential=True,
     )
-    with httpx2.Client(auth=auth) as http:
-        assert http.post(server.url, json=INITIALIZE, headers=MCP_ACCEPT).status_code == 200
+    assert _initialize(auth, server.url) == 200
     key = f"registration:t:{server.peer.issuer}"
     registration = store.get(key, ClientRegistration)
     assert registration is not None and registration.token_endpoint_auth_method == (
@@ -208,8 +209,7 @@ def test_an_expired_secret_is_renewed_by_reading_the_registration(
         client_name="t",
         confidential=True,
     )
-    with httpx2.Client(auth=fresh) as http:
-        assert http.post(server.url, json=INITIALIZE, headers=MCP_ACCEPT).status_code == 200
+    assert _initialize(fresh, server.url) == 200
     current = store.get(key, ClientRegistration)
     assert current is not None
     assert current.client_id == registration.client_id  # RFC 7592 read, not a new client
@@ -348,8 +348,7 @@ def test_the_device_flow_when_there_is_no_browser(
         sign_in=device_sign_in(say=say, timeout=60),
         client_name="t",
     )
-    with httpx2.Client(auth=auth) as http:
-        assert http.post(server.url, json=INITIALIZE, headers=MCP_ACCEPT).status_code == 200
+    assert _initialize(auth, server.url) == 200
     assert approved.is_set()
     registration = auth.store.get(f"registration:t:{server.peer.issuer}", ClientRegistration)
     assert registration is not None
