@@ -31,6 +31,11 @@
     │   ├── InvalidClientMetadata                invalid_client_metadata (RFC 7591 §3.2.2)
     │   ├── InvalidSoftwareStatement             invalid_software_statement (RFC 7591 §3.2.2)
     │   ├── UnapprovedSoftwareStatement          unapproved_software_statement (RFC 7591)
+    │   ├── UnknownUserId                        unknown_user_id (CIBA Core §13)
+    │   ├── ExpiredLoginHintToken                expired_login_hint_token (CIBA Core §13)
+    │   ├── InvalidBindingMessage                invalid_binding_message (CIBA Core §13)
+    │   ├── MissingUserCode                      missing_user_code (CIBA Core §13)
+    │   ├── InvalidUserCode                      invalid_user_code (CIBA Core §13)
     │   └── OAuth1ServerError                    an OAuth 1.0a endpoint answered non-2xx
     ├── AuthorizationResponseError               the authorization redirect carried an error
     │   └── AuthorizationDenied                  the user said no (OAuth 1.0a ``denied=``)
@@ -83,10 +88,12 @@ __all__ = [
     "CallbackNotConfirmed",
     "ConfigurationError",
     "DuplicateParameter",
+    "ExpiredLoginHintToken",
     "ExpiredToken",
     "FlowExpired",
     "FlowNotFound",
     "InsecureTransportError",
+    "InvalidBindingMessage",
     "InvalidClient",
     "InvalidClientMetadata",
     "InvalidGrant",
@@ -98,9 +105,11 @@ __all__ = [
     "InvalidScope",
     "InvalidSoftwareStatement",
     "InvalidTarget",
+    "InvalidUserCode",
     "IssuerMismatch",
     "LockTimeout",
     "MissingParameter",
+    "MissingUserCode",
     "OAuth1ServerError",
     "OAuthKitError",
     "OAuthServerError",
@@ -118,6 +127,7 @@ __all__ = [
     "UnapprovedSoftwareStatement",
     "UnauthorizedClient",
     "UnexpectedParameter",
+    "UnknownUserId",
     "UnsafeReturnPath",
     "UnsupportedGrantType",
     "UnsupportedTokenType",
@@ -362,6 +372,37 @@ class UnapprovedSoftwareStatement(OAuthServerError):
     code = "unapproved_software_statement"
 
 
+class UnknownUserId(OAuthServerError):
+    """``unknown_user_id``: the hint names no user the server knows (CIBA Core §13)."""
+
+    code = "unknown_user_id"
+
+
+class ExpiredLoginHintToken(OAuthServerError):
+    """``expired_login_hint_token`` (CIBA Core §13)."""
+
+    code = "expired_login_hint_token"
+
+
+class InvalidBindingMessage(OAuthServerError):
+    """``invalid_binding_message``: too long or with characters the server refuses (CIBA
+    Core §13)."""
+
+    code = "invalid_binding_message"
+
+
+class MissingUserCode(OAuthServerError):
+    """``missing_user_code``: the server requires a ``user_code`` (CIBA Core §13)."""
+
+    code = "missing_user_code"
+
+
+class InvalidUserCode(OAuthServerError):
+    """``invalid_user_code`` (CIBA Core §13)."""
+
+    code = "invalid_user_code"
+
+
 class OAuth1ServerError(OAuthServerError):
     """An OAuth 1.0a endpoint answered with a non-2xx status (RFC 5849 §3.2).
 
@@ -531,6 +572,11 @@ SERVER_ERRORS: Mapping[str, type[OAuthServerError]] = {
         InvalidClientMetadata,
         InvalidSoftwareStatement,
         UnapprovedSoftwareStatement,
+        UnknownUserId,
+        ExpiredLoginHintToken,
+        InvalidBindingMessage,
+        MissingUserCode,
+        InvalidUserCode,
     )
     if cls.code is not None
 }

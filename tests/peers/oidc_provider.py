@@ -608,6 +608,7 @@ class _Options:
     tls: bool
     registration: bool = False
     resources: dict[str, str] = field(default_factory=dict)
+    ciba: bool = False
 
 
 @dataclass(eq=False)
@@ -752,6 +753,20 @@ class OIDCPeer:
             resp.raise_for_status()
             return [(str(method), str(path)) for method, path in resp.json()]
 
+    def ciba_pending(self) -> list[dict[str, Any]]:
+        """The CIBA requests waiting for the user's device (``auth_req_id``, ``account``,
+        ``binding_message``, ``scope``, ``client_id``)."""
+        with self.http_client() as http:
+            resp = http.get(self.issuer + "/__test/ciba")
+            resp.raise_for_status()
+            return list(resp.json())
+
+    def ciba_decide(self, auth_req_id: str, *, approve: bool = True) -> None:
+        """The user's device approves (or denies) a CIBA request."""
+        action = "approve" if approve else "deny"
+        with self.http_client() as http:
+            http.post(f"{self.issuer}/__test/ciba/{auth_req_id}/{action}").raise_for_status()
+
     def reset_log(self) -> None:
         """Empty the request log."""
         with self.http_client() as http:
@@ -806,6 +821,7 @@ class OIDCPeer:
             tls=changes.pop("tls", self._options.tls),
             registration=changes.pop("registration", self._options.registration),
             resources=changes.pop("resources", self._options.resources),
+            ciba=changes.pop("ciba", self._options.ciba),
         )
         timeout = changes.pop("startup_timeout", _STARTUP_TIMEOUT)
         if changes:
@@ -850,6 +866,7 @@ def _make_options(
     tls: bool,
     registration: bool = False,
     resources: Mapping[str, str] | None = None,
+    ciba: bool = False,
 ) -> _Options:
     if access_token_format not in ("opaque", "jwt"):
         raise ValueError("access_token_format must be 'opaque' or 'jwt'")
@@ -869,6 +886,7 @@ def _make_options(
         tls=tls,
         registration=registration,
         resources=dict(resources or {}),
+        ciba=ciba,
     )
 
 
@@ -886,6 +904,7 @@ def start_oidc_provider(
     tls: bool = False,
     registration: bool = False,
     resources: Mapping[str, str] | None = None,
+    ciba: bool = False,
     port: int | None = None,
     startup_timeout: float = _STARTUP_TIMEOUT,
 ) -> OIDCPeer:
@@ -912,6 +931,8 @@ def start_oidc_provider(
       and its management (RFC 7592), at ``/reg``.
     * ``resources``: resource indicator -> its scope (RFC 8707), besides
       :data:`API_RESOURCE`; tokens for them are opaque.
+    * ``ciba``: OpenID Connect CIBA (poll and ping); the ``login_hint`` is the account, and
+      :meth:`OIDCPeer.ciba_pending` / :meth:`OIDCPeer.ciba_decide` play the user's device.
     * ``port``: a fixed port (default: a free one).
 
     Raises :class:`OIDCPeerUnavailable` (no node / ``npm ci`` not run) or
@@ -930,6 +951,7 @@ def start_oidc_provider(
         tls=tls,
         registration=registration,
         resources=resources,
+        ciba=ciba,
     )
     peer = OIDCPeer(
         port=0,
@@ -984,6 +1006,7 @@ def _spawn(
         "pkceRequired": options.pkce_required,
         "clockTolerance": options.clock_tolerance,
         "registration": options.registration,
+        "ciba": options.ciba,
         "resources": options.resources,
     }
     if material is not None:
@@ -998,9 +1021,13 @@ def _spawn(
     stderr_path = workdir / "stderr.log"
     started = time.monotonic()
     with stderr_path.open("wb") as stderr:
+        # Outgoing calls (a CIBA ping to the client's https notification endpoint) trust the
+        # test CA.
+        env = {**os.environ, "NODE_EXTRA_CA_CERTS": str(tls_material().ca_cert)}
         process = subprocess.Popen(
             [node, str(SERVER_SCRIPT), str(config_path)],
             cwd=PEER_DIR,
+            env=env if options.ciba else None,
             stdin=subprocess.PIPE,  # never written: its end tells the server to exit
             stdout=subprocess.PIPE,
             stderr=stderr,

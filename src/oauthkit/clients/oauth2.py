@@ -16,8 +16,8 @@ from ..auth.oauth2 import OAuth2Auth
 from ..drivers import arun, run
 from ..errors import ConfigurationError
 from ..protocol.http import Step
+from ..protocol.oauth2 import ciba, grants, oidc, token_management
 from ..protocol.oauth2 import device as device_grant
-from ..protocol.oauth2 import grants, oidc, token_management
 from ..protocol.oauth2.authorization import (
     AuthorizationCode,
     AuthorizationRequest,
@@ -324,6 +324,35 @@ class OAuth2Client(_OAuth2Base[httpx2.Client], SyncLifecycle):
         step = device_grant.poll_device(self.config, self._cache, device, timeout=timeout)
         return run(step, self.http, wait=wait)
 
+    def backchannel_authentication(
+        self, *, scope: str | None = None, ping: bool = False, **params: Any
+    ) -> ciba.BackchannelAuthentication:
+        """CIBA Core §7.1: ask the server to authenticate a user on their own device —
+        exactly one of ``login_hint``, ``id_token_hint``, ``login_hint_token``; and
+        ``binding_message``, ``requested_expiry``, ``acr_values``, ``user_code`` as needed.
+        ``ping=True`` for a client registered for ping mode."""
+        step = ciba.backchannel_authentication(
+            self.config, self._cache, scope=scope, ping=ping, **params
+        )
+        return run(step, self.http)
+
+    def poll_backchannel(
+        self,
+        request: ciba.BackchannelAuthentication,
+        timeout: float | None = None,
+        *,
+        wait: Callable[[float], None] = time.sleep,
+    ) -> Token:
+        """CIBA Core §7.3 (poll mode): wait for the user's decision, as :meth:`poll_device`
+        does (the same ``wait`` hook, ``slow_down``, ``access_denied``, ``expired_token``)."""
+        step = ciba.poll_backchannel(self.config, self._cache, request, timeout=timeout)
+        return run(step, self.http, wait=wait)
+
+    def backchannel_token(self, request: ciba.BackchannelAuthentication) -> Token:
+        """CIBA Core §10.2 (ping mode): the token, once the server's notification came (check
+        it with :func:`oauthkit.protocol.oauth2.ciba.check_notification`)."""
+        return run(ciba.token_after_ping(self.config, self._cache, request), self.http)
+
     def revoke(self, token: Token | str, *, hint: str | None = None) -> None:
         """RFC 7009: revoke the refresh token if there is one, else the access token."""
         run(token_management.revoke(self.config, self._cache, token, hint=hint), self.http)
@@ -417,6 +446,30 @@ class AsyncOAuth2Client(_OAuth2Base[httpx2.AsyncClient], AsyncLifecycle):
         ``wait`` awaits the pauses between polls (a countdown can be shown in it)."""
         step = device_grant.poll_device(self.config, self._cache, device, timeout=timeout)
         return await arun(step, self.http, wait=wait)
+
+    async def backchannel_authentication(
+        self, *, scope: str | None = None, ping: bool = False, **params: Any
+    ) -> ciba.BackchannelAuthentication:
+        """CIBA Core §7.1: see :meth:`OAuth2Client.backchannel_authentication`."""
+        step = ciba.backchannel_authentication(
+            self.config, self._cache, scope=scope, ping=ping, **params
+        )
+        return await arun(step, self.http)
+
+    async def poll_backchannel(
+        self,
+        request: ciba.BackchannelAuthentication,
+        timeout: float | None = None,
+        *,
+        wait: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> Token:
+        """CIBA Core §7.3 (poll mode): wait for the user's decision, as :meth:`poll_device`."""
+        step = ciba.poll_backchannel(self.config, self._cache, request, timeout=timeout)
+        return await arun(step, self.http, wait=wait)
+
+    async def backchannel_token(self, request: ciba.BackchannelAuthentication) -> Token:
+        """CIBA Core §10.2 (ping mode): the token, once the server's notification came."""
+        return await arun(ciba.token_after_ping(self.config, self._cache, request), self.http)
 
     async def revoke(self, token: Token | str, *, hint: str | None = None) -> None:
         """RFC 7009: revoke the refresh token if there is one, else the access token."""

@@ -26,6 +26,8 @@
 //   GET  /__test/log             JSON [[method, path], ...]: every request received since the
 //                                start or the last clear (the /__test/* requests excluded)
 //   POST /__test/log/clear       empties that log (204)
+//   GET  /__test/ciba            pending CIBA requests (auth_req_id, account, binding_message)
+//   POST /__test/ciba/ID/approve the authentication device approves (or /deny refuses) (204)
 //   grant urn:ietf:params:oauth:grant-type:token-exchange   (RFC 8693, see tokenExchange)
 //   grant urn:ietf:params:oauth:grant-type:jwt-bearer       (RFC 7523, see jwtBearer)
 //   an unbounded in-memory adapter (oidc-provider's own one is an LRU of 1000 entries)
@@ -242,6 +244,12 @@ const mtls = cfg.tls ? {
 
 const configuration = {
   adapter: TestAdapter,
+  // The provider's own calls (a CIBA ping to the client's notification endpoint) go to
+  // 127.0.0.1 here, the only network there is: without its SSRF guard for special-use IPs.
+  fetch: (url, options) => {
+    const { dispatcher: _guard, ...rest } = options;
+    return globalThis.fetch(url, rest);
+  },
   clockTolerance,
   clients: cfg.clients,
   jwks: cfg.jwks,
@@ -291,6 +299,19 @@ const configuration = {
       getResourceServerInfo,
     },
     mTLS: mtls,
+    // OpenID Connect CIBA (ciba: true): the login_hint is the account id; the
+    // "authentication device" is the test, which approves or denies through /__test/ciba.
+    ciba: {
+      enabled: cfg.ciba === true,
+      deliveryModes: ['poll', 'ping'],
+      processLoginHint: async (_ctx, loginHint) => loginHint,
+      processLoginHintToken: async (_ctx, token) => token.split('.')[0],
+      verifyUserCode: async () => {},
+      validateRequestContext: async () => {},
+      triggerAuthenticationDevice: async (_ctx, request) => {
+        cibaPending.set(request.jti, request);
+      },
+    },
     // RFC 7591 open registration and RFC 7592 management (registration: true).
     registration: { enabled: cfg.registration === true, initialAccessToken: false },
     registrationManagement: {
@@ -496,7 +517,38 @@ provider.registerGrantType(JWT_BEARER, jwtBearer, ['assertion', 'scope', 'resour
 // --------------------------------------------------------------------------- test routes
 
 const requestLog = [];
+const cibaPending = new Map();
 provider.use(async (ctx, next) => {
+  if (ctx.path === '/__test/ciba' && ctx.method === 'GET') {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = [...cibaPending.values()].map((r) => ({
+      auth_req_id: r.jti,
+      account: r.accountId,
+      binding_message: r.params.binding_message ?? null,
+      scope: r.scope,
+      client_id: r.clientId,
+    }));
+    return;
+  }
+  const decided = ctx.path.match(/^\/__test\/ciba\/([^/]+)\/(approve|deny)$/);
+  if (decided && ctx.method === 'POST') {
+    const request = cibaPending.get(decided[1]);
+    if (!request) {
+      ctx.status = 404;
+      return;
+    }
+    cibaPending.delete(decided[1]);
+    if (decided[2] === 'deny') {
+      await provider.backchannelResult(request, new errors.AccessDenied('the user said no'));
+    } else {
+      const grant = new provider.Grant({ clientId: request.clientId, accountId: request.accountId });
+      grant.addOIDCScope(request.scope);
+      await grant.save();
+      await provider.backchannelResult(request, grant);
+    }
+    ctx.status = 204;
+    return;
+  }
   if (ctx.path === '/__test/log' && ctx.method === 'GET') {
     ctx.set('Cache-Control', 'no-store');
     ctx.body = requestLog;

@@ -22,6 +22,7 @@ __all__ = [
     "DeviceAuthorization",
     "device_authorization",
     "poll_device",
+    "poll_token_endpoint",
 ]
 
 #: RFC 8628 §3.2: the polling interval when the server gives none.
@@ -103,23 +104,50 @@ def poll_device(
     seconds before each poll; ``authorization_pending`` polls again, ``slow_down`` adds 5 s,
     ``access_denied`` and ``expired_token`` end it with their errors. Past the device code's
     expiry or ``timeout`` seconds, :class:`PollingTimeout`."""
-    interval = device.interval
-    deadline = device.expires_at.timestamp()
-    if timeout is not None:
-        deadline = min(deadline, config.clock() + timeout)
     form = {"grant_type": DEVICE_CODE, "device_code": device.device_code}
     if device.scope and any(hook.device_poll_scope for hook in config.hooks):
         form["scope"] = device.scope
+    return (
+        yield from poll_token_endpoint(
+            config,
+            cache,
+            form,
+            interval=device.interval,
+            expires_at=device.expires_at.timestamp(),
+            timeout=timeout,
+            requested_scope=device.scope,
+            what="the device authorization (RFC 8628 §3.5)",
+        )
+    )
+
+
+def poll_token_endpoint(
+    config: ClientConfig,
+    cache: MetadataCache,
+    form: Mapping[str, str],
+    *,
+    interval: int,
+    expires_at: float,
+    timeout: float | None,
+    requested_scope: str | None,
+    what: str,
+) -> Step[Token]:
+    """The polling both the device flow (RFC 8628 §3.4-3.5) and CIBA's poll mode (CIBA Core
+    §7.3, §11) do: wait ``interval`` seconds before each token request; ``authorization_pending``
+    polls again, ``slow_down`` adds 5 s; any other answer ends it. Past ``expires_at`` or
+    ``timeout`` seconds, :class:`PollingTimeout`."""
+    deadline = expires_at
+    if timeout is not None:
+        deadline = min(deadline, config.clock() + timeout)
+    grant = form["grant_type"]
     while True:
         if config.clock() + interval > deadline:
-            raise PollingTimeout(
-                "the user did not finish the device authorization in time (RFC 8628 §3.5)"
-            )
+            raise PollingTimeout(f"the user did not finish {what} in time")
         yield Wait(interval)
         try:
             return (
                 yield from token_request(
-                    config, cache, dict(form), grant=DEVICE_CODE, requested_scope=device.scope
+                    config, cache, dict(form), grant=grant, requested_scope=requested_scope
                 )
             )
         except AuthorizationPending:

@@ -17,7 +17,12 @@ from .response import parse_json_object
 __all__ = ["ENDPOINTS", "ServerMetadata", "discover", "metadata_urls"]
 
 #: The endpoint fields oauthkit uses, as named in RFC 8414 §2 and its extensions.
-ENDPOINTS: Final = (*OAUTH2_ENDPOINTS, "jwks_uri", "pushed_authorization_request_endpoint")
+ENDPOINTS: Final = (
+    *OAUTH2_ENDPOINTS,
+    "jwks_uri",
+    "pushed_authorization_request_endpoint",
+    "backchannel_authentication_endpoint",
+)
 
 
 @dataclass(frozen=True, slots=True)
