@@ -180,6 +180,7 @@ def test_ping_mode_the_notification_then_the_token(
         token = client.backchannel_token(request)
     assert token.id_claims is not None and token.id_claims["sub"] == "alice"
     ((header, body),) = notifications.arrived
+    assert header == f"Bearer {request.client_notification_token}"
     assert body == {"auth_req_id": request.auth_req_id}
 
 
@@ -214,3 +215,25 @@ def test_async_poll_mode(peer: OIDCPeer) -> None:
             return str(token.id_claims["sub"])
 
     assert asyncio.run(sign_in()) == "alice"
+
+
+def test_the_command_signs_in_with_ciba(peer: OIDCPeer, tmp_path: Any) -> None:
+    from cli.harness import make_cli
+
+    cli = make_cli(tmp_path)
+    cli.config(
+        f'[providers.work]\nissuer = "{peer.issuer}"\nclient_id = "ciba"\n'
+        'client_secret_env = "CIBA_SECRET"\nscope = "openid profile"\n'
+    )
+    cli.env["CIBA_SECRET"] = SECRET
+    usage = cli.run("login", "work", "--ciba")
+    assert usage.returncode == 2 and "--login-hint" in usage.stderr
+    process = cli.start(
+        "login", "work", "--ciba", "--login-hint", "alice", "--binding-message", "W4SCT"
+    )
+    _decide_when_pending(peer, approve=True).join()
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert "W4SCT" in err and "Signed in to work" in err
+    token = cli.run("token", "work")
+    assert token.returncode == 0 and token.stdout.strip()

@@ -95,12 +95,25 @@ def cli(ctx: click.Context, config_file: str | None, store: str | None) -> None:
 @cli.command()
 @click.argument("name")
 @click.option("--device", is_flag=True, help="Sign in with a device code (RFC 8628).")
+@click.option(
+    "--ciba", is_flag=True, help="Ask the provider to confirm on the user's own device (CIBA)."
+)
+@click.option("--login-hint", metavar="USER", help="With --ciba: who is signing in.")
+@click.option("--binding-message", metavar="TEXT", help="With --ciba: the text both see.")
 @click.option("--pin", is_flag=True, help="OAuth 1.0a: type the PIN instead of a redirect.")
 @click.option("--no-browser", is_flag=True, help="Only print the address to open.")
 @click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait.")
 @pass_context
 def login(
-    context: _Context, name: str, device: bool, pin: bool, no_browser: bool, timeout: float
+    context: _Context,
+    name: str,
+    device: bool,
+    ciba: bool,
+    login_hint: str | None,
+    binding_message: str | None,
+    pin: bool,
+    no_browser: bool,
+    timeout: float,
 ) -> None:
     """Sign in to NAME and store its tokens. NAME may be a resource's URL (an MCP server's):
     its authorization server is discovered and the command registers itself there."""
@@ -130,7 +143,17 @@ def login(
         return
     if pin:
         _fail(f"--pin is for OAuth 1.0a providers; {name} uses OAuth 2", EXIT_USAGE)
-    if device:
+    if ciba != (login_hint is not None):
+        _fail("--ciba and --login-hint USER go together", EXIT_USAGE)
+    if ciba and login_hint is not None:
+        token, who = flows.login_ciba(
+            provider,
+            printer,
+            login_hint=login_hint,
+            binding_message=binding_message,
+            timeout=timeout,
+        )
+    elif device:
         token, who = flows.login_device(
             provider, printer, show_qr=sys.stderr.isatty(), countdown=_countdown()
         )

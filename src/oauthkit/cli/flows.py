@@ -24,6 +24,7 @@ __all__ = [
     "Printer",
     "api_base",
     "login_browser",
+    "login_ciba",
     "login_device",
     "login_oauth1",
     "make_oauth1_client",
@@ -243,6 +244,33 @@ def login_device(
                 time.sleep(min(left, 0.5))
 
         token = client.poll_device(device, wait=wait)
+        return token, who_am_i(provider, token, client)
+
+
+def login_ciba(
+    provider: ResolvedProvider,
+    printer: Printer,
+    *,
+    login_hint: str,
+    binding_message: str | None = None,
+    timeout: float = LOGIN_TIMEOUT,
+) -> tuple[Token, str | None]:
+    """CIBA Core (poll mode): ask the provider to authenticate ``login_hint`` on their own
+    device, show the binding message they will see there, and poll until they decide; the
+    token and, when the provider can tell, the account."""
+    with make_oauth2_client(provider) as client:
+        scope = client.config.scope or "openid"
+        if "openid" not in scope.split():
+            scope = f"openid {scope}"
+        request = client.backchannel_authentication(
+            login_hint=login_hint, binding_message=binding_message, scope=scope
+        )
+        printer.say(
+            f"Asked {provider.name} to confirm the sign-in of {login_hint} on their device."
+        )
+        if binding_message:
+            printer.say(f"It shows the message:  {binding_message}")
+        token = client.poll_backchannel(request, timeout=timeout)
         return token, who_am_i(provider, token, client)
 
 
