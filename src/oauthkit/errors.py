@@ -47,6 +47,8 @@
     │   ├── MissingParameter                     ``code`` or ``oauth_verifier`` is absent
     │   ├── UnexpectedParameter                  tokens arriving where only a code belongs
     │   ├── RequestAlreadyUsed                   the authorization request was exchanged already
+    │   ├── JarmError                            a JWT-secured authorization response failed a
+    │   │                                        check: signature, iss, aud, exp (JARM §4.4)
     │   ├── FlowNotFound                         web flow: no pending flow for this callback
     │   │   └── FlowExpired                      web flow: it was begun too long ago
     │   ├── BrowserMismatch                      web flow: not the browser that began it
@@ -107,6 +109,7 @@ __all__ = [
     "InvalidTarget",
     "InvalidUserCode",
     "IssuerMismatch",
+    "JarmError",
     "LockTimeout",
     "MissingParameter",
     "MissingUserCode",
@@ -501,6 +504,11 @@ class UnexpectedParameter(CallbackError):
 class RequestAlreadyUsed(CallbackError):
     """The authorization request was already exchanged for a token; a callback may be used
     once (RFC 6749 §4.1.2: codes are single-use). Start a new authorization request."""
+
+
+class JarmError(CallbackError):
+    """A JWT-secured authorization response (JARM §4.4) failed a check: its signature (the
+    provider's keys), ``iss``, ``aud`` or ``exp``; or it came without ``response``."""
 
 
 class FlowNotFound(CallbackError):

@@ -16,7 +16,7 @@ from ..auth.oauth2 import OAuth2Auth
 from ..drivers import arun, run
 from ..errors import ConfigurationError
 from ..protocol.http import Step
-from ..protocol.oauth2 import ciba, grants, oidc, token_management
+from ..protocol.oauth2 import ciba, grants, jarm, oidc, token_management
 from ..protocol.oauth2 import device as device_grant
 from ..protocol.oauth2.authorization import (
     AuthorizationCode,
@@ -195,7 +195,17 @@ class _OAuth2Base(Generic[H]):
     def validate_callback(
         self, request: AuthorizationRequest, callback: Callback
     ) -> AuthorizationCode:
-        """Check the redirect back (RFC 6749 §4.1.2, RFC 9207) without exchanging the code."""
+        """Check the redirect back (RFC 6749 §4.1.2, RFC 9207) without exchanging the code;
+        a JWT-secured response (JARM) is verified first, with the provider's keys."""
+        return self._run_sync(self._validate_step(request, callback))
+
+    def _validate_step(
+        self, request: AuthorizationRequest, callback: Callback
+    ) -> Step[AuthorizationCode]:
+        if jarm.is_jwt_response_mode(request.response_mode):
+            callback = yield from jarm.response_parameters(
+                self.config, self._cache, request, callback
+            )
         return validate_callback(request, callback)
 
     def auth(
@@ -235,8 +245,8 @@ class _OAuth2Base(Generic[H]):
         elif callback is None:
             raise ConfigurationError("exchange_code(request, callback): the callback is missing")
         else:
-            code = validate_callback(request, callback)
-        return grants.exchange_code(self.config, self._cache, code)
+            code = yield from self._validate_step(request, callback)
+        return (yield from grants.exchange_code(self.config, self._cache, code))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(client_id={self.client_id!r})"

@@ -71,6 +71,7 @@ from ..protocol.oauth2.authorization import (
     validate_callback,
 )
 from ..protocol.oauth2.config import server_metadata
+from ..protocol.oauth2.jarm import is_jwt_response_mode, response_parameters
 from ..protocol.oauth2.token import Token
 from ..protocol.url_policy import is_under
 from ..session import Session
@@ -327,7 +328,8 @@ class WebFlow:
         else:
             yield _Put(handle, text)
             value = binding
-        same_site = "None" if secure and p.response_mode == "form_post" else "Lax"
+        posted = p.response_mode in ("form_post", "form_post.jwt")
+        same_site = "None" if secure and posted else "Lax"
         path = "/" if secure else urlsplit(redirect_uri).path
         return Begun(url, Cookie(name, value, path, self.pending_seconds, secure, same_site))
 
@@ -421,6 +423,10 @@ class WebFlow:
         if p.kind == "oauth2":
             client: Any = p.client
             request = AuthorizationRequest.from_dict(record["request"])
+            if is_jwt_response_mode(request.response_mode):  # JARM: verified before use
+                fields = yield from response_parameters(
+                    client.config, client._cache, request, fields
+                )
             code = validate_callback(request, fields)
             token: Token = yield from grants.exchange_code(client.config, client._cache, code)
             identity, account = yield from self._oauth2_identity(p, token, user is None)

@@ -287,6 +287,8 @@ const configuration = {
     clientCredentials: { enabled: true },
     userinfo: { enabled: true },
     dPoP: { enabled: true },
+    // JARM: response_mode=jwt, query.jwt, fragment.jwt, form_post.jwt.
+    jwtResponseModes: { enabled: true },
     // RFC 9101 signed request objects (by value, and inside pushed requests).
     requestObjects: { enabled: true, requireSignedRequestObject: false },
     rpInitiatedLogout: { enabled: true },

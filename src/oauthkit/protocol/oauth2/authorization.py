@@ -73,6 +73,7 @@ class AuthorizationRequest:
         "issuer",
         "nonce",
         "redirect_uri",
+        "response_mode",
         "scope",
         "state",
         "url",
@@ -92,8 +93,10 @@ class AuthorizationRequest:
         issuer: str | None,
         iss_required: bool,
         created_at: float,
+        response_mode: str | None = None,
     ) -> None:
         self.url = url
+        self.response_mode = response_mode
         self.state = state
         self.client_id = client_id
         self.redirect_uri = redirect_uri
@@ -129,7 +132,10 @@ class AuthorizationRequest:
     def from_dict(cls, data: Mapping[str, Any]) -> AuthorizationRequest:
         """Take back what :meth:`to_dict` gave."""
         try:
-            request = cls(**{name: data[name] for name in cls.__slots__ if name != "_used"})
+            named = [name for name in cls.__slots__ if name not in ("_used", "response_mode")]
+            request = cls(
+                **{name: data[name] for name in named}, response_mode=data.get("response_mode")
+            )
         except (KeyError, TypeError) as exc:
             raise ConfigurationError(f"not a serialized AuthorizationRequest: {exc}") from None
         request._used = bool(data.get("used", False))
@@ -253,7 +259,13 @@ def build_authorization_request(
         issuer=metadata.issuer,
         iss_required=metadata.authorization_response_iss_parameter_supported,
         created_at=time.time(),
+        response_mode=_response_mode(extra),
     )
+
+
+def _response_mode(extra: Mapping[str, str | Iterable[str]] | None) -> str | None:
+    mode = (extra or {}).get("response_mode")
+    return mode if isinstance(mode, str) else None
 
 
 def request_object(config: ClientConfig, audience: str, params: Params) -> str:

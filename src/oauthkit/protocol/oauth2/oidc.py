@@ -140,48 +140,14 @@ def validate_id_token(
     :class:`IdTokenError`, or ``LookupError`` when no key matches the ``kid`` (the caller
     fetches the JWKS again and retries once).
     """
-    from joserfc import jws
-    from joserfc.errors import JoseError
-    from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
-
-    if len(id_token) > MAX_ID_TOKEN:
-        raise IdTokenError(f"the ID token is larger than {MAX_ID_TOKEN} bytes")
-    segments = id_token.split(".")
-    if len(segments) != 3:
-        raise IdTokenError("the ID token is not a compact JWS (three segments)")
-    header = _b64json(segments[0], "header")
-    alg = header.get("alg")
-    if not isinstance(alg, str) or alg == "none" or alg.lower() == "none":
-        raise IdTokenError("the ID token is unsigned (alg none) where a signature is required")
-    if alg not in algorithms:
-        raise IdTokenError(f"the ID token is signed with {alg!r}, not one of {list(algorithms)}")
-    if "crit" in header:
-        raise IdTokenError(f"the ID token has critical header parameters {header['crit']!r}")
-    key: Any
-    if alg.startswith("HS"):
-        if not client_secret:
-            raise IdTokenError(f"{alg} ID tokens need the client secret; this client has none")
-        key = OctKey.import_key(client_secret)
-    else:
-        jwk = _select_key(keys, header)
-        if jwk is None:
-            raise LookupError(header.get("kid"))
-        if jwk.get("kty") == "oct":  # pragma: no cover - _select_key never picks oct for these
-            raise IdTokenError("an HMAC key cannot verify an asymmetric signature")
-        importers: dict[str, Any] = {
-            "RSA": RSAKey.import_key,
-            "EC": ECKey.import_key,
-            "OKP": OKPKey.import_key,
-        }
-        try:
-            key = importers[str(jwk["kty"])](dict(jwk))
-        except (JoseError, ValueError, TypeError) as exc:
-            raise IdTokenError(f"the provider's key is unusable: {exc}") from None
-    try:
-        jws.deserialize_compact(id_token, key, algorithms=[alg])
-    except (JoseError, ValueError) as exc:
-        raise IdTokenError(f"the ID token's signature does not verify: {exc}") from None
-    claims = _b64json(segments[1], "claims")
+    header, claims = verify_jws(
+        id_token,
+        keys=keys,
+        algorithms=algorithms,
+        client_secret=client_secret,
+        what="the ID token",
+        error=IdTokenError,
+    )
     _check_claims(
         claims,
         issuer=issuer,
@@ -190,6 +156,7 @@ def validate_id_token(
         leeway=min(leeway, MAX_LEEWAY),
         now=time.time() if now is None else now,
     )
+    alg = str(header["alg"])
     _check_hash(claims, "at_hash", access_token, alg, "the access token (OIDC Core §3.1.3.8)")
     _check_hash(claims, "c_hash", code, alg, "the code (OIDC Core §3.3.2.11)")
     if previous is not None:
@@ -197,6 +164,66 @@ def validate_id_token(
             if claims.get(name) != previous.get(name):
                 raise IdTokenError(f"the refreshed ID token changed {name} (OIDC Core §12.2)")
     return claims
+
+
+def verify_jws(
+    compact: str,
+    *,
+    keys: Sequence[Mapping[str, Any]],
+    algorithms: Sequence[str],
+    client_secret: str | None,
+    what: str,
+    error: type[Exception],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Verify a compact JWS (RFC 7515) signed by the provider — an ID token, a JWT-secured
+    authorization response — and return its header and claims: never ``none``, only
+    ``algorithms``, no ``crit``; an HMAC algorithm keyed with ``client_secret`` alone, any
+    other with the JWKS key its ``kid`` names. Raises ``error`` (naming ``what``), or
+    ``LookupError`` when no key matches the ``kid`` (the caller fetches the JWKS again)."""
+    from joserfc import jws
+    from joserfc.errors import JoseError
+    from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
+
+    if len(compact) > MAX_ID_TOKEN:
+        raise error(f"{what} is larger than {MAX_ID_TOKEN} bytes")
+    segments = compact.split(".")
+    if len(segments) != 3:
+        raise error(f"{what} is not a compact JWS (three segments)")
+    header = _b64json(segments[0], "header")
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg == "none" or alg.lower() == "none":
+        raise error(f"{what} is unsigned (alg none) where a signature is required")
+    if alg not in algorithms:
+        raise error(f"{what} is signed with {alg!r}, not one of {list(algorithms)}")
+    if "crit" in header:
+        raise error(f"{what} has critical header parameters {header['crit']!r}")
+    key: Any
+    if alg.startswith("HS"):
+        if not client_secret:
+            raise error(
+                f"{what} is signed with {alg}, which needs the client secret; there is none"
+            )
+        key = OctKey.import_key(client_secret)
+    else:
+        jwk = _select_key(keys, header)
+        if jwk is None:
+            raise LookupError(header.get("kid"))
+        if jwk.get("kty") == "oct":  # pragma: no cover - _select_key never picks oct for these
+            raise error("an HMAC key cannot verify an asymmetric signature")
+        importers: dict[str, Any] = {
+            "RSA": RSAKey.import_key,
+            "EC": ECKey.import_key,
+            "OKP": OKPKey.import_key,
+        }
+        try:
+            key = importers[str(jwk["kty"])](dict(jwk))
+        except (JoseError, ValueError, TypeError) as exc:
+            raise error(f"the provider's key is unusable: {exc}") from None
+    try:
+        jws.deserialize_compact(compact, key, algorithms=[alg])
+    except (JoseError, ValueError) as exc:
+        raise error(f"{what}'s signature does not verify: {exc}") from None
+    return header, _b64json(segments[1], "claims")
 
 
 def _check_hash(
