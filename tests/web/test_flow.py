@@ -430,3 +430,33 @@ def test_from_config_reads_the_providers_store_and_web_table(
     config.write_text("[web]\npending = 5\n")
     with pytest.raises(ConfigurationError, match=r"\[web\] takes"):
         WebFlow.from_config(str(config))
+
+
+def test_a_jwt_secured_response_is_verified_by_the_web_flow(
+    oidc_provider: Any, tmp_path: Path
+) -> None:
+    from oauthkit.errors import JarmError
+
+    client = _oidc_flow(oidc_provider, "basic")
+    provider = WebProvider("op", client, oidc_provider.issuer + "/", response_mode="jwt")
+    flow = WebFlow({"op": provider}, SQLiteStore(tmp_path / "t.sqlite3"), callback_path="/callback")
+    begun = flow.begin("op", request_url=OIDC_APP + "/signin", user=None)
+    assert dict(parse_qsl(_query(begun.url)))["response_mode"] == "jwt"
+    callback = oidc_provider.approve(begun.url, "hana")
+    assert [name for name, _ in parse_qsl(_query(callback))] == ["response"]
+    done = flow.complete(
+        "op",
+        request_url=OIDC_APP + "/callback",
+        params=_query(callback),
+        cookies={begun.cookie.name: begun.cookie.value},
+    )
+    assert done.user == "op:hana"
+    again = flow.begin("op", request_url=OIDC_APP + "/signin", user=None)
+    state = dict(parse_qsl(_query(again.url)))["state"]
+    with pytest.raises(JarmError, match="no response JWT"):
+        flow.complete(
+            "op",
+            request_url=OIDC_APP + "/callback",
+            params={"code": "forged", "state": state, "iss": oidc_provider.issuer},
+            cookies={again.cookie.name: again.cookie.value},
+        )

@@ -71,7 +71,7 @@ from ..protocol.oauth2.authorization import (
     validate_callback,
 )
 from ..protocol.oauth2.config import server_metadata
-from ..protocol.oauth2.jarm import is_jwt_response_mode, response_parameters
+from ..protocol.oauth2.jarm import is_jwt_response_mode, response_parameters, unverified_state
 from ..protocol.oauth2.token import Token
 from ..protocol.url_policy import is_under
 from ..session import Session
@@ -368,6 +368,8 @@ class WebFlow:
         secure = redirect_uri.startswith("https:")
         if p.kind == "oauth2":
             value = fields.get("state")
+            if not value and fields.get("response"):  # JARM: the state is inside the JWT
+                value = unverified_state(fields["response"])
             if not value:
                 raise StateMismatch("the callback has no state (RFC 6749 §10.12)")
         else:

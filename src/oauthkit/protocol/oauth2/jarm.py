@@ -21,9 +21,18 @@ from ...errors import JarmError
 from ..http import Step
 from .authorization import AuthorizationRequest, parse_callback_parameters
 from .config import ClientConfig, MetadataCache, server_metadata
-from .oidc import DEFAULT_ALGORITHMS, JWKS_REFETCH_INTERVAL, MAX_LEEWAY, jwks_step, verify_jws
+from .oidc import (
+    DEFAULT_ALGORITHMS,
+    JWKS_REFETCH_INTERVAL,
+    MAX_ID_TOKEN,
+    MAX_LEEWAY,
+    IdTokenError,
+    _b64json,
+    jwks_step,
+    verify_jws,
+)
 
-__all__ = ["JWT_RESPONSE_MODES", "is_jwt_response_mode", "response_parameters"]
+__all__ = ["JWT_RESPONSE_MODES", "is_jwt_response_mode", "response_parameters", "unverified_state"]
 
 #: JARM §2.3: the response modes whose answer is a JWT.
 JWT_RESPONSE_MODES: Final = ("jwt", "query.jwt", "fragment.jwt", "form_post.jwt")
@@ -32,6 +41,20 @@ JWT_RESPONSE_MODES: Final = ("jwt", "query.jwt", "fragment.jwt", "form_post.jwt"
 def is_jwt_response_mode(mode: str | None) -> bool:
     """Whether ``mode`` is one of JARM's response modes."""
     return mode in JWT_RESPONSE_MODES
+
+
+def unverified_state(response: str) -> str | None:
+    """The ``state`` a response JWT carries, read without verifying anything: only for
+    finding the pending sign-in it answers (a web application's lookup); the JWT is verified
+    by :func:`response_parameters` before any of its parameters is used."""
+    segments = response.split(".")
+    if len(segments) != 3 or len(response) > MAX_ID_TOKEN:
+        return None
+    try:
+        state = _b64json(segments[1], "claims").get("state")
+    except IdTokenError:  # an unreadable JWT has no state to offer
+        return None
+    return state if isinstance(state, str) else None
 
 
 def response_parameters(
