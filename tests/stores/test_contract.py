@@ -455,3 +455,26 @@ def test_the_keyring_store_says_it_keeps_no_pending_flows(tmp_path: Path) -> Non
     store = KeyringStore(backend=file_keyring(tmp_path), lock_dir=tmp_path / "locks")
     with pytest.raises(ConfigurationError, match="cannot keep pending web flows"):
         store.put_pending("h", "x", ttl=60)
+
+
+def test_processes_creating_one_sqlite_store_together_all_open_it(tmp_path: Path) -> None:
+    """Programs started together (4 cold MCP clients, a web app's workers) each create the
+    same new store file: a reader must never see the half-made file (tables, but no id yet)
+    and take it for another program's (it did, about once in 80 opens)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from oauthkit.stores import SQLiteStore; s = SQLiteStore(sys.argv[1]); "
+        "s.get('x')"
+    )
+    for round in range(16):
+        path = tmp_path / f"r{round}" / "tokens.sqlite3"
+        opening = [
+            subprocess.Popen(
+                [sys.executable, "-c", code, str(path)], stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(8)
+        ]
+        errors = [p.communicate(timeout=60)[1] for p in opening]
+        assert [p.returncode for p in opening] == [0] * 8, [e for e in errors if e][:1]

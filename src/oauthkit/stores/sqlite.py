@@ -294,8 +294,14 @@ class SQLiteStore(BlockingStore):
             self._ready = True
 
     def _check_or_initialize(self, connection: sqlite3.Connection) -> None:
-        application_id = connection.execute("PRAGMA application_id").fetchone()[0]
-        tables = connection.execute("SELECT name FROM sqlite_master").fetchall()
+        # Both read in one transaction: another process creating the store at this moment
+        # must be seen before or after its commit, never half (an empty id beside its tables).
+        connection.execute("BEGIN")
+        try:
+            application_id = connection.execute("PRAGMA application_id").fetchone()[0]
+            tables = connection.execute("SELECT name FROM sqlite_master").fetchall()
+        finally:
+            connection.execute("COMMIT")
         if application_id == 0 and not tables:
             connection.execute("BEGIN IMMEDIATE")
             try:
