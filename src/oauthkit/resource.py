@@ -11,7 +11,8 @@ the token is renewed once per expiry across threads, tasks, processes and machin
 
 A restart reads the token, the issuer it came from and the registration from the store: no
 metadata is fetched and nothing registered until a renewal or a sign-in needs them. A secret
-that has expired, or an ``invalid_client`` answer, makes it register again, once. An
+that has expired is read again (RFC 7592, where the server may issue a new one), else the
+client registers again; an ``invalid_client`` answer registers again, once. An
 ``insufficient_scope`` challenge (RFC 6750 §3.1) signs in again for the wider scope, once;
 the old token stays stored until the new one is saved.
 
@@ -188,8 +189,8 @@ def for_resource(
 
 
 class ResourceAuth(httpx2.Auth):
-    """See :func:`for_resource`. ``requests`` counts the HTTP requests the discovery,
-    registration and sign-in made (not the renewals), for the curious and the benchmark."""
+    """See :func:`for_resource`. ``requests`` counts the metadata, registration and probe
+    requests it made itself (not the sign-in's token request, nor renewals)."""
 
     requires_request_body = True
     requires_response_body = True
