@@ -18,10 +18,10 @@ from typing import Any, Final
 from ...errors import ConfigurationError, InvalidResponse
 from ..http import Step
 from .config import ClientConfig, MetadataCache, server_metadata
-from .device import DEFAULT_DEVICE_INTERVAL, poll_token_endpoint
+from .device import lifetime_and_interval, poll_token_endpoint
 from .hooks import fetch_with_hooks
 from .oidc import checked_id_token
-from .response import parse_expires_in, parse_json_object, raise_for_error
+from .response import parse_json_object, raise_for_error
 from .token import Token
 from .token_endpoint import authenticated_post, token_form, token_request
 
@@ -116,12 +116,7 @@ def backchannel_authentication(
     auth_req_id = fields.get("auth_req_id")
     if not isinstance(auth_req_id, str) or not auth_req_id:
         raise InvalidResponse(f"{what} answered without auth_req_id", response=response)
-    lifetime = parse_expires_in(fields.get("expires_in"), response)
-    if lifetime is None:
-        raise InvalidResponse(f"{what} answered without expires_in", response=response)
-    interval = fields.get("interval", DEFAULT_DEVICE_INTERVAL)
-    if isinstance(interval, bool) or not isinstance(interval, int) or not 0 < interval <= 3600:
-        raise InvalidResponse(f"{what} answered an invalid interval", response=response)
+    lifetime, interval = lifetime_and_interval(fields, response, what)
     return BackchannelAuthentication(
         auth_req_id=auth_req_id,
         expires_at=config.now() + lifetime,

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Final
+from datetime import datetime, timedelta
+from typing import Any, Final
 
 from ...errors import AuthorizationPending, InvalidResponse, PollingTimeout, SlowDown
-from ..http import Step, Wait
+from ..http import HttpResponse, Step, Wait
 from .config import ClientConfig, MetadataCache, server_metadata
 from .hooks import fetch_with_hooks
 from .response import parse_expires_in, parse_json_object, raise_for_error
@@ -21,6 +21,7 @@ __all__ = [
     "DEVICE_CODE",
     "DeviceAuthorization",
     "device_authorization",
+    "lifetime_and_interval",
     "poll_device",
     "poll_token_endpoint",
 ]
@@ -76,12 +77,7 @@ def device_authorization(
             raise InvalidResponse(f"{what} answered without {name}", response=response)
         strings[name] = value
     complete = fields.get("verification_uri_complete")
-    lifetime = parse_expires_in(fields.get("expires_in"), response)
-    if lifetime is None:
-        raise InvalidResponse(f"{what} answered without expires_in", response=response)
-    interval = fields.get("interval", DEFAULT_DEVICE_INTERVAL)
-    if isinstance(interval, bool) or not isinstance(interval, int) or not 0 < interval <= 3600:
-        raise InvalidResponse(f"{what} answered an invalid interval", response=response)
+    lifetime, interval = lifetime_and_interval(fields, response, what)
     return DeviceAuthorization(
         device_code=strings["device_code"],
         user_code=strings["user_code"],
@@ -91,6 +87,20 @@ def device_authorization(
         interval=interval,
         scope=scope,
     )
+
+
+def lifetime_and_interval(
+    fields: Mapping[str, Any], response: HttpResponse, what: str
+) -> tuple[timedelta, int]:
+    """``expires_in`` (required) and ``interval`` (5 s when absent, at most an hour) of an
+    answer that starts a polling flow: RFC 8628 §3.2, CIBA Core §7.3."""
+    lifetime = parse_expires_in(fields.get("expires_in"), response)
+    if lifetime is None:
+        raise InvalidResponse(f"{what} answered without expires_in", response=response)
+    interval = fields.get("interval", DEFAULT_DEVICE_INTERVAL)
+    if isinstance(interval, bool) or not isinstance(interval, int) or not 0 < interval <= 3600:
+        raise InvalidResponse(f"{what} answered an invalid interval", response=response)
+    return lifetime, interval
 
 
 def poll_device(
