@@ -108,6 +108,22 @@ def start_oidc() -> Iterator[Callable[..., OIDCPeer]]:
         peer.stop()
 
 
+@pytest.fixture(scope="module")
+def start_oidc_module() -> Iterator[Callable[..., OIDCPeer]]:
+    """``start_oidc`` for a module: the providers it starts live until the module's last
+    test (for a module whose tests share one specially configured provider)."""
+    started: list[OIDCPeer] = []
+
+    def start(**options: Any) -> OIDCPeer:
+        peer = _start_oidc_or_skip(**options)
+        started.append(peer)
+        return peer
+
+    yield start
+    for peer in started:
+        peer.stop()
+
+
 @pytest.fixture(autouse=True)
 def _reset_oidc_logs() -> None:
     """Before every test: clear the request log of the session's oidc-provider, if running."""

@@ -4,7 +4,9 @@
 
     OAuthKitError
     ├── ConfigurationError (also ValueError)     a caller's mistake: bad argument, missing endpoint
-    │   └── InsecureTransportError               plain http to a host that is not loopback
+    │   ├── InsecureTransportError               plain http to a host that is not loopback
+    │   └── ProfileError                         a configuration the FAPI 2.0 profile forbids
+    │                                            (``.clause`` names the requirement)
     ├── TransportError                           the server could not be reached (cause attached)
     ├── InvalidResponse                          a server reply that is not what the spec says
     │   ├── CallbackNotConfirmed                 OAuth 1.0a: oauth_callback_confirmed missing
@@ -12,8 +14,10 @@
     │   │                                        oauthkit.protocol.oauth2.oidc)
     │   ├── InvalidResourceMetadata              protected resource metadata refused (RFC 9728:
     │   │                                        another resource, plain http, another host)
-    │   └── InvalidRegistration                  a registration answer without a client_id
-    │                                            (RFC 7591 §3.2.1)
+    │   ├── InvalidRegistration                  a registration answer without a client_id
+    │   │                                        (RFC 7591 §3.2.1)
+    │   └── ProfileViolation                     a server answer the FAPI 2.0 profile forbids:
+    │                                            a bearer token, an RS256 JWT (``.clause``)
     ├── OAuthServerError                         the server refused (RFC 6749 §5.2, RFC 5849)
     │   ├── InvalidRequest                       invalid_request
     │   ├── InvalidClient                        invalid_client
@@ -117,6 +121,8 @@ __all__ = [
     "OAuthKitError",
     "OAuthServerError",
     "PollingTimeout",
+    "ProfileError",
+    "ProfileViolation",
     "ProviderMismatch",
     "ReauthenticationRequired",
     "RedirectMismatch",
@@ -178,6 +184,15 @@ class InsecureTransportError(ConfigurationError):
     """
 
 
+class ProfileError(ConfigurationError):
+    """A configuration the client's security profile forbids (``profile="fapi2"``: the FAPI
+    2.0 Security Profile). ``clause`` names the requirement, as in "FAPI 2.0 §5.3.3.1 item 2"."""
+
+    def __init__(self, message: str, *, clause: str) -> None:
+        self.clause = clause
+        super().__init__(f"{message} ({clause})")
+
+
 class TransportError(OAuthKitError):
     """The server could not be reached, or the connection failed mid-exchange.
 
@@ -230,6 +245,17 @@ class InvalidResourceMetadata(InvalidResponse):
 class InvalidRegistration(InvalidResponse):
     """A client registration answer (RFC 7591 §3.2.1) that lacks what a client needs: a
     ``client_id``, a JSON object."""
+
+
+class ProfileViolation(InvalidResponse):
+    """A server answer that breaks the client's security profile (``profile="fapi2"``): a
+    bearer token where a sender-constrained one is required, a JWT signed with an algorithm
+    the profile forbids, a server that does not announce what the profile needs. ``clause``
+    names the requirement; the answer is not used."""
+
+    def __init__(self, message: str, *, clause: str, response: HttpResponse | None = None) -> None:
+        self.clause = clause
+        super().__init__(f"{message} ({clause})", response=response)
 
 
 class OAuthServerError(OAuthKitError):

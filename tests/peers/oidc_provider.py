@@ -609,6 +609,7 @@ class _Options:
     registration: bool = False
     resources: dict[str, str] = field(default_factory=dict)
     ciba: bool = False
+    fapi2: bool = False
 
 
 @dataclass(eq=False)
@@ -822,6 +823,7 @@ class OIDCPeer:
             registration=changes.pop("registration", self._options.registration),
             resources=changes.pop("resources", self._options.resources),
             ciba=changes.pop("ciba", self._options.ciba),
+            fapi2=changes.pop("fapi2", self._options.fapi2),
         )
         timeout = changes.pop("startup_timeout", _STARTUP_TIMEOUT)
         if changes:
@@ -867,6 +869,7 @@ def _make_options(
     registration: bool = False,
     resources: Mapping[str, str] | None = None,
     ciba: bool = False,
+    fapi2: bool = False,
 ) -> _Options:
     if access_token_format not in ("opaque", "jwt"):
         raise ValueError("access_token_format must be 'opaque' or 'jwt'")
@@ -887,6 +890,7 @@ def _make_options(
         registration=registration,
         resources=dict(resources or {}),
         ciba=ciba,
+        fapi2=fapi2,
     )
 
 
@@ -905,6 +909,7 @@ def start_oidc_provider(
     registration: bool = False,
     resources: Mapping[str, str] | None = None,
     ciba: bool = False,
+    fapi2: bool = False,
     port: int | None = None,
     startup_timeout: float = _STARTUP_TIMEOUT,
 ) -> OIDCPeer:
@@ -933,6 +938,10 @@ def start_oidc_provider(
       :data:`API_RESOURCE`; tokens for them are opaque.
     * ``ciba``: OpenID Connect CIBA (poll and ping); the ``login_hint`` is the account, and
       :meth:`OIDCPeer.ciba_pending` / :meth:`OIDCPeer.ciba_decide` play the user's device.
+    * ``fapi2``: oidc-provider's FAPI 2.0 profile (client assertions whose ``aud`` is the
+      issuer, PKCE, ``redirect_uri``), PAR for every client; with ``tls``, certificate-bound
+      tokens for clients registered for them and ``mtls_endpoint_aliases`` under ``/mtls/``
+      (the request log shows the alias path).
     * ``port``: a fixed port (default: a free one).
 
     Raises :class:`OIDCPeerUnavailable` (no node / ``npm ci`` not run) or
@@ -952,6 +961,7 @@ def start_oidc_provider(
         registration=registration,
         resources=resources,
         ciba=ciba,
+        fapi2=fapi2,
     )
     peer = OIDCPeer(
         port=0,
@@ -1007,6 +1017,7 @@ def _spawn(
         "clockTolerance": options.clock_tolerance,
         "registration": options.registration,
         "ciba": options.ciba,
+        "fapi2": options.fapi2,
         "resources": options.resources,
     }
     if material is not None:

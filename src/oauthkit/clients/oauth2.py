@@ -16,7 +16,7 @@ from ..auth.oauth2 import OAuth2Auth
 from ..drivers import arun, run
 from ..errors import ConfigurationError
 from ..protocol.http import Step
-from ..protocol.oauth2 import ciba, grants, jarm, oidc, token_management
+from ..protocol.oauth2 import ciba, fapi, grants, jarm, oidc, token_management
 from ..protocol.oauth2 import device as device_grant
 from ..protocol.oauth2.authorization import (
     AuthorizationCode,
@@ -24,7 +24,7 @@ from ..protocol.oauth2.authorization import (
     build_authorization_request,
     validate_callback,
 )
-from ..protocol.oauth2.client_auth import ClientAuth
+from ..protocol.oauth2.client_auth import ClientAuth, load_private_key
 from ..protocol.oauth2.config import ClientConfig, MetadataCache, server_metadata
 from ..protocol.oauth2.device import DeviceAuthorization
 from ..protocol.oauth2.hooks import Hook
@@ -34,6 +34,7 @@ from ._lifecycle import AsyncLifecycle, SyncLifecycle
 
 __all__ = ["AsyncOAuth2Client", "OAuth2Client"]
 
+TLS_AUTH_METHODS = ("tls_client_auth", "self_signed_tls_client_auth")
 H = TypeVar("H", httpx2.Client, httpx2.AsyncClient)
 T = TypeVar("T")
 Callback = str | Mapping[str, str | Iterable[str]]
@@ -82,6 +83,7 @@ class _OAuth2Base(Generic[H]):
         hooks: Sequence[Hook] = (),
         dpop: bool | Literal["ES256", "EdDSA"] = False,
         resource: str | None = None,
+        profile: Literal["fapi2", "fapi2-message-signing"] | None = None,
     ) -> None:
         if auth_method is None:
             auth_method = (
@@ -93,9 +95,7 @@ class _OAuth2Base(Generic[H]):
                 if tls_client_cert is not None
                 else "none"
             )
-        if auth_method in ("tls_client_auth", "self_signed_tls_client_auth") and (
-            tls_client_cert is None and http is None
-        ):
+        if auth_method in TLS_AUTH_METHODS and (tls_client_cert is None and http is None):
             raise ConfigurationError(
                 f"{auth_method} needs tls_client_cert=(certfile, keyfile), or an http client "
                 "configured with the certificate"
@@ -114,6 +114,8 @@ class _OAuth2Base(Generic[H]):
         }
         if issuer is None and not endpoints:
             raise ConfigurationError("give issuer= (discovery) or the endpoints to use")
+        if profile is not None and assertion_alg is None and private_key is not None:
+            assertion_alg = fapi.signing_alg(load_private_key(private_key))  # PS256 for RSA
         self.config = ClientConfig(
             auth=ClientAuth(
                 client_id=client_id,
@@ -133,6 +135,8 @@ class _OAuth2Base(Generic[H]):
             hooks=tuple(hooks),
             dpop=("ES256" if dpop is True else dpop or None),
             resource=resource,
+            mtls=tls_client_cert is not None or auth_method in TLS_AUTH_METHODS,
+            profile=profile,
         )
         self._cache = MetadataCache()
         self._verify = _tls_context(tls_client_cert)
@@ -269,7 +273,7 @@ class OAuth2Client(_OAuth2Base[httpx2.Client], SyncLifecycle):
         *,
         redirect_uri: str | None = None,
         par: bool | None = None,
-        jar: bool = False,
+        jar: bool | None = None,
         **extra: Any,
     ) -> AuthorizationRequest:
         """RFC 6749 §4.1.1 with PKCE, ``state`` and (for ``openid``) ``nonce``: ``.url`` is
@@ -393,7 +397,7 @@ class AsyncOAuth2Client(_OAuth2Base[httpx2.AsyncClient], AsyncLifecycle):
         *,
         redirect_uri: str | None = None,
         par: bool | None = None,
-        jar: bool = False,
+        jar: bool | None = None,
         **extra: Any,
     ) -> AuthorizationRequest:
         """RFC 6749 §4.1.1 with PKCE, ``state`` and (for ``openid``) ``nonce``; ``par`` and

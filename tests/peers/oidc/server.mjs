@@ -21,6 +21,10 @@
 //                                on exp/iat/nbf of tokens, assertions and DPoP proofs
 //   tls                          optional {cert, key, ca}: PEM paths; serve https, ask for a
 //                                client certificate and enable tls_client_auth
+//   fapi2                        bool: oidc-provider's FAPI 2.0 profile (client assertions
+//                                with aud = issuer, PKCE, redirect_uri required), PAR for
+//                                every client, certificate-bound tokens (with tls), and
+//                                mtls_endpoint_aliases under /mtls/ (RFC 8705 §5)
 //
 // Test-only additions (NOT part of oidc-provider):
 //   GET  /__test/log             JSON [[method, path], ...]: every request received since the
@@ -235,15 +239,26 @@ async function getResourceServerInfo(_ctx, resourceIndicator) {
 const mtls = cfg.tls ? {
   enabled: true,
   tlsClientAuth: true,
-  certificateBoundAccessTokens: false,
+  certificateBoundAccessTokens: cfg.fapi2 === true,
   selfSignedTlsClientAuth: false,
   getCertificate: peerCertificate,
   certificateAuthorized: (ctx) => ctx.req.socket.authorized === true,
   certificateSubjectMatches,
 } : { enabled: false };
 
+// RFC 8705 §5 aliases for a FAPI 2.0 server with mTLS: /mtls/<path> is served as <path>.
+const MTLS_PREFIX = '/mtls';
+const mtlsAliases = cfg.fapi2 === true && cfg.tls ? {
+  token_endpoint: `${issuer}${MTLS_PREFIX}/token`,
+  pushed_authorization_request_endpoint: `${issuer}${MTLS_PREFIX}/request`,
+  userinfo_endpoint: `${issuer}${MTLS_PREFIX}/me`,
+  revocation_endpoint: `${issuer}${MTLS_PREFIX}/token/revocation`,
+  introspection_endpoint: `${issuer}${MTLS_PREFIX}/token/introspection`,
+} : undefined;
+
 const configuration = {
   adapter: TestAdapter,
+  ...(mtlsAliases ? { discovery: { mtls_endpoint_aliases: mtlsAliases } } : {}),
   // The provider's own calls (a CIBA ping to the client's notification endpoint) go to
   // 127.0.0.1 here, the only network there is: without its SSRF guard for special-use IPs.
   fetch: (url, options) => {
@@ -294,13 +309,14 @@ const configuration = {
     rpInitiatedLogout: { enabled: true },
     pushedAuthorizationRequests: {
       enabled: true,
-      requirePushedAuthorizationRequests: cfg.requirePar === true,
+      requirePushedAuthorizationRequests: cfg.requirePar === true || cfg.fapi2 === true,
     },
     resourceIndicators: {
       enabled: true,
       getResourceServerInfo,
     },
     mTLS: mtls,
+    fapi: { enabled: cfg.fapi2 === true, profile: '2.0' },
     // OpenID Connect CIBA (ciba: true): the login_hint is the account id; the
     // "authentication device" is the test, which approves or denies through /__test/ciba.
     ciba: {
@@ -562,6 +578,9 @@ provider.use(async (ctx, next) => {
     return;
   }
   requestLog.push([ctx.method, ctx.path]);
+  if (mtlsAliases && ctx.path.startsWith(`${MTLS_PREFIX}/`)) {
+    ctx.path = ctx.path.slice(MTLS_PREFIX.length);
+  }
   await next();
 });
 

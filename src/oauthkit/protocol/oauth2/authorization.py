@@ -24,6 +24,7 @@ from ...errors import (
 )
 from ..http import FORM_TYPE, HttpRequest, Step, add_query
 from ..redirect import callback_query
+from . import fapi
 from .config import ClientConfig, MetadataCache, server_metadata
 from .hooks import Params, fetch_with_hooks, hook_authorization_params
 from .pkce import code_challenge, make_code_verifier
@@ -190,7 +191,7 @@ def build_authorization_request(
     redirect_uri: str | None = None,
     extra: Mapping[str, str | Iterable[str]] | None = None,
     par: bool | None = None,
-    jar: bool = False,
+    jar: bool | None = None,
 ) -> Step[AuthorizationRequest]:
     """RFC 6749 §4.1.1: the authorization URL with ``state`` (256 bits), PKCE (RFC 7636; S256
     unless the client chose otherwise), a ``nonce`` when ``openid`` is in scope (OIDC Core
@@ -200,8 +201,12 @@ def build_authorization_request(
     configured. With ``jar=True`` the parameters travel inside a request object signed with
     the client's key (RFC 9101 §2.1). With ``par=True`` — or when the metadata requires it —
     the parameters are pushed to the server first (RFC 9126) and the URL carries only
-    ``request_uri``."""
+    ``request_uri``. Under the FAPI 2.0 profile the request is always pushed, and with
+    message signing also signed, asking for a JWT response (:mod:`.fapi`)."""
+    par, jar, extra = fapi.authorization_options(config, par=par, jar=jar, extra=extra or {})
     metadata = yield from server_metadata(config, cache)
+    if config.profile is not None:
+        fapi.check_server(config, metadata)
     endpoint = metadata.endpoint("authorization_endpoint")
     scope = scope if scope is not None else config.scope
     redirect_uri = redirect_uri or config.redirect_uri
@@ -257,7 +262,9 @@ def build_authorization_request(
         code_challenge_method=config.pkce,
         nonce=nonce,
         issuer=metadata.issuer,
-        iss_required=metadata.authorization_response_iss_parameter_supported,
+        iss_required=(
+            metadata.authorization_response_iss_parameter_supported or config.profile is not None
+        ),
         created_at=time.time(),
         response_mode=_response_mode(extra),
     )
@@ -294,7 +301,7 @@ def request_object(config: ClientConfig, audience: str, params: Params) -> str:
     key: Any
     if config.auth.private_key is not None:
         key = load_private_key(config.auth.private_key)
-        alg = _key_alg(key)
+        alg = fapi.signing_alg(key) if config.profile is not None else _key_alg(key)
     elif config.auth.client_secret:
         key, alg = OctKey.import_key(config.auth.client_secret), "HS256"
     else:
@@ -311,7 +318,9 @@ def _push(config: ClientConfig, endpoint: str, params: Params) -> Step[str]:
     authentication, as servers expect)."""
     auth_fields: dict[str, str] = {}
     headers = {"Accept": "application/json", "Content-Type": FORM_TYPE}
-    config.auth.apply(auth_fields, headers, audience=endpoint, now=config.clock())
+    config.auth.apply(
+        auth_fields, headers, audience=config.assertion_audience(endpoint), now=config.clock()
+    )
     body = [(k, v) for k, v in params if k not in auth_fields] + list(auth_fields.items())
     request = HttpRequest(
         "POST",
@@ -376,7 +385,8 @@ def validate_callback(
     if iss is None and request.iss_required:
         said = fields.get("error")
         raise IssuerMismatch(
-            "the callback has no iss although the server announces it (RFC 9207 §2.4)"
+            "the callback has no iss although it is required (RFC 9207 §2.4: the server "
+            "announces it; FAPI 2.0 §5.3.3.2 item 5)"
             + (
                 f"; it says error={said[:60]!r} (unverified: without iss it may not come "
                 "from this server; access_denied usually means the user declined)"

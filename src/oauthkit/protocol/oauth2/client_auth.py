@@ -69,6 +69,11 @@ def load_private_key(key: Any) -> Any:
 
 
 def _key_alg(key: Any) -> str:
+    """The key's own ``alg`` (RFC 7517 §4.4) when it names one, else the usual one for its
+    type and curve."""
+    named = key.get("alg")
+    if isinstance(named, str) and named:
+        return named
     kty = key.key_type
     if kty == "EC":
         return _EC_ALGS.get(key.as_dict().get("crv", ""), "ES256")

@@ -50,6 +50,12 @@ class ClientConfig:
     #: RFC 8707: the resource server the tokens are for, sent as ``resource`` on the
     #: authorization request and every token request (an absolute URI without a fragment).
     resource: str | None = None
+    #: True when the client holds a TLS client certificate (RFC 8705): it then calls the
+    #: server's ``mtls_endpoint_aliases`` (§5).
+    mtls: bool = False
+    #: ``"fapi2"`` or ``"fapi2-message-signing"``: the FAPI 2.0 client profile, enforced
+    #: by every step (:mod:`.fapi`); ``None``: none.
+    profile: str | None = None
     clock: Callable[[], float] = field(default=time.time, compare=False)
 
     def __post_init__(self) -> None:
@@ -77,6 +83,18 @@ class ClientConfig:
             raise ConfigurationError("dpop is True (ES256), 'ES256' or 'EdDSA'")
         if self.pkce is not None and self.pkce not in CODE_CHALLENGE_METHODS:
             raise ConfigurationError("pkce is 'S256', 'plain' or None (no PKCE)")
+        if self.profile is not None:
+            from .fapi import check_config
+
+            check_config(self)
+
+    def assertion_audience(self, endpoint: str) -> str:
+        """The ``aud`` of a client assertion sent to ``endpoint``: the endpoint (OIDC Core
+        §9), or under the FAPI 2.0 profile the issuer, as a string (FAPI 2.0 §5.3.3.1
+        item 5)."""
+        if self.profile is not None and self.issuer is not None:
+            return self.issuer
+        return endpoint
 
     def now(self) -> datetime:
         """The client's clock as an aware datetime."""
@@ -114,6 +132,8 @@ def server_metadata(config: ClientConfig, cache: MetadataCache) -> Step[ServerMe
         discovered = yield from discover(
             config.issuer, allow_insecure_http=config.allow_insecure_http
         )
+        if config.mtls:
+            discovered = discovered.with_overrides(discovered.mtls_endpoint_aliases())
         metadata = discovered.with_overrides(config.endpoints)
     cache.value = metadata
     return metadata

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from ...errors import ConfigurationError, InvalidResponse, IssuerMismatch
+from ...errors import ConfigurationError, InvalidResponse, IssuerMismatch, ProfileError
 from ..http import Step
+from . import fapi
 from .authorization import AuthorizationCode, AuthorizationRequest
 from .config import ClientConfig, MetadataCache, server_metadata
 from .metadata import ServerMetadata
@@ -151,7 +152,12 @@ def password(
     scope: str | None = None,
 ) -> Step[Token]:
     """RFC 6749 §4.3, the resource owner password credentials grant. Discouraged: RFC 9700
-    §2.4 says it MUST NOT be used; it exists for legacy servers that offer nothing else."""
+    §2.4 says it MUST NOT be used; it exists for legacy servers that offer nothing else, and
+    is refused under the FAPI 2.0 profile (§5.3.2.1 item 2)."""
+    if config.profile is not None:
+        raise ProfileError(
+            "the password grant is not part of the profile", clause=fapi.clause("5.3.2.1", 2)
+        )
     scope = scope if scope is not None else config.scope
     form = token_form(
         {"grant_type": "password", "username": username, "password": password, "scope": scope},

@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from ...errors import JarmError
 from ..http import Step
+from . import fapi
 from .authorization import AuthorizationRequest, parse_callback_parameters
 from .config import ClientConfig, MetadataCache, server_metadata
 from .oidc import (
@@ -28,6 +29,7 @@ from .oidc import (
     MAX_LEEWAY,
     IdTokenError,
     _b64json,
+    id_token_alg,
     jwks_step,
     verify_jws,
 )
@@ -85,9 +87,11 @@ def response_parameters(
     issuer = request.issuer or metadata.issuer
     if issuer is None:
         raise JarmError("a JWT response needs the issuer to check it against: set issuer=")
-    algorithms = (
-        metadata.raw.get("authorization_signing_alg_values_supported") or DEFAULT_ALGORITHMS
+    algorithms = fapi.allowed(
+        config,
+        metadata.raw.get("authorization_signing_alg_values_supported") or DEFAULT_ALGORITHMS,
     )
+    fapi.check_jws_alg(config, id_token_alg(response), "the response JWT")
     jwks = cache.jwks
     if not jwks.keys:
         jwks = yield from jwks_step(metadata.endpoint("jwks_uri"), jwks, now=config.clock())

@@ -48,6 +48,19 @@ class ServerMetadata:
             raise ConfigurationError(f"{where} has no {name}; pass {name}= to the client")
         return url
 
+    def mtls_endpoint_aliases(self) -> dict[str, str]:
+        """RFC 8705 §5: the endpoints a client with a TLS client certificate calls instead,
+        from ``mtls_endpoint_aliases`` (checked like the others when discovered; the
+        authorization endpoint, which a browser visits, is never aliased)."""
+        aliases = self.raw.get("mtls_endpoint_aliases")
+        if not isinstance(aliases, Mapping):
+            return {}
+        return {
+            name: url
+            for name, url in aliases.items()
+            if name in ENDPOINTS and name != "authorization_endpoint" and isinstance(url, str)
+        }
+
     def with_overrides(self, endpoints: Mapping[str, str]) -> ServerMetadata:
         """The same metadata with explicitly configured endpoints taking precedence."""
         return ServerMetadata(
@@ -102,6 +115,19 @@ def discover(issuer: str, *, allow_insecure_http: bool = False) -> Step[ServerMe
         endpoints[name] = check_endpoint(
             value, what=f"the metadata's {name}", allow_insecure_http=allow_insecure_http
         )
+    aliases = document.get("mtls_endpoint_aliases")
+    if aliases is not None:
+        if not isinstance(aliases, dict):
+            raise InvalidResponse("the metadata's mtls_endpoint_aliases is not an object")
+        for name, value in aliases.items():
+            if name in ENDPOINTS:
+                if not isinstance(value, str):
+                    raise InvalidResponse(f"the metadata's mTLS alias of {name} is not a URL")
+                check_endpoint(
+                    value,
+                    what=f"the metadata's mTLS alias of {name}",
+                    allow_insecure_http=allow_insecure_http,
+                )
     return ServerMetadata(
         issuer=issuer,
         endpoints=endpoints,

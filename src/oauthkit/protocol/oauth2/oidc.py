@@ -23,6 +23,7 @@ from typing import Any, Final
 from ...errors import InvalidResponse
 from ..http import HttpRequest, Step, fetch
 from ..jsontext import loads
+from . import fapi
 from .config import ClientConfig, JwksCache, MetadataCache, server_metadata
 from .dpop import make_proof, wants_nonce
 from .hooks import fetch_with_hooks
@@ -293,6 +294,8 @@ def checked_id_token(
         return token  # nothing to check it against: id_claims stays None
     algorithms = metadata.raw.get("id_token_signing_alg_values_supported") or DEFAULT_ALGORITHMS
     alg = id_token_alg(token.id_token) or ""
+    fapi.check_jws_alg(config, alg, "the ID token")
+    algorithms = fapi.allowed(config, algorithms)
     jwks = cache.jwks
     needs_keys = not alg.startswith("HS") and alg != "none"
     if needs_keys and not jwks.keys:

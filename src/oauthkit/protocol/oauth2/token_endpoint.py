@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from ...errors import ConfigurationError
 from ..http import FORM_TYPE, HttpRequest, Step
+from . import fapi
 from .config import ClientConfig, MetadataCache, server_metadata
 from .dpop import make_key, make_proof, wants_nonce
 from .hooks import fetch_with_hooks
@@ -25,7 +26,9 @@ def authenticated_post(config: ClientConfig, endpoint: str, form: dict[str, str]
     """A form POST to ``endpoint`` with the client's authentication and
     ``Accept: application/json``."""
     headers = {"Accept": "application/json", "Content-Type": FORM_TYPE}
-    config.auth.apply(form, headers, audience=endpoint, now=config.clock())
+    config.auth.apply(
+        form, headers, audience=config.assertion_audience(endpoint), now=config.clock()
+    )
     return HttpRequest(
         "POST",
         endpoint,
@@ -63,7 +66,8 @@ def token_request(
     """POST ``form`` to the token endpoint and parse the answer (RFC 6749 §5), with the
     client's ``resource`` (RFC 8707 §2.2) unless the form names one. With DPoP
     (RFC 9449 §5) every request carries a proof of ``dpop_key`` (a new key for a new grant),
-    a server's ``use_dpop_nonce`` gets one retry, and a DPoP-bound token keeps its key."""
+    a server's ``use_dpop_nonce`` gets one retry, and a DPoP-bound token keeps its key. Under
+    the FAPI 2.0 profile a token that is not sender-constrained is refused."""
     metadata = yield from server_metadata(config, cache)
     endpoint = metadata.endpoint("token_endpoint")
     if config.resource is not None and "resource" not in form:
@@ -87,6 +91,8 @@ def token_request(
         now=config.now(),
         token_types=(*token_types, "dpop") if key is not None else token_types,
     )
+    if config.profile is not None:
+        fapi.check_token(config, metadata, token, response)
     if key is not None and token.token_type == "DPoP":
         token = token.replace(dpop_key=key)
     return token
