@@ -38,6 +38,8 @@
 #   BROWSER_SCREENSHOT_DIR  a PNG per step here (NN-step.png)
 #   BROWSER_CHROMIUM        browser binary (default /usr/bin/chromium)
 #   BROWSER_CHROMEDRIVER    driver binary (default /usr/bin/chromedriver)
+#   BROWSER_TRUST_SPKI      base64 SHA-256 of a test server certificate's public key: that
+#                           certificate is trusted (an https peer signed by the test CA)
 #
 # The log shows scheme, host, port and path of each page, never a query string or fragment
 # (they carry codes and tokens), nor the user code or the PIN.  The whole run is bounded by
@@ -234,6 +236,9 @@ class User:
         for flag in CHROMIUM_FLAGS:
             options.add_argument(flag)
         options.add_argument(f"--user-data-dir={self.profile}")
+        if os.environ.get("BROWSER_TRUST_SPKI"):
+            spki = os.environ["BROWSER_TRUST_SPKI"]
+            options.add_argument(f"--ignore-certificate-errors-spki-list={spki}")
         options.page_load_strategy = "normal"
         # An explicit driver path is what keeps Selenium Manager from running at all.
         service = Service(executable_path=chromedriver, log_output=subprocess.DEVNULL)

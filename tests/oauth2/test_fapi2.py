@@ -7,6 +7,7 @@ naming its clause."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from collections.abc import Callable
@@ -17,9 +18,9 @@ import httpx2
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from joserfc.jwk import RSAKey
 
-from oauthkit import OAuth2Client
+from oauth2.fapi_peer import CLIENT_KEY, CLIENTS, start_fapi
+from oauthkit import AsyncOAuth2Client, OAuth2Client
 from oauthkit.errors import (
     ConfigurationError,
     InvalidClient,
@@ -30,61 +31,12 @@ from oauthkit.errors import (
 )
 from oauthkit.protocol.http import HttpRequest, HttpResponse
 from oauthkit.protocol.oauth2.hooks import Hook
-from peers.oidc_provider import (
-    MTLS_CLIENT_SUBJECT_DN,
-    REDIRECT_URI,
-    OIDCPeer,
-    generate_signing_jwks,
-    public_jwks,
-)
-
-_CLIENT_KEY = RSAKey.generate_key(
-    2048, parameters={"alg": "PS256", "use": "sig"}, private=True, auto_kid=True
-).as_dict(private=True)
-_WEB = {
-    "grant_types": ["authorization_code", "refresh_token"],
-    "response_types": ["code"],
-    "redirect_uris": [REDIRECT_URI],
-    "scope": "openid profile offline_access",
-}
-_SIGNED = {
-    **_WEB,
-    "token_endpoint_auth_method": "private_key_jwt",
-    "token_endpoint_auth_signing_alg": "PS256",
-    "jwks": public_jwks({"keys": [_CLIENT_KEY]}),
-    "dpop_bound_access_tokens": True,
-    "id_token_signed_response_alg": "PS256",
-}
-CLIENTS = {
-    "fapi-dpop": _SIGNED,
-    # Message signing: the server refuses a pushed request without a signed request object.
-    "fapi-signing": {
-        **_SIGNED,
-        "require_signed_request_object": True,
-        "request_object_signing_alg": "PS256",
-        "authorization_signed_response_alg": "PS256",
-    },
-    "fapi-mtls": {
-        **_WEB,
-        "token_endpoint_auth_method": "tls_client_auth",
-        "tls_client_auth_subject_dn": MTLS_CLIENT_SUBJECT_DN,
-        "tls_client_certificate_bound_access_tokens": True,
-        "id_token_signed_response_alg": "ES256",
-    },
-    # Hostile registrations: the server signs with RS256, which the profile forbids.
-    "fapi-rs256": {**_SIGNED, "id_token_signed_response_alg": "RS256"},
-    "fapi-rs256-jarm": {**_SIGNED, "authorization_signed_response_alg": "RS256"},
-}
+from peers.oidc_provider import REDIRECT_URI, OIDCPeer
 
 
 @pytest.fixture(scope="module")
 def fapi(start_oidc_module: Callable[..., OIDCPeer]) -> OIDCPeer:
-    keys = generate_signing_jwks()
-    ps256 = RSAKey.generate_key(
-        2048, parameters={"alg": "PS256", "use": "sig"}, private=True, auto_kid=True
-    )
-    keys["keys"].append(dict(ps256.as_dict(private=True)))
-    return start_oidc_module(tls=True, fapi2=True, clients=CLIENTS, signing_jwks=keys)
+    return start_fapi(start_oidc_module)
 
 
 def _client(peer: OIDCPeer, name: str = "fapi-dpop", **options: Any) -> OAuth2Client:
@@ -94,7 +46,7 @@ def _client(peer: OIDCPeer, name: str = "fapi-dpop", **options: Any) -> OAuth2Cl
         options.setdefault("auth_method", "tls_client_auth")
     else:
         options.setdefault("http", peer.http_client())
-        options.setdefault("private_key", _CLIENT_KEY)
+        options.setdefault("private_key", CLIENT_KEY)
         options.setdefault("dpop", True)
     return OAuth2Client(
         name, issuer=peer.issuer, redirect_uri=REDIRECT_URI, scope="openid", **options
@@ -120,6 +72,29 @@ def test_par_dpop_and_private_key_jwt_end_to_end(fapi: OIDCPeer) -> None:
         renewed = client.refresh(token)
         assert renewed.token_type == "DPoP" and renewed.access_token != token.access_token
     assert ("POST", "/request") in fapi.request_log  # pushed (RFC 9126)
+
+
+def test_the_async_client_follows_the_profile_too(fapi: OIDCPeer) -> None:
+    async def sign_in() -> str:
+        http = httpx2.AsyncClient(verify=fapi.ssl_context(), follow_redirects=False)
+        async with AsyncOAuth2Client(
+            "fapi-dpop",
+            issuer=fapi.issuer,
+            redirect_uri=REDIRECT_URI,
+            scope="openid",
+            private_key=CLIENT_KEY,
+            dpop=True,
+            profile="fapi2",
+            http=http,
+        ) as client:
+            request = await client.authorization_request()
+            assert sorted(_query(request.url)) == ["client_id", "request_uri"]
+            callback = await asyncio.to_thread(fapi.approve, request.url)
+            token = await client.exchange_code(request, callback)
+            assert token.token_type == "DPoP"
+            return str((await client.userinfo(token))["sub"])
+
+    assert asyncio.run(sign_in()) == "alice"
 
 
 def test_without_the_profile_the_same_client_is_refused_by_a_fapi_server(
@@ -245,7 +220,7 @@ def _pem(key: Any) -> bytes:
 
 
 ISSUER = "https://as.example.com"
-GOOD: dict[str, Any] = {"issuer": ISSUER, "private_key": _CLIENT_KEY, "dpop": True}
+GOOD: dict[str, Any] = {"issuer": ISSUER, "private_key": CLIENT_KEY, "dpop": True}
 
 
 @pytest.mark.parametrize(

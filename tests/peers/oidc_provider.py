@@ -60,6 +60,7 @@ Behaviour of oidc-provider 9.13.3 (as configured here) that matters to a client,
 from __future__ import annotations
 
 import atexit
+import base64
 import contextlib
 import datetime
 import functools
@@ -220,6 +221,17 @@ class TLSMaterial:
     client_cert: Path
     client_key: Path
     client_subject_dn: str = MTLS_CLIENT_SUBJECT_DN
+
+    def server_spki(self) -> str:
+        """Base64 SHA-256 of the server certificate's public key (what Chromium's
+        ``--ignore-certificate-errors-spki-list`` trusts)."""
+        cert = x509.load_pem_x509_certificate(self.server_cert.read_bytes())
+        der = cert.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        digest = hashes.Hash(hashes.SHA256())
+        digest.update(der)
+        return base64.b64encode(digest.finalize()).decode("ascii")
 
     def ssl_context(self, *, client_cert: bool = False) -> ssl.SSLContext:
         """A client context trusting the test CA, presenting the client certificate if asked."""

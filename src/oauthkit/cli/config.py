@@ -17,6 +17,13 @@
     client_id = "Iv1.abc"
     client_secret_env = "GITHUB_SECRET"
 
+    [providers.bank]                       # FAPI 2.0: PAR, PKCE, DPoP, private_key_jwt…
+    issuer = "https://as.bank.example"
+    client_id = "abc"
+    private_key_file = "~/.config/oauthkit/bank-key.pem"
+    dpop = true                            # or tls_client_cert/tls_client_key (mTLS)
+    profile = "fapi2"
+
     [providers.legacy]                     # OAuth 1.0a
     type = "oauth1"
     request_token_url = "…"; authorize_url = "…"; access_token_url = "…"
@@ -58,6 +65,11 @@ _OAUTH2_KEYS = {
     "client_secret_command",
     "client_secret_keyring",
     "auth_method",
+    "private_key_file",
+    "dpop",
+    "tls_client_cert",
+    "tls_client_key",
+    "profile",
     "scope",
     "redirect_host",
     "redirect_port",

@@ -97,15 +97,31 @@ def _common(provider: ResolvedProvider) -> dict[str, Any]:
     return arguments
 
 
+def _read_file(provider: ResolvedProvider, name: str) -> bytes:
+    path = Path(provider.get(name)).expanduser()
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(
+            f"{provider.source}: {name} of {provider.name!r} cannot be read: {exc}"
+        ) from None
+
+
 def make_oauth2_client(provider: ResolvedProvider, *, redirect_uri: str | None = None) -> Any:
     """An ``OAuth2Client`` for ``[providers.NAME]``: a preset, an issuer, or endpoints."""
     from ..clients.oauth2 import OAuth2Client
 
     arguments = _common(provider)
     arguments.update({key: provider.get(key) for key in OAUTH2_ENDPOINTS if provider.get(key)})
-    for key in ("issuer", "scope", "auth_method"):
+    for key in ("issuer", "scope", "auth_method", "profile", "dpop"):
         if provider.get(key):
             arguments[key] = provider.get(key)
+    if provider.get("private_key_file"):
+        arguments["private_key"] = _read_file(provider, "private_key_file")
+    if provider.get("tls_client_cert"):
+        cert = str(Path(provider.get("tls_client_cert")).expanduser())
+        key = provider.get("tls_client_key")
+        arguments["tls_client_cert"] = (cert, str(Path(key).expanduser())) if key else cert
     if redirect_uri is not None:
         arguments["redirect_uri"] = redirect_uri
     client_id, secret = provider.get("client_id"), provider.secret("client_secret")
@@ -124,9 +140,8 @@ def make_oauth1_client(provider: ResolvedProvider) -> Any:
     for key in ("request_token_url", "authorize_url", "access_token_url", "signature_method"):
         if provider.get(key):
             arguments[key] = provider.get(key)
-    rsa_file = provider.get("rsa_key_file")
-    if rsa_file:
-        arguments["rsa_key"] = Path(rsa_file).expanduser().read_bytes()
+    if provider.get("rsa_key_file"):
+        arguments["rsa_key"] = _read_file(provider, "rsa_key_file")
     key, secret = provider.get("consumer_key"), provider.secret("consumer_secret")
     if provider.get("preset"):
         return OAuth1Client.from_preset(provider.get("preset"), key, secret, **arguments)

@@ -36,8 +36,9 @@ class WebProvider:
     ``scope`` overrides the client's for the authorization request; ``response_mode``
     (``"form_post"``, OAuth 2.0 Form Post Response Mode) asks for the callback as a POST;
     ``par`` pushes the request first (RFC 9126; ``None``: when the server requires it) and
-    ``jar`` signs it (RFC 9101). A client made with ``dpop=True`` gets DPoP-bound tokens
-    (RFC 9449), sent with their proofs by the user's session."""
+    ``jar`` signs it (RFC 9101; ``None``: when the client's profile asks). A client made
+    with ``dpop=True`` gets DPoP-bound tokens (RFC 9449), sent with their proofs by the
+    user's session."""
 
     name: str
     client: AnyOAuth2Client | AnyOAuth1Client
@@ -46,7 +47,7 @@ class WebProvider:
     scope: str | None = None
     response_mode: str | None = None
     par: bool | None = None
-    jar: bool = False
+    jar: bool | None = None
 
     @property
     def kind(self) -> str:
@@ -74,7 +75,7 @@ class WebProvider:
             whoami,
             response_mode=provider.get("response_mode"),
             par=provider.get("par"),
-            jar=bool(provider.get("jar", False)),
+            jar=provider.get("jar"),
         )
 
     def whoami_url(self) -> str | None:
