@@ -460,3 +460,48 @@ def test_a_jwt_secured_response_is_verified_by_the_web_flow(
             params={"code": "forged", "state": state, "iss": oidc_provider.issuer},
             cookies={again.cookie.name: again.cookie.value},
         )
+
+
+def test_an_encrypted_jwt_response_is_found_opened_and_verified_by_the_web_flow(
+    start_oidc: Any, tmp_path: Path
+) -> None:
+    """The pending flow is found by the state inside the JWE, opened with the client's
+    decryption key (JARM §2.3); the same callback for a client without the key is refused."""
+    from joserfc.jwk import RSAKey
+
+    from oauthkit.errors import JarmError
+    from peers.oidc_provider import BASIC_SECRET, default_clients, public_jwks
+
+    key = RSAKey.generate_key(
+        2048, parameters={"alg": "RSA-OAEP-256", "use": "enc"}, private=True, auto_kid=True
+    ).as_dict(private=True)
+    sealed = {
+        **default_clients()["basic"],
+        "jwks": public_jwks({"keys": [key]}),
+        "authorization_encrypted_response_alg": "RSA-OAEP-256",
+    }
+    peer = start_oidc(clients={"sealed": sealed})
+    client = OAuth2Client(
+        "sealed", BASIC_SECRET, issuer=peer.issuer, scope="openid", decryption_key=key
+    )
+    provider = WebProvider("op", client, peer.issuer + "/", response_mode="jwt")
+    flow = WebFlow({"op": provider}, SQLiteStore(tmp_path / "t.sqlite3"), callback_path="/callback")
+    begun = flow.begin("op", request_url=OIDC_APP + "/signin", user=None)
+    callback = peer.approve(begun.url, "hana")
+    (response,) = dict(parse_qsl(_query(callback))).values()
+    assert response.count(".") == 4
+    keyless = OAuth2Client("sealed", BASIC_SECRET, issuer=peer.issuer, scope="openid")
+    blind = WebFlow(
+        {"op": WebProvider("op", keyless, peer.issuer + "/", response_mode="jwt")},
+        SQLiteStore(tmp_path / "t.sqlite3"),
+        callback_path="/callback",
+    )
+    cookies = {begun.cookie.name: begun.cookie.value}
+    with pytest.raises(JarmError, match="no decryption key"):
+        blind.complete(
+            "op", request_url=OIDC_APP + "/callback", params=_query(callback), cookies=cookies
+        )
+    done = flow.complete(
+        "op", request_url=OIDC_APP + "/callback", params=_query(callback), cookies=cookies
+    )
+    assert done.user == "op:hana"

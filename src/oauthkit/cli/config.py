@@ -66,6 +66,7 @@ _OAUTH2_KEYS = {
     "client_secret_keyring",
     "auth_method",
     "private_key_file",
+    "decryption_key_file",
     "dpop",
     "tls_client_cert",
     "tls_client_key",

@@ -118,6 +118,8 @@ def make_oauth2_client(provider: ResolvedProvider, *, redirect_uri: str | None =
             arguments[key] = provider.get(key)
     if provider.get("private_key_file"):
         arguments["private_key"] = _read_file(provider, "private_key_file")
+    if provider.get("decryption_key_file"):
+        arguments["decryption_key"] = _read_file(provider, "decryption_key_file")
     if provider.get("tls_client_cert"):
         cert = str(Path(provider.get("tls_client_cert")).expanduser())
         key = provider.get("tls_client_key")

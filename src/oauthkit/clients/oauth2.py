@@ -84,6 +84,7 @@ class _OAuth2Base(Generic[H]):
         dpop: bool | Literal["ES256", "EdDSA"] = False,
         resource: str | None = None,
         profile: Literal["fapi2", "fapi2-message-signing"] | None = None,
+        decryption_key: Any = None,
     ) -> None:
         if auth_method is None:
             auth_method = (
@@ -137,6 +138,11 @@ class _OAuth2Base(Generic[H]):
             resource=resource,
             mtls=tls_client_cert is not None or auth_method in TLS_AUTH_METHODS,
             profile=profile,
+            decryption_key=(
+                None
+                if decryption_key is None
+                else load_private_key(decryption_key, "decryption_key")
+            ),
         )
         self._cache = MetadataCache()
         self._verify = _tls_context(tls_client_cert)
@@ -259,7 +265,10 @@ class _OAuth2Base(Generic[H]):
 class OAuth2Client(_OAuth2Base[httpx2.Client], SyncLifecycle):
     """An OAuth 2.x client over a synchronous ``httpx2.Client`` (one is made if ``http`` is
     None, and closed by :meth:`close`). ``resource`` names the resource server its tokens are
-    for (RFC 8707): sent on the authorization request and on every token request."""
+    for (RFC 8707): sent on the authorization request and on every token request.
+    ``profile="fapi2"`` enforces the FAPI 2.0 client profile (:mod:`oauthkit.protocol.oauth2.fapi`;
+    ``"fapi2-message-signing"`` also signs requests and asks for signed responses).
+    ``decryption_key`` opens responses encrypted to the client (JARM, ID tokens)."""
 
     _http_class = httpx2.Client
 

@@ -369,7 +369,8 @@ class WebFlow:
         if p.kind == "oauth2":
             value = fields.get("state")
             if not value and fields.get("response"):  # JARM: the state is inside the JWT
-                value = unverified_state(fields["response"])
+                oauth2: Any = p.client
+                value = unverified_state(fields["response"], oauth2.config)
             if not value:
                 raise StateMismatch("the callback has no state (RFC 6749 §10.12)")
         else:

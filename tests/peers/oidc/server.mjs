@@ -304,6 +304,9 @@ const configuration = {
     dPoP: { enabled: true },
     // JARM: response_mode=jwt, query.jwt, fragment.jwt, form_post.jwt.
     jwtResponseModes: { enabled: true },
+    // Responses encrypted to clients that register authorization_encrypted_response_alg or
+    // id_token_encrypted_response_alg (with an encryption key in their jwks).
+    encryption: { enabled: true },
     // RFC 9101 signed request objects (by value, and inside pushed requests).
     requestObjects: { enabled: true, requireSignedRequestObject: false },
     rpInitiatedLogout: { enabled: true },

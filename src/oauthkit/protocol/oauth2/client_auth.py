@@ -36,8 +36,9 @@ _DEFAULT_ALGS = {"RSA": "RS256", "EC": "ES256", "OKP": "Ed25519"}  # RFC 9864 na
 _EC_ALGS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 
 
-def load_private_key(key: Any) -> Any:
-    """A joserfc key from a JWK dict, a PEM string or bytes, or a joserfc key (returned as is)."""
+def load_private_key(key: Any, what: str = "private_key") -> Any:
+    """A joserfc key from a JWK dict, a PEM string or bytes, or a joserfc key (returned as is);
+    ``what`` names the argument in errors."""
     from joserfc import jwk
 
     if isinstance(key, jwk.RSAKey | jwk.ECKey | jwk.OKPKey):
@@ -62,10 +63,8 @@ def load_private_key(key: Any) -> Any:
                 return jwk.OKPKey.import_key(data)
             raise ValueError(f"unsupported key type {type(loaded).__name__}")
     except (ValueError, TypeError) as exc:
-        raise ConfigurationError(f"private_key is not a usable private key: {exc}") from None
-    raise ConfigurationError(
-        "private_key must be a JWK dict, a PEM string or bytes, or a joserfc key"
-    )
+        raise ConfigurationError(f"{what} is not a usable private key: {exc}") from None
+    raise ConfigurationError(f"{what} must be a JWK dict, a PEM string or bytes, or a joserfc key")
 
 
 def _key_alg(key: Any) -> str:

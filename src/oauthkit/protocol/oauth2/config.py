@@ -56,6 +56,9 @@ class ClientConfig:
     #: ``"fapi2"`` or ``"fapi2-message-signing"``: the FAPI 2.0 client profile, enforced
     #: by every step (:mod:`.fapi`); ``None``: none.
     profile: str | None = None
+    #: The client's private key for responses encrypted to it (a joserfc key): JWT-secured
+    #: authorization responses (JARM §2.3) and ID tokens (OIDC Core §10.2).
+    decryption_key: Any = None
     clock: Callable[[], float] = field(default=time.time, compare=False)
 
     def __post_init__(self) -> None:

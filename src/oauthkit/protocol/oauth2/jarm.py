@@ -7,8 +7,8 @@ provider's keys (fetched again once for an unknown ``kid``: key rotation), an al
 the allow-list, never ``none`` — then ``iss`` (the issuer the request was made for), ``aud``
 (this client) and ``exp`` (JARM §4.4), and only then gives its parameters to the usual
 callback checks (state, ``iss`` of RFC 9207, error, code). Anything else is
-:class:`~oauthkit.errors.JarmError`. Encrypted responses (JWE) are refused with a clear error:
-this client registers no decryption key.
+:class:`~oauthkit.errors.JarmError`. An encrypted response (JWE) is decrypted first with the
+client's ``decryption_key`` and must hold the signed JWT (nested, signed then encrypted).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from .oidc import (
     MAX_LEEWAY,
     IdTokenError,
     _b64json,
+    decrypt_nested,
     id_token_alg,
     jwks_step,
     verify_jws,
@@ -45,10 +46,13 @@ def is_jwt_response_mode(mode: str | None) -> bool:
     return mode in JWT_RESPONSE_MODES
 
 
-def unverified_state(response: str) -> str | None:
+def unverified_state(response: str, config: ClientConfig | None = None) -> str | None:
     """The ``state`` a response JWT carries, read without verifying anything: only for
     finding the pending sign-in it answers (a web application's lookup); the JWT is verified
-    by :func:`response_parameters` before any of its parameters is used."""
+    by :func:`response_parameters` before any of its parameters is used. An encrypted one is
+    opened with ``config``'s decryption key first (:class:`JarmError` when it cannot be)."""
+    if response.count(".") == 4 and config is not None:
+        response = decrypt_nested(config, response, what="the response JWT", error=JarmError)
     segments = response.split(".")
     if len(segments) != 3 or len(response) > MAX_ID_TOKEN:
         return None
@@ -78,11 +82,8 @@ def response_parameters(
             f"response_mode={request.response_mode}"
             + (f" (it says error={said[:60]!r}, unsigned: not trusted)" if said else "")
         )
-    if response.count(".") == 4:
-        raise JarmError(
-            "the response JWT is encrypted (JWE); this client has no decryption key — register "
-            "it without authorization_encrypted_response_alg"
-        )
+    if response.count(".") == 4:  # encrypted to the client, signed inside (JARM §2.3)
+        response = decrypt_nested(config, response, what="the response JWT", error=JarmError)
     metadata = yield from server_metadata(config, cache)
     issuer = request.issuer or metadata.issuer
     if issuer is None:

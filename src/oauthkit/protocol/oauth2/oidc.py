@@ -1,12 +1,13 @@
 """OpenID Connect ID tokens (OIDC Core §2, §3.1.3.7, §12.2): signature, claims, hashes.
 
-The ID token is checked before anyone sees it: compact JWS only (a JWE or JSON serialization
-is refused), a size cap before decoding, an algorithm from the provider's allow-list (never
-``none``, never an HMAC keyed with a public key), a key from the provider's JWKS (fetched
-again once when a ``kid`` is unknown — key rotation — and then not again for
-:data:`JWKS_REFETCH_INTERVAL` seconds), no unknown ``crit`` header; then ``iss`` exactly,
-``aud`` containing the client (and ``azp`` naming it when there are other audiences),
-``exp`` and ``iat`` within a bounded leeway, the request's ``nonce``, and
+The ID token is checked before anyone sees it: compact JWS only (a JSON serialization is
+refused; a JWE is decrypted with the client's ``decryption_key`` and must hold a signed
+JWT, :func:`decrypt_nested`), a size cap before decoding, an algorithm from the provider's
+allow-list (never ``none``, never an HMAC keyed with a public key), a key from the
+provider's JWKS (fetched again once when a ``kid`` is unknown — key rotation — and then not
+again for :data:`JWKS_REFETCH_INTERVAL` seconds), no unknown ``crit`` header; then ``iss``
+exactly, ``aud`` containing the client (and ``azp`` naming it when there are other
+audiences), ``exp`` and ``iat`` within a bounded leeway, the request's ``nonce``, and
 ``at_hash``/``c_hash`` when present.
 """
 
@@ -31,9 +32,12 @@ from .response import parse_json_object, raise_for_error
 from .token import Token
 
 __all__ = [
+    "JWE_ALGORITHMS",
+    "JWE_ENCRYPTIONS",
     "MAX_ID_TOKEN",
     "IdTokenError",
     "JwksCache",
+    "decrypt_nested",
     "half_hash",
     "id_token_alg",
     "jwks_step",
@@ -55,6 +59,71 @@ _HASHES: Final = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.s
 
 class IdTokenError(InvalidResponse):
     """The ID token failed a check of OIDC Core §3.1.3.7; no token is handed back."""
+
+
+#: Key management algorithms accepted for a response encrypted to the client (RFC 7518
+#: §4.3, §4.6); never RSA1_5 (RFC 8725 §3.2).
+JWE_ALGORITHMS: Final = (
+    "RSA-OAEP",
+    "RSA-OAEP-256",
+    "ECDH-ES",
+    "ECDH-ES+A128KW",
+    "ECDH-ES+A192KW",
+    "ECDH-ES+A256KW",
+)
+#: Content encryption algorithms accepted (RFC 7518 §5); compression (``zip``) is refused.
+JWE_ENCRYPTIONS: Final = (
+    "A128CBC-HS256",
+    "A192CBC-HS384",
+    "A256CBC-HS512",
+    "A128GCM",
+    "A192GCM",
+    "A256GCM",
+)
+
+
+def _jwe_registry() -> Any:
+    """The JWE algorithms above, and the claims a server may copy into the protected header
+    of an encrypted JWT (RFC 7519 §5.3: ``iss``, ``aud``, ``sub``, ``exp``, ``iat``),
+    which oidc-provider does."""
+    from joserfc.jwe import JWERegistry
+    from joserfc.registry import HeaderParameter
+
+    def any_value(_: object) -> None:
+        return None
+
+    replicated = {
+        name: HeaderParameter(f"the {name} claim, replicated (RFC 7519 §5.3)", any_value)
+        for name in ("iss", "aud", "sub", "exp", "iat")
+    }
+    return JWERegistry(header_registry=replicated, algorithms=[*JWE_ALGORITHMS, *JWE_ENCRYPTIONS])
+
+
+def decrypt_nested(config: ClientConfig, compact: str, *, what: str, error: type[Exception]) -> str:
+    """A response the server encrypted to the client (a compact JWE, RFC 7516; OIDC Core
+    §10.2, JARM §2.3): decrypted with the client's ``decryption_key``; its plaintext must be
+    the signed JWT (a nested JWT, signed then encrypted), returned still to be verified."""
+    from joserfc import jwe
+    from joserfc.errors import JoseError
+
+    if len(compact) > 2 * MAX_ID_TOKEN:
+        raise error(f"{what} is larger than {2 * MAX_ID_TOKEN} bytes")
+    if config.decryption_key is None:
+        raise error(
+            f"{what} is encrypted (JWE) and this client has no decryption key: pass "
+            "decryption_key= (the private half of the key registered for encryption)"
+        )
+    try:
+        decrypted = jwe.decrypt_compact(compact, config.decryption_key, registry=_jwe_registry())
+    except (JoseError, ValueError, TypeError) as exc:
+        raise error(f"{what} cannot be decrypted with the client's key: {exc}") from None
+    try:
+        inner = (decrypted.plaintext or b"").decode("ascii")
+    except UnicodeDecodeError:
+        inner = ""
+    if inner.count(".") != 2:
+        raise error(f"{what} is encrypted but has no signed JWT inside: a signature is required")
+    return inner
 
 
 def _b64json(segment: str, what: str) -> dict[str, Any]:
@@ -293,7 +362,10 @@ def checked_id_token(
     if issuer is None:
         return token  # nothing to check it against: id_claims stays None
     algorithms = metadata.raw.get("id_token_signing_alg_values_supported") or DEFAULT_ALGORITHMS
-    alg = id_token_alg(token.id_token) or ""
+    id_token = token.id_token
+    if id_token.count(".") == 4:  # encrypted to the client (OIDC Core §10.2)
+        id_token = decrypt_nested(config, id_token, what="the ID token", error=IdTokenError)
+    alg = id_token_alg(id_token) or ""
     fapi.check_jws_alg(config, alg, "the ID token")
     algorithms = fapi.allowed(config, algorithms)
     jwks = cache.jwks
@@ -303,7 +375,7 @@ def checked_id_token(
     for attempt in range(2):
         try:
             claims = validate_id_token(
-                token.id_token,
+                id_token,
                 issuer=issuer,
                 client_id=config.auth.client_id,
                 keys=jwks.keys,
