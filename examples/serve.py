@@ -79,6 +79,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--pending-seconds", type=int, help="how long a begun sign-in waits (default 600)"
     )
+    parser.add_argument("--certfile", help="serve https with this PEM certificate")
+    parser.add_argument("--keyfile", help="and its PEM private key")
     args = parser.parse_args(argv)
     env = dict(os.environ)
     env.setdefault("OAUTHKIT_EXAMPLE_SECRET", secrets.token_hex(32))
@@ -107,7 +109,14 @@ def main(argv: list[str]) -> int:
             command += ["--workers", str(args.workers), "--log-level", "warning"]
         else:
             command += ["--bind", bind, "--workers", str(args.workers), "--log-level", "warning"]
-        print(f"{args.name} example at http://{bind}/ ({args.workers} workers)", flush=True)
+        scheme = "http"
+        if args.certfile:  # https, as a CIBA notification endpoint must be
+            scheme = "https"
+            if SERVERS[args.name][0] == "uvicorn":
+                command += ["--ssl-certfile", args.certfile, "--ssl-keyfile", args.keyfile]
+            else:
+                command += ["--certfile", args.certfile, "--keyfile", args.keyfile]
+        print(f"{args.name} example at {scheme}://{bind}/ ({args.workers} workers)", flush=True)
         server = subprocess.Popen(command, env=env)  # noqa: S603 - our own server command
 
         def stop(signum: int, frame: object) -> None:

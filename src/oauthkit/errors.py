@@ -53,6 +53,10 @@
     │   ├── RequestAlreadyUsed                   the authorization request was exchanged already
     │   ├── JarmError                            a JWT-secured authorization response failed a
     │   │                                        check: signature, iss, aud, exp (JARM §4.4)
+    │   ├── NotificationRefused                  web flow: a CIBA ping without the right
+    │   │                                        bearer token (CIBA Core §10.2)
+    │   ├── InvalidNotification                  web flow: a CIBA ping that is not JSON
+    │   │                                        with an auth_req_id
     │   ├── FlowNotFound                         web flow: no pending flow for this callback
     │   │   └── FlowExpired                      web flow: it was begun too long ago
     │   ├── BrowserMismatch                      web flow: not the browser that began it
@@ -103,6 +107,7 @@ __all__ = [
     "InvalidClient",
     "InvalidClientMetadata",
     "InvalidGrant",
+    "InvalidNotification",
     "InvalidRedirectUri",
     "InvalidRegistration",
     "InvalidRequest",
@@ -117,6 +122,7 @@ __all__ = [
     "LockTimeout",
     "MissingParameter",
     "MissingUserCode",
+    "NotificationRefused",
     "OAuth1ServerError",
     "OAuthKitError",
     "OAuthServerError",
@@ -535,6 +541,16 @@ class RequestAlreadyUsed(CallbackError):
 class JarmError(CallbackError):
     """A JWT-secured authorization response (JARM §4.4) failed a check: its signature (the
     provider's keys), ``iss``, ``aud`` or ``exp``; or it came without ``response``."""
+
+
+class NotificationRefused(CallbackError):
+    """A CIBA ping (CIBA Core §10.2) without the bearer ``client_notification_token`` of a
+    waiting request: forged, misrouted, or answered already. Answer 401; the request, if
+    any, keeps waiting for the genuine one."""
+
+
+class InvalidNotification(CallbackError):
+    """A CIBA ping whose body is not the JSON ``{"auth_req_id": …}`` of CIBA Core §10.2."""
 
 
 class FlowNotFound(CallbackError):

@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ import httpx2
 import pytest
 
 from cli.conftest import _find
+from peers.oidc_provider import TLSMaterial
 from web.browser import Browser
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,9 +66,10 @@ def start_example(
     port: int | None = None,
     env: dict[str, str] | None = None,
     args: tuple[str, ...] = (),
+    tls: TLSMaterial | None = None,
 ) -> RunningApp:
     """``./run example NAME`` as the README gives it, on a free port; ready when ``/me``
-    answers."""
+    answers. With ``tls``, served over https with the test CA's server certificate."""
     port = port or free_port()
     env = {**os.environ, **(env or {})}
     env.pop("OAUTHKIT_CONFIG", None)
@@ -75,18 +78,21 @@ def start_example(
     log = folder / f"{name}-{port}.log"
     command = [sys.executable, str(SERVE), name, "--port", str(port), "--workers", str(workers)]
     command += ["--access-token-ttl", str(access_token_ttl), *args]
+    if tls is not None:
+        command += ["--certfile", str(tls.server_cert), "--keyfile", str(tls.server_key)]
     with log.open("wb") as out:
         process = subprocess.Popen(
             command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
-    base = f"http://127.0.0.1:{port}"
+    base = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+    verify: ssl.SSLContext | bool = tls.ssl_context() if tls is not None else True
     app = RunningApp(name, base, process, log, None)
     deadline = time.monotonic() + 60
     while True:
         if process.poll() is not None:
             raise AssertionError(f"{name} example exited:\n{log.read_text()[-3000:]}")
         with contextlib.suppress(httpx2.HTTPError):
-            if httpx2.get(base + "/me", timeout=2).status_code == 200:
+            if httpx2.get(base + "/me", timeout=2, verify=verify).status_code == 200:
                 break
         if time.monotonic() > deadline:
             app.stop()

@@ -7,7 +7,15 @@ adapters translate requests and responses and nothing more: :mod:`oauthkit.web.f
 """
 
 from .cookies import Cookie
-from .flow import CALLBACK_HEADERS, PENDING_SECONDS, Begun, Completed, WebFlow, safe_return_path
+from .flow import (
+    CALLBACK_HEADERS,
+    PENDING_SECONDS,
+    Begun,
+    Completed,
+    Notified,
+    WebFlow,
+    safe_return_path,
+)
 from .providers import WebProvider
 
 __all__ = [
@@ -16,6 +24,7 @@ __all__ = [
     "Begun",
     "Completed",
     "Cookie",
+    "Notified",
     "WebFlow",
     "WebProvider",
     "safe_return_path",

@@ -9,7 +9,8 @@
 
 ``GET /connect/<provider>`` (for the signed-in app user) and ``GET /signin/<provider>`` begin
 (``?next=/path`` says where to return); ``GET``/``POST /callback/<provider>`` completes;
-``POST /disconnect/<provider>`` revokes and forgets. ``oauth.auth(provider)`` and
+``POST /disconnect/<provider>`` revokes and forgets; ``POST /backchannel/<provider>`` takes a
+CIBA ping (:meth:`~oauthkit.web.WebFlow.begin_backchannel`). ``oauth.auth(provider)`` and
 ``oauth.relay(provider, path)`` call the provider's API as the current user. The adapter only
 translates: every check is the flow's.
 """
@@ -29,7 +30,7 @@ import httpx2
 
 from ..errors import OAuthKitError, ReauthenticationRequired
 from .flow import CALLBACK_HEADERS, Completed, WebFlow, safe_return_path
-from .responses import ERROR_HEADERS, error_page, relay, same_origin
+from .responses import ERROR_HEADERS, error_page, notification_answer, relay, same_origin
 
 __all__ = ["OAuthKit"]
 
@@ -70,6 +71,9 @@ class OAuthKit:
         bp.add_url_rule("/signin/<provider>", "signin", self._signin)
         bp.add_url_rule("/callback/<provider>", "callback", self._callback, methods=["GET", "POST"])
         bp.add_url_rule("/disconnect/<provider>", "disconnect", self._disconnect, methods=["POST"])
+        bp.add_url_rule(
+            "/backchannel/<provider>", "backchannel", self._backchannel, methods=["POST"]
+        )
         return bp
 
     # -- routes ---------------------------------------------------------------------------
@@ -131,6 +135,20 @@ class OAuthKit:
         except OAuthKitError as exc:
             return self._error(exc)
         return flask.redirect(back, code=303)
+
+    def _backchannel(self, provider: str) -> Response:
+        request = flask.request
+        failure: OAuthKitError | None = None
+        try:
+            self.flow.backchannel_notification(
+                provider,
+                authorization=request.headers.get("Authorization"),
+                body=request.get_data(),
+            )
+        except OAuthKitError as exc:
+            failure = exc
+        status, headers = notification_answer(provider, failure)
+        return flask.Response(status=status, headers=headers)
 
     @staticmethod
     def _error(exc: OAuthKitError) -> Response:

@@ -40,6 +40,7 @@ import secrets
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
@@ -52,6 +53,8 @@ from ..errors import (
     ConfigurationError,
     FlowExpired,
     FlowNotFound,
+    InvalidNotification,
+    NotificationRefused,
     OAuthKitError,
     ProviderMismatch,
     ReauthenticationRequired,
@@ -63,7 +66,7 @@ from ..errors import (
 from ..protocol.http import HttpRequest, HttpResponse, Wait, fetch
 from ..protocol.oauth1 import flow as oauth1_flow
 from ..protocol.oauth1.credentials import OAuth1Credentials, TemporaryCredentials
-from ..protocol.oauth2 import grants, oidc, token_management
+from ..protocol.oauth2 import ciba, grants, oidc, token_management
 from ..protocol.oauth2.authorization import (
     AuthorizationRequest,
     build_authorization_request,
@@ -84,6 +87,7 @@ __all__ = [
     "PENDING_SECONDS",
     "Begun",
     "Completed",
+    "Notified",
     "WebFlow",
     "safe_return_path",
 ]
@@ -127,6 +131,17 @@ class Completed:
     cookie: Cookie
 
 
+@dataclass(frozen=True)
+class Notified:
+    """A CIBA ping answered (CIBA Core §10.2): ``user``'s token at ``provider``, already
+    saved under ``key``."""
+
+    provider: str
+    user: str
+    key: str
+    token: Token = field(repr=False)
+
+
 # -- what a flow asks its driver to do ------------------------------------------------------
 
 
@@ -134,6 +149,7 @@ class Completed:
 class _Put:
     handle: str
     record: str
+    ttl: int | None = None  # seconds; None: the flow's pending_seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -464,6 +480,114 @@ class WebFlow:
             cookie=Cookie(name, "", "/" if secure else urlsplit(redirect_uri).path, 0, secure),
         )
 
+    # -- CIBA in ping mode -----------------------------------------------------------------
+
+    def begin_backchannel(
+        self, provider: str, *, user: str, **params: Any
+    ) -> ciba.BackchannelAuthentication:
+        """CIBA Core §7.1 in ping mode for the app's ``user``: the provider authenticates
+        them on their own device (``login_hint=`` or another hint, ``binding_message=``, …
+        as for :meth:`oauthkit.OAuth2Client.backchannel_authentication`). Its notification
+        comes to :meth:`backchannel_notification` (the adapters' ``POST
+        /backchannel/<provider>``, registered as the client's
+        ``backchannel_client_notification_endpoint``), in any worker: the request waits in
+        the store, under a hash of its ``auth_req_id`` and ``client_notification_token``,
+        until then or its expiry."""
+        p = self.provider(provider)
+        return self._drive(self._begin_backchannel(p, user, params), p)
+
+    async def abegin_backchannel(
+        self, provider: str, *, user: str, **params: Any
+    ) -> ciba.BackchannelAuthentication:
+        """The ``await`` twin of :meth:`begin_backchannel`."""
+        p = self.provider(provider)
+        return await self._adrive(self._begin_backchannel(p, user, params), p)
+
+    def backchannel_notification(
+        self, provider: str, *, authorization: str | None, body: bytes | str
+    ) -> Notified:
+        """CIBA Core §10.2: the provider's ping — ``authorization`` is its ``Authorization``
+        header, ``body`` its JSON ``{"auth_req_id": …}``. Only the bearer token this flow
+        sent for that request finds it (:class:`~oauthkit.errors.NotificationRefused`
+        otherwise, which leaves the request waiting); then the token request, once, and the
+        token saved under the user's key. After a denial or an expiry the provider pings
+        too: the token request then raises its error (``AccessDenied``, ``ExpiredToken``)."""
+        p = self.provider(provider)
+        return self._drive(self._notified(p, authorization, body), p)
+
+    async def abackchannel_notification(
+        self, provider: str, *, authorization: str | None, body: bytes | str
+    ) -> Notified:
+        """The ``await`` twin of :meth:`backchannel_notification`."""
+        p = self.provider(provider)
+        return await self._adrive(self._notified(p, authorization, body), p)
+
+    def _begin_backchannel(
+        self, p: WebProvider, user: str, params: Mapping[str, Any]
+    ) -> Plan[ciba.BackchannelAuthentication]:
+        if p.kind != "oauth2":
+            raise ConfigurationError(f"{p.name} is an OAuth 1.0a provider: it has no CIBA")
+        if "ping" in params:
+            raise ConfigurationError("begin_backchannel always asks for ping mode")
+        client: Any = p.client
+        request: ciba.BackchannelAuthentication = yield from ciba.backchannel_authentication(
+            client.config, client._cache, ping=True, **params
+        )
+        assert request.client_notification_token is not None
+        record = {
+            "provider": p.name,
+            "user": user,
+            "auth_req_id": request.auth_req_id,
+            "expires_at": request.expires_at.timestamp(),
+            "interval": request.interval,
+            "scope": request.scope,
+        }
+        handle = _handle("ciba", f"{request.auth_req_id} {request.client_notification_token}")
+        ttl = max(1, int(request.expires_at.timestamp() - time.time()) + 1)
+        yield _Put(handle, json.dumps(record, separators=(",", ":")), ttl)
+        return request
+
+    def _notified(
+        self, p: WebProvider, authorization: str | None, body: bytes | str
+    ) -> Plan[Notified]:
+        scheme, _, bearer = (authorization or "").partition(" ")
+        bearer = bearer.strip()
+        if scheme.lower() != "bearer" or not bearer:
+            raise NotificationRefused("the notification has no bearer token (CIBA Core §10.2)")
+        try:
+            fields = json.loads(body)
+        except ValueError:
+            fields = None
+        auth_req_id = fields.get("auth_req_id") if isinstance(fields, dict) else None
+        if not isinstance(auth_req_id, str) or not auth_req_id:
+            raise InvalidNotification(
+                "the notification's body is not a JSON object with an auth_req_id (CIBA Core §10.2)"
+            )
+        text = yield _Take(_handle("ciba", f"{auth_req_id} {bearer}"))
+        if text is None:
+            raise NotificationRefused(
+                "no backchannel request waits for this notification: a wrong bearer token, "
+                "an unknown auth_req_id, or answered already (CIBA Core §10.2)"
+            )
+        record = json.loads(text)
+        if record["provider"] != p.name:
+            raise ProviderMismatch(
+                f"this notification is for a request made with {record['provider']!r}, not "
+                f"{p.name!r}"
+            )
+        request = ciba.BackchannelAuthentication(
+            auth_req_id=auth_req_id,
+            expires_at=datetime.fromtimestamp(record["expires_at"], UTC),
+            interval=record["interval"],
+            scope=record["scope"],
+            client_notification_token=bearer,
+        )
+        client: Any = p.client
+        token: Token = yield from ciba.token_after_ping(client.config, client._cache, request)
+        key = self.key_for(p.name, record["user"])
+        yield _Save(p.name, key, token)
+        return Notified(provider=p.name, user=record["user"], key=key, token=token)
+
     def _oauth2_identity(
         self, p: WebProvider, token: Token, sign_in: bool
     ) -> Plan[tuple[dict[str, Any], str | None]]:
@@ -495,7 +619,8 @@ class WebFlow:
                 time.sleep(op.seconds)
                 answer = None
             elif isinstance(op, _Put):
-                self._pending().put_pending(op.handle, op.record, ttl=self.pending_seconds)
+                ttl = op.ttl or self.pending_seconds
+                self._pending().put_pending(op.handle, op.record, ttl=ttl)
                 answer = None
             elif isinstance(op, _Take):
                 answer = self._pending().take_pending(op.handle)
@@ -516,7 +641,8 @@ class WebFlow:
                 await anyio.sleep(op.seconds)
                 answer = None
             elif isinstance(op, _Put):
-                await self._pending().aput_pending(op.handle, op.record, ttl=self.pending_seconds)
+                ttl = op.ttl or self.pending_seconds
+                await self._pending().aput_pending(op.handle, op.record, ttl=ttl)
                 answer = None
             elif isinstance(op, _Take):
                 answer = await self._pending().atake_pending(op.handle)

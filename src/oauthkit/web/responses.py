@@ -1,15 +1,19 @@
 """What every adapter answers, decided here once: the page of a failed callback, the checks
-of a state-changing POST, and the relay of an API call with the user's credentials."""
+of a state-changing POST, the answer to a CIBA ping, and the relay of an API call with the
+user's credentials."""
 
 from __future__ import annotations
 
 import html
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import (
     AuthorizationDenied,
     ConfigurationError,
+    InvalidNotification,
+    NotificationRefused,
     OAuthKitError,
     OAuthServerError,
     ReauthenticationRequired,
@@ -17,7 +21,16 @@ from ..errors import (
 )
 from .flow import CALLBACK_HEADERS, WebFlow
 
-__all__ = ["ERROR_HEADERS", "arelay", "error_page", "relay", "same_origin"]
+__all__ = [
+    "ERROR_HEADERS",
+    "arelay",
+    "error_page",
+    "notification_answer",
+    "relay",
+    "same_origin",
+]
+
+log = logging.getLogger("oauthkit.web")
 
 #: The headers of an error page: those of a callback, and no script, style or framing.
 ERROR_HEADERS = (
@@ -46,6 +59,24 @@ def error_page(exc: OAuthKitError) -> tuple[int, str]:
         '<p><a href="/">Back</a></p>'
     )
     return status, body
+
+
+def notification_answer(provider: str, exc: OAuthKitError | None) -> tuple[int, dict[str, str]]:
+    """The status and headers of the answer to a CIBA ping (CIBA Core §10.2): 204 once it is
+    genuine — also when the token request that follows fails (a denial, an expiry: the
+    provider has done its part; the failure is logged) —; 401 with a ``Bearer`` challenge
+    when its token is not one this app sent (RFC 6750 §3); 400 for a malformed body; 404 for
+    an unknown provider."""
+    headers = {"Cache-Control": "no-store"}
+    if isinstance(exc, NotificationRefused):
+        return 401, headers | {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    if isinstance(exc, InvalidNotification):
+        return 400, headers
+    if isinstance(exc, ConfigurationError):
+        return 404, headers
+    if exc is not None:
+        log.warning("the backchannel sign-in at %s ended without a token: %s", provider, exc)
+    return 204, headers
 
 
 def same_origin(origin: str | None, request_url: str) -> bool:

@@ -11,9 +11,9 @@
     @app.get("/repos")
     async def repos(auth: httpx2.Auth = Depends(oauth.auth_dependency("github"))): ...
 
-The routes are those of :mod:`oauthkit.web.flask`; everything async (the store and the
-provider are awaited, never blocking the event loop). The adapter only translates: every
-check is the flow's.
+The routes are those of :mod:`oauthkit.web.flask` (the CIBA ping's included); everything
+async (the store and the provider are awaited, never blocking the event loop). The adapter
+only translates: every check is the flow's.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import httpx2
 
 from ..errors import OAuthKitError, ReauthenticationRequired
 from .flow import CALLBACK_HEADERS, Completed, WebFlow, safe_return_path
-from .responses import ERROR_HEADERS, arelay, error_page, same_origin
+from .responses import ERROR_HEADERS, arelay, error_page, notification_answer, same_origin
 
 __all__ = ["OAuthKitRoutes"]
 
@@ -72,6 +72,7 @@ class OAuthKitRoutes:
             Route("/signin/{provider}", self._signin, methods=["GET"]),
             Route("/callback/{provider}", self._callback, methods=["GET", "POST"]),
             Route("/disconnect/{provider}", self._disconnect, methods=["POST"]),
+            Route("/backchannel/{provider}", self._backchannel, methods=["POST"]),
         ]
 
     def install(self, app: Any) -> None:
@@ -136,6 +137,20 @@ class OAuthKitRoutes:
         except OAuthKitError as exc:
             return self._error(exc)
         return RedirectResponse(back, status_code=303)
+
+    async def _backchannel(self, request: Request) -> StarletteResponse:
+        provider = request.path_params["provider"]
+        failure: OAuthKitError | None = None
+        try:
+            await self.flow.abackchannel_notification(
+                provider,
+                authorization=request.headers.get("authorization"),
+                body=await request.body(),
+            )
+        except OAuthKitError as exc:
+            failure = exc
+        status, headers = notification_answer(provider, failure)
+        return StarletteResponse(status_code=status, headers=headers)
 
     @staticmethod
     def _error(exc: OAuthKitError) -> StarletteResponse:

@@ -10,4 +10,5 @@ urlpatterns = [
     path("signin/<str:provider>", views.asignin, name="signin"),
     path("callback/<str:provider>", views.acallback, name="callback"),
     path("disconnect/<str:provider>", views.adisconnect, name="disconnect"),
+    path("backchannel/<str:provider>", views.abackchannel, name="backchannel"),
 ]

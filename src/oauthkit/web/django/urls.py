@@ -10,4 +10,5 @@ urlpatterns = [
     path("signin/<str:provider>", views.signin, name="signin"),
     path("callback/<str:provider>", views.callback, name="callback"),
     path("disconnect/<str:provider>", views.disconnect, name="disconnect"),
+    path("backchannel/<str:provider>", views.backchannel, name="backchannel"),
 ]

@@ -15,16 +15,18 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from ...errors import OAuthKitError
 from ..flow import CALLBACK_HEADERS, Begun, Completed, WebFlow, safe_return_path
-from ..responses import ERROR_HEADERS, error_page, same_origin
+from ..responses import ERROR_HEADERS, error_page, notification_answer, same_origin
 from ..responses import arelay as arelay_api
 from ..responses import relay as relay_api
 
 __all__ = [
+    "abackchannel",
     "acallback",
     "aconnect",
     "adisconnect",
     "arelay",
     "asignin",
+    "backchannel",
     "callback",
     "connect",
     "current_user",
@@ -182,6 +184,24 @@ def disconnect(request: HttpRequest, provider: str) -> HttpResponse:
     return HttpResponseRedirect(back, status=303)
 
 
+def _notified(provider: str, failure: OAuthKitError | None) -> HttpResponse:
+    status, headers = notification_answer(provider, failure)
+    return HttpResponse(status=status, headers=headers)
+
+
+@csrf_exempt  # the provider's server calls it; its bearer token is the check (CIBA Core §10.2)
+@require_POST
+def backchannel(request: HttpRequest, provider: str) -> HttpResponse:
+    """Take the provider's CIBA ping (see :meth:`~oauthkit.web.WebFlow.begin_backchannel`)."""
+    try:
+        flow().backchannel_notification(
+            provider, authorization=request.headers.get("Authorization"), body=request.body
+        )
+    except OAuthKitError as exc:
+        return _notified(provider, exc)
+    return _notified(provider, None)
+
+
 def relay(request: HttpRequest, provider: str, path: str) -> JsonResponse:
     """GET ``path`` of the provider's API as the current user: its status and JSON, or 401
     with a reason."""
@@ -255,6 +275,19 @@ async def adisconnect(request: HttpRequest, provider: str) -> HttpResponse:
     except OAuthKitError as exc:
         return _error(exc)
     return HttpResponseRedirect(back, status=303)
+
+
+@csrf_exempt
+@require_POST
+async def abackchannel(request: HttpRequest, provider: str) -> HttpResponse:
+    """The async twin of :func:`backchannel`."""
+    try:
+        await flow().abackchannel_notification(
+            provider, authorization=request.headers.get("Authorization"), body=request.body
+        )
+    except OAuthKitError as exc:
+        return _notified(provider, exc)
+    return _notified(provider, None)
 
 
 async def arelay(request: HttpRequest, provider: str, path: str) -> JsonResponse:
