@@ -578,3 +578,26 @@ def test_an_error_redirect_without_iss_still_names_the_error(hostile: HostileSer
         request = client.authorization_request()
         with pytest.raises(IssuerMismatch, match=r"error=.access_denied.*unverified"):
             client.exchange_code(request, {"error": "access_denied", "state": request.state})
+
+
+def test_a_slow_token_endpoint_is_waited_for(hostile: HostileServer) -> None:
+    """A refresh answered after 6 s (a loaded server): the client waits for the answer, which
+    carries the only copy of the rotated refresh token. httpx's own 5 s default would give up,
+    and the old refresh token would be refused from then on."""
+    token = Token(
+        access_token=ACCESS,
+        token_type="Bearer",
+        refresh_token=REFRESH,
+        expires_at=datetime.now(UTC) - timedelta(minutes=5),
+    )
+
+    def slow(seen: Seen) -> tuple[int, dict[str, str], bytes]:
+        time.sleep(6)
+        body = {"access_token": "at-2", "token_type": "Bearer", "refresh_token": "rt-2"}
+        return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
+
+    with _client(hostile) as client:
+        client.metadata()
+        hostile.answer = slow
+        renewed = client.refresh(token)
+    assert renewed.refresh_token == "rt-2"

@@ -190,21 +190,26 @@ def test_50_concurrent_calls_across_workers_refresh_once(setup: Setup, browser: 
         time.sleep(max(0.0, ACCESS_TOKEN_TTL / 2 + 0.5 - (time.monotonic() - connected_at)))
         setup.oidc.reset_log()
         statuses: list[int] = []
+        reasons: list[str] = []
         start = threading.Barrier(50)
 
         def call(
             statuses: list[int] = statuses,
+            reasons: list[str] = reasons,
             start: threading.Barrier = start,
             cookies: dict[str, str] = cookies,
         ) -> None:
             with httpx2.Client(base_url=base, cookies=cookies, timeout=60) as http:
                 start.wait()
-                statuses.append(http.get("/api/oidc/me").status_code)
+                answer = http.get("/api/oidc/me")
+                statuses.append(answer.status_code)
+                if answer.status_code != 200:
+                    reasons.append(answer.text[:300])
 
         threads = [threading.Thread(target=call) for _ in range(50)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        assert statuses == [200] * 50, (round_, sorted(statuses))
+        assert statuses == [200] * 50, (round_, sorted(statuses), sorted(set(reasons)))
         assert _token_requests(setup.oidc) == 1, (round_, setup.oidc.request_log)

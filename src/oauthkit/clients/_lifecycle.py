@@ -6,7 +6,13 @@ from typing import Self
 
 import httpx2
 
-__all__ = ["AsyncLifecycle", "SyncLifecycle"]
+__all__ = ["HTTP_TIMEOUT", "AsyncLifecycle", "SyncLifecycle"]
+
+#: The timeouts of the HTTP client a client makes for itself: 10 s to connect, 30 s for the
+#: rest. Not httpx's 5 s: a token endpoint that answers a refresh in 6 s under load has
+#: already rotated the refresh token; giving up on its answer loses the new one, and the old
+#: one is then refused (and with reuse detection, the whole grant revoked).
+HTTP_TIMEOUT = httpx2.Timeout(30.0, connect=10.0)
 
 
 class SyncLifecycle:

@@ -17,7 +17,7 @@ from ..protocol.oauth1 import flow
 from ..protocol.oauth1.credentials import OAuth1Credentials, TemporaryCredentials
 from ..protocol.oauth1.signing import Placement, Signer
 from ..protocol.url_policy import check_endpoint
-from ._lifecycle import AsyncLifecycle, SyncLifecycle
+from ._lifecycle import HTTP_TIMEOUT, AsyncLifecycle, SyncLifecycle
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -64,7 +64,7 @@ class _OAuth1Base(Generic[H]):
         self.authorize_url = self._endpoint(authorize_url, "the authorization URL")
         self.access_token_url = self._endpoint(access_token_url, "the access-token URL")
         self._owns_http = http is None
-        self.http: H = http if http is not None else self._http_class()
+        self.http: H = http if http is not None else self._http_class(timeout=HTTP_TIMEOUT)
 
     def _endpoint(self, url: str | None, what: str) -> str | None:
         if url is None:

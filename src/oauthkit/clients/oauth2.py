@@ -30,7 +30,7 @@ from ..protocol.oauth2.device import DeviceAuthorization
 from ..protocol.oauth2.hooks import Hook
 from ..protocol.oauth2.metadata import ServerMetadata
 from ..protocol.oauth2.token import Token
-from ._lifecycle import AsyncLifecycle, SyncLifecycle
+from ._lifecycle import HTTP_TIMEOUT, AsyncLifecycle, SyncLifecycle
 
 __all__ = ["AsyncOAuth2Client", "OAuth2Client"]
 
@@ -147,7 +147,11 @@ class _OAuth2Base(Generic[H]):
         self._cache = MetadataCache()
         self._verify = _tls_context(tls_client_cert)
         self._owns_http = http is None
-        self.http: H = http if http is not None else self._http_class(verify=self._verify)
+        self.http: H = (
+            http
+            if http is not None
+            else self._http_class(verify=self._verify, timeout=HTTP_TIMEOUT)
+        )
 
     @property
     def client_id(self) -> str:
