@@ -3,10 +3,11 @@
 Each page with Python or shell blocks is run by ``run_page.py`` in a fresh folder with its own
 HOME, XDG folders and no configuration, against the sandbox the page starts (or the
 documented peers: ``$MCP_URL`` (an MCP server built with the ``mcp`` package, protected by
-oidc-provider with open registration), ``$OIDC_ISSUER`` (oidc-provider, with its ``service`` client as
-``$SERVICE_CLIENT_ID``/``$SERVICE_CLIENT_SECRET``), ``$REDIS_URL`` and ``$DATABASE_URL`` for
-the pages that use them), with the
-real-browser user (``tests/cli/browser_user.sh``) as ``$BROWSER``.
+oidc-provider with open registration), ``$OIDC_ISSUER`` (oidc-provider, with its ``service``
+client as ``$SERVICE_CLIENT_ID``/``$SERVICE_CLIENT_SECRET``), ``$FAPI_ISSUER`` (its FAPI 2.0
+profile over https), ``$CIBA_ISSUER`` (CIBA, with a "phone" that approves), ``$REDIS_URL`` and
+``$DATABASE_URL`` for the pages that use them), with the real-browser user
+(``tests/cli/browser_user.sh``) as ``$BROWSER``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import tomllib
 import uuid
 from pathlib import Path
@@ -92,6 +94,58 @@ def _stop_background(listing: Path) -> None:
             os.killpg(int(line), signal.SIGKILL)
 
 
+def _fapi_server(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """``$FAPI_ISSUER``: oidc-provider's FAPI 2.0 profile over https (tests/oauth2/fapi_peer.py);
+    its CA trusted through ``$SSL_CERT_FILE`` and by Chromium; the client key as a PEM file."""
+    from joserfc.jwk import RSAKey
+
+    from oauth2.fapi_peer import CLIENT_KEY, start_fapi
+
+    peer = start_fapi(request.getfixturevalue("start_oidc"))
+    assert peer.tls is not None
+    key_file = tmp_path / "fapi-key.pem"
+    key_file.write_bytes(RSAKey.import_key(CLIENT_KEY).as_pem(private=True))
+    key_file.chmod(0o600)
+    return {
+        "FAPI_ISSUER": peer.issuer,
+        "FAPI_KEY_FILE": str(key_file),
+        "SSL_CERT_FILE": str(peer.tls.ca_cert),
+        "BROWSER_TRUST_SPKI": peer.tls.server_spki(),
+    }
+
+
+def _ciba_server(request: pytest.FixtureRequest) -> dict[str, str]:
+    """``$CIBA_ISSUER``: oidc-provider with CIBA (poll mode, client ``ciba``) and a "phone"
+    that approves every request as soon as it is pending, for as long as the page runs."""
+    from oauthkit.protocol.oauth2.ciba import CIBA_GRANT
+
+    secret = "ciba-docs-secret-0123456789"
+    peer = request.getfixturevalue("start_oidc")(
+        ciba=True,
+        clients={
+            "ciba": {
+                "grant_types": [CIBA_GRANT],
+                "response_types": [],
+                "client_secret": secret,
+                "token_endpoint_auth_method": "client_secret_basic",
+                "scope": "openid profile",
+                "backchannel_token_delivery_mode": "poll",
+            }
+        },
+    )
+    done = threading.Event()
+
+    def phone() -> None:
+        while not done.wait(0.1):
+            with contextlib.suppress(Exception):
+                for pending in peer.ciba_pending():
+                    peer.ciba_decide(pending["auth_req_id"], approve=True)
+
+    threading.Thread(target=phone, daemon=True).start()
+    request.addfinalizer(done.set)
+    return {"CIBA_ISSUER": peer.issuer, "CIBA_CLIENT_SECRET": secret}
+
+
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("page", RUN_PAGES, ids=_id)
 def test_the_page_runs(page: Path, tmp_path: Path, request: pytest.FixtureRequest) -> None:
@@ -131,6 +185,10 @@ def test_the_page_runs(page: Path, tmp_path: Path, request: pytest.FixtureReques
         mcp = start_mcp_server(url, peer.issuer, ("service", SERVICE_SECRET), tmp_path / "mcp.log")
         request.addfinalizer(mcp.stop)
         env["MCP_URL"] = url
+    if "FAPI_ISSUER" in text:
+        env.update(_fapi_server(request, tmp_path))
+    if "CIBA_ISSUER" in text:
+        env.update(_ciba_server(request))
     if "REDIS_URL" in text:
         env["REDIS_URL"] = request.getfixturevalue("redis_url")
     if "DATABASE_URL" in text:
