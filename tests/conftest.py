@@ -96,22 +96,18 @@ def start_oidc() -> Iterator[Callable[..., OIDCPeer]]:
     (:func:`peers.oidc_provider.start_oidc_provider` options, e.g. ``ttl={"AccessToken": 2}``,
     ``rotate_refresh_token=False``, ``require_par=True``, ``access_token_format="jwt"``,
     ``tls=True``); every provider it started is stopped at teardown."""
-    started: list[OIDCPeer] = []
-
-    def start(**options: Any) -> OIDCPeer:
-        peer = _start_oidc_or_skip(**options)
-        started.append(peer)
-        return peer
-
-    yield start
-    for peer in started:
-        peer.stop()
+    yield from _oidc_factory()
 
 
 @pytest.fixture(scope="module")
 def start_oidc_module() -> Iterator[Callable[..., OIDCPeer]]:
     """``start_oidc`` for a module: the providers it starts live until the module's last
     test (for a module whose tests share one specially configured provider)."""
+    yield from _oidc_factory()
+
+
+def _oidc_factory() -> Iterator[Callable[..., OIDCPeer]]:
+    """Yield a function that starts providers; stop them all when resumed."""
     started: list[OIDCPeer] = []
 
     def start(**options: Any) -> OIDCPeer:

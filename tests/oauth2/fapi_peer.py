@@ -67,9 +67,14 @@ CLIENTS = {
 def start_fapi(start: Callable[..., OIDCPeer]) -> OIDCPeer:
     """Start the server with ``start`` (a ``start_oidc`` factory); its signing keys add a
     PS256 key to the usual RS256 and ES256 ones."""
+    return start(tls=True, fapi2=True, clients=CLIENTS, signing_jwks=fapi_signing_keys())
+
+
+def fapi_signing_keys() -> dict[str, Any]:
+    """New signing keys for a FAPI server: a PS256 key, and the usual RS256 and ES256 ones."""
     keys = generate_signing_jwks()
     ps256 = RSAKey.generate_key(
         2048, parameters={"alg": "PS256", "use": "sig"}, private=True, auto_kid=True
     )
     keys["keys"].append(dict(ps256.as_dict(private=True)))
-    return start(tls=True, fapi2=True, clients=CLIENTS, signing_jwks=keys)
+    return keys

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import warnings
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -18,8 +19,10 @@ import httpx2
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from joserfc import jws
+from joserfc.jwk import RSAKey
 
-from oauth2.fapi_peer import CLIENT_KEY, CLIENTS, start_fapi
+from oauth2.fapi_peer import CLIENT_KEY, CLIENTS, fapi_signing_keys, start_fapi
 from oauthkit import AsyncOAuth2Client, OAuth2Client
 from oauthkit.errors import (
     ConfigurationError,
@@ -204,6 +207,51 @@ def test_a_server_without_certificate_bound_tokens_is_refused_before_the_user_is
             client.authorization_request()
     assert caught.value.clause == "FAPI 2.0 §5.3.3.1 item 1"
     assert ("POST", "/request") not in plain.request_log
+
+
+def _resigned_by(key: RSAKey) -> Hook:
+    """A hostile token answer: the ID token signed again by ``key`` (published in the
+    server's JWKS under its ``kid``), its claims unchanged."""
+
+    def resign(_request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        fields = json.loads(response.body)
+        if "id_token" not in fields:
+            return response
+        claims = jws.extract_compact(fields["id_token"].encode()).payload
+        header = {"alg": "PS256", "kid": key.kid}
+        fields["id_token"] = jws.serialize_compact(header, claims, key, algorithms=["PS256"])
+        return dataclasses.replace(response, body=json.dumps(fields).encode())
+
+    return Hook(name="resign", doc="The ID token signed again by another key.", response=resign)
+
+
+def test_an_id_token_signed_with_a_short_rsa_key_is_refused(
+    start_oidc_module: Callable[..., OIDCPeer],
+) -> None:
+    """The server publishes a 1024-bit RSA key and signs the ID token with it (PS256): the
+    signature verifies, but the profile accepts RSA keys of 2048 bits or more. The same
+    answer signed by a 2048-bit key of the same JWKS is taken."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # joserfc's own warning about the short key
+        short = RSAKey.generate_key(1024, parameters={"kid": "short"}, private=True)
+    long = RSAKey.generate_key(2048, parameters={"kid": "long"}, private=True)
+    keys = fapi_signing_keys()
+    keys["keys"] += [dict(short.as_dict(private=True)), dict(long.as_dict(private=True))]
+    server = start_oidc_module(
+        tls=True, fapi2=True, clients={"fapi-dpop": CLIENTS["fapi-dpop"]}, signing_jwks=keys
+    )
+    with _client(server, hooks=[_resigned_by(short)]) as client:
+        request = client.authorization_request()
+        callback = server.approve(request.url)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with pytest.raises(ProfileViolation, match="1024-bit RSA key") as caught:
+                client.exchange_code(request, callback)
+    assert caught.value.clause == "FAPI 2.0 §5.4.1 item 2"
+    with _client(server, hooks=[_resigned_by(long)]) as client:
+        request = client.authorization_request()
+        token = client.exchange_code(request, server.approve(request.url))
+    assert token.id_claims is not None and token.id_claims["sub"] == "alice"
 
 
 # --------------------------------------------------------------------------- configurations

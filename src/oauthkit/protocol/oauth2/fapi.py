@@ -18,7 +18,8 @@ rendered text:
   only ``client_id`` and ``request_uri`` reach the authorization endpoint; PKCE with S256;
   ``iss`` required in the authorization response (RFC 9207).
 * §5.4.1 — JWTs made or accepted only with PS256, ES256 or EdDSA (Ed25519); RSA keys of at
-  least 2048 bits, elliptic-curve keys of at least 224; never ``none``.
+  least 2048 bits (the client's and the server's), elliptic-curve keys of at least 224;
+  never ``none``.
 
 ``profile="fapi2-message-signing"`` adds FAPI 2.0 Message Signing's authorization request
 and response signing: the pushed parameters travel in a signed request object (RFC 9101) and
@@ -214,6 +215,22 @@ def check_jws_alg(config: ClientConfig, alg: str | None, what: str) -> None:
         raise ProfileViolation(
             f"{what} is signed with {alg!r}; the profile accepts PS256, ES256 or EdDSA only",
             clause=clause("5.4.1", "1.2"),
+        )
+
+
+def min_rsa_bits(config: ClientConfig) -> int:
+    """The smallest RSA key accepted from the server: 2048 bits under the profile (§5.4.1
+    item 2), any size otherwise."""
+    return 0 if config.profile is None else MIN_RSA_BITS
+
+
+def check_server_key(key: Any, min_bits: int, what: str) -> None:
+    """Refuse a server's RSA key (a joserfc key) smaller than ``min_bits`` (§5.4.1 item 2)."""
+    if min_bits and key.key_type == "RSA" and key.raw_value.key_size < min_bits:
+        raise ProfileViolation(
+            f"{what} is signed with a {key.raw_value.key_size}-bit RSA key; the profile "
+            f"accepts at least {min_bits} bits",
+            clause=clause("5.4.1", 2),
         )
 
 

@@ -105,6 +105,7 @@ def response_parameters(
                 client_secret=config.auth.client_secret,
                 what="the response JWT",
                 error=JarmError,
+                min_rsa_bits=fapi.min_rsa_bits(config),
             )
             break
         except LookupError:

@@ -201,6 +201,7 @@ def validate_id_token(
     leeway: float = 60.0,
     now: float | None = None,
     previous: Mapping[str, Any] | None = None,
+    min_rsa_bits: int = 0,
 ) -> dict[str, Any]:
     """OIDC Core §3.1.3.7: check ``id_token`` and return its claims.
 
@@ -217,6 +218,7 @@ def validate_id_token(
         client_secret=client_secret,
         what="the ID token",
         error=IdTokenError,
+        min_rsa_bits=min_rsa_bits,
     )
     _check_claims(
         claims,
@@ -244,11 +246,13 @@ def verify_jws(
     client_secret: str | None,
     what: str,
     error: type[Exception],
+    min_rsa_bits: int = 0,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Verify a compact JWS (RFC 7515) signed by the provider — an ID token, a JWT-secured
     authorization response — and return its header and claims: never ``none``, only
     ``algorithms``, no ``crit``; an HMAC algorithm keyed with ``client_secret`` alone, any
-    other with the JWKS key its ``kid`` names. Raises ``error`` (naming ``what``), or
+    other with the JWKS key its ``kid`` names (an RSA key of at least ``min_rsa_bits``: the
+    FAPI 2.0 profile's 2048, §5.4.1 item 2). Raises ``error`` (naming ``what``), or
     ``LookupError`` when no key matches the ``kid`` (the caller fetches the JWKS again)."""
     from joserfc import jws
     from joserfc.errors import JoseError
@@ -289,6 +293,7 @@ def verify_jws(
             key = importers[str(jwk["kty"])](dict(jwk))
         except (JoseError, ValueError, TypeError) as exc:
             raise error(f"the provider's key is unusable: {exc}") from None
+        fapi.check_server_key(key, min_rsa_bits, what)
     try:
         jws.deserialize_compact(compact, key, algorithms=[alg])
     except (JoseError, ValueError) as exc:
@@ -385,6 +390,7 @@ def checked_id_token(
                 access_token=token.access_token,
                 now=config.clock(),
                 previous=previous,
+                min_rsa_bits=fapi.min_rsa_bits(config),
             )
         except LookupError:
             allowed = config.clock() - jwks.refetched_at >= JWKS_REFETCH_INTERVAL
