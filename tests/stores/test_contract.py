@@ -244,6 +244,30 @@ async def test_async_twins(store: TokenStore) -> None:
     assert await store.aget("k") is None
 
 
+async def test_tasks_waiting_for_a_lock_do_not_starve_its_holder(store: TokenStore) -> None:
+    """More tasks wait for one key than anyio lends worker threads (40): waiting must not
+    hold a thread, or the holder finds none to read and write with, and everyone waits
+    until the timeout (an async web app's 50 calls on a due token)."""
+    import anyio
+
+    await store.aput("k", _token(0))
+    taken: list[int] = []
+
+    async def renew() -> None:
+        async with store.alock("k", timeout=60) as txn:
+            entry = await txn.load()
+            assert entry is not None
+            await txn.save(_token(len(taken) + 1), entry.version)
+            taken.append(1)
+
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as tasks:
+            for _ in range(50):
+                tasks.start_soon(renew)
+    assert len(taken) == 50
+    assert await store.aget("k") == _token(50)
+
+
 def test_repr_shows_no_secret(store: TokenStore) -> None:
     store.put("k", _token())
     assert "access-1" not in repr(store)

@@ -309,11 +309,25 @@ class BlockingStore(Reads):
         self, key: str, *, timeout: float = DEFAULT_LOCK_TIMEOUT
     ) -> AsyncIterator[_ThreadedTransaction]:
         """:meth:`lock`, taken and released from worker threads (released even when the
-        task is cancelled)."""
+        task is cancelled). Waiting holds no thread: each try is one ``lock(key, timeout=0)``
+        in a worker thread, and the pauses between tries are the event loop's. (A waiter
+        blocking in a thread would keep it from the holder, which needs one to read and
+        write: anyio lends 40, and an async web app's 50 calls on one due token would wait
+        out the timeout.)"""
         import anyio
 
-        manager = self.lock(key, timeout=timeout)
-        transaction = await _in_thread(manager.__enter__)
+        taken: list[tuple[AbstractContextManager[Transaction], Transaction]] = []
+
+        async def take() -> bool:
+            manager = self.lock(key, timeout=0)  # one try
+            try:
+                taken.append((manager, await _in_thread(manager.__enter__)))
+            except LockTimeout:
+                return False
+            return True
+
+        await await_for(take, key, timeout)
+        manager, transaction = taken[0]
         try:
             yield _ThreadedTransaction(transaction)
         except BaseException as exc:
