@@ -403,6 +403,9 @@ class _Server(ThreadingHTTPServer):
     """Answers each connection in a daemon thread and keeps track of the open ones."""
 
     daemon_threads = True
+    # 50 clients connect at once: the stdlib's listen backlog of 5 drops handshakes under
+    # load, and a dropped one waits for the kernel's retransmits (seconds, then a timeout).
+    request_queue_size = 128
     owner: CountingServer
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -128,6 +128,7 @@ class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
     """``WSGIServer`` answering each connection in its own daemon thread."""
 
     daemon_threads = True
+    request_queue_size = 128  # not the stdlib's 5: bursts of connections are not dropped
 
     def server_bind(self) -> None:
         """Bind without the reverse DNS lookup ``HTTPServer.server_bind`` does."""

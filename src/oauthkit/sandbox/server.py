@@ -220,6 +220,9 @@ class _Handler(WSGIRequestHandler):
 class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
+    #: The listen backlog: the stdlib's 5 drops handshakes when an app's workers connect in
+    #: a burst, and a dropped one waits for the kernel's retransmits (seconds).
+    request_queue_size = 128
 
     def server_bind(self) -> None:
         """Bind without the reverse DNS lookup ``HTTPServer.server_bind`` does."""
