@@ -26,18 +26,29 @@ import httpx2
 from .errors import InvalidResponse, TransportError
 from .protocol.http import MAX_BODY, HttpRequest, HttpResponse, Step, Wait
 
-__all__ = ["arun", "run", "transport_error"]
+__all__ = ["ABeforeSend", "BeforeSend", "arun", "run", "transport_error"]
 
 #: Each exchange at DEBUG: method, URL without its query (which may carry codes), status and
 #: duration; never a header or a body.
 log = logging.getLogger("oauthkit.http")
 
 T = TypeVar("T")
+#: What runs before a request leaves (see :func:`run`), and its ``await`` twin.
+BeforeSend = Callable[[HttpRequest], None]
+ABeforeSend = Callable[[HttpRequest], Awaitable[None]]
 
 
-def run(step: Step[T], http: httpx2.Client, *, wait: Callable[[float], None] = time.sleep) -> T:
+def run(
+    step: Step[T],
+    http: httpx2.Client,
+    *,
+    wait: Callable[[float], None] = time.sleep,
+    before_send: BeforeSend | None = None,
+) -> T:
     """Drive ``step`` to its result with the synchronous ``http`` client; ``wait`` does the
-    pauses a step asks for (a command line passes one that shows a countdown)."""
+    pauses a step asks for (a command line passes one that shows a countdown);
+    ``before_send`` runs before each request leaves (a renewal extends its lease there) and
+    may raise to stop the step before it sends anything more."""
     try:
         request = next(step)
         while True:
@@ -45,6 +56,8 @@ def run(step: Step[T], http: httpx2.Client, *, wait: Callable[[float], None] = t
                 wait(request.seconds)
                 request = step.send(None)
             else:
+                if before_send is not None:
+                    before_send(request)
                 request = step.send(_send(http, request))
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]
@@ -55,9 +68,10 @@ async def arun(
     http: httpx2.AsyncClient,
     *,
     wait: Callable[[float], Awaitable[None]] = anyio.sleep,
+    before_send: ABeforeSend | None = None,
 ) -> T:
     """Drive ``step`` to its result with the asynchronous ``http`` client; ``wait`` awaits
-    the pauses a step asks for."""
+    the pauses a step asks for, ``before_send`` runs before each request (see :func:`run`)."""
     try:
         request = next(step)
         while True:
@@ -65,6 +79,8 @@ async def arun(
                 await wait(request.seconds)
                 request = step.send(None)
             else:
+                if before_send is not None:
+                    await before_send(request)
                 request = step.send(await _asend(http, request))
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]

@@ -28,14 +28,19 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import anyio
+
 from .auth.oauth2 import OAuth2Auth, TokenHolder, TokenRenewer, insecure_allowed
+from .drivers import ABeforeSend, BeforeSend
 from .errors import (
     ConfigurationError,
     InvalidGrant,
     ReauthenticationRequired,
+    StoreConflict,
     StoreError,
     TransportError,
 )
+from .protocol.http import HttpRequest
 from .protocol.oauth2.token import Token
 from .stores.base import DEFAULT_LOCK_TIMEOUT, AsyncTransaction, Entry, TokenStore, Transaction
 
@@ -59,10 +64,26 @@ def refused(token: Token) -> Token:
     return token.replace(refresh_token=None, extra={**token.extra, REFUSED: when})
 
 
+def _same_token(value: object, token: Token) -> bool:
+    return isinstance(value, Token) and value.access_token == token.access_token
+
+
 def refused_at(token: Token) -> str | None:
     """When the provider refused ``token``'s refresh token, or ``None``."""
     value = token.extra.get(REFUSED)
     return value if isinstance(value, str) else None
+
+
+#: How long a renewal's lease must last from the moment it sends a request: the request's
+#: whole exchange (:data:`oauthkit.drivers.READ_DEADLINE`) and a margin for the write that
+#: follows its answer. It is extended to this before every request of a renewal (RFC 9700
+#: §4.14.2: a refresh token sent twice may revoke the grant), so no other holder can take the
+#: key over while an answer may still come.
+LEASE_MARGIN = 30.0
+#: How long a renewal keeps trying to store a token the provider issued when the store fails
+#: (a database restarting, "database is locked"): the refresh token may have been rotated,
+#: and the new one exists nowhere else.
+SAVE_RETRY_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +93,8 @@ class _Load:
 
 @dataclass(frozen=True, slots=True)
 class _Renew:
-    """Refresh (or fetch again) this token over HTTP."""
+    """Refresh (or fetch again) this token over HTTP, extending the lease before each
+    request."""
 
     token: Token
 
@@ -92,7 +114,26 @@ class _Save:
     version: int
 
 
-_Op = _Load | _Renew | _Save
+@dataclass(frozen=True, slots=True)
+class _Pause:
+    """Wait before trying a failed write again."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Extend:
+    """Keep the lease for another exchange."""
+
+
+_Op = _Load | _Renew | _Save | _Pause | _Extend
+
+
+def _lease_needed() -> float:
+    """Seconds a lease must cover from now: one whole exchange and the write after it."""
+    from . import drivers
+
+    return drivers.READ_DEADLINE + LEASE_MARGIN
 
 
 class Session:
@@ -124,6 +165,8 @@ class Session:
         self.lock_timeout = lock_timeout
         self._holder: TokenHolder | None = None
         self._start_lock = threading.Lock()
+        #: A renewed token the store would not take, and the version it was to replace.
+        self._unsaved: tuple[Token, int] | None = None
 
     @classmethod
     def from_config(
@@ -240,6 +283,14 @@ class Session:
         stored = entry.value
         if not isinstance(stored, Token):
             raise StoreError(f"{self.key!r} holds OAuth 1.0a credentials, not an OAuth 2 token")
+        unsaved = self._unsaved
+        if unsaved is not None and unsaved[1] == entry.version:
+            # An earlier renewal's answer that the store would not take: it holds the newest
+            # refresh token, so it is written now instead of sending the stored one.
+            yield from self._store_renewed(unsaved[0], entry.version)
+            self._unsaved = None
+            return unsaved[0]
+        self._unsaved = None
         self._check_not_refused(stored)
         if stored.access_token != stale.access_token and not stored.is_due(self.leeway):
             log.info("%r was renewed by another process: nothing sent", self.key)
@@ -269,24 +320,69 @@ class Session:
                 "the answer to the refresh was lost after it was sent; the server may have "
                 "rotated the refresh token, so sign in again"
             ) from exc
-        yield _Save(new, entry.version)
+        try:
+            yield from self._store_renewed(new, entry.version)
+        except StoreError as exc:
+            if isinstance(exc, StoreConflict):
+                raise
+            # Kept for the next renewal of this process, which writes it before anything
+            # else (DESIGN rule 12: a token the provider issued is never dropped).
+            self._unsaved = (new, entry.version)
+            raise StoreError(
+                f"the renewed token of {self.key!r} could not be stored for "
+                f"{SAVE_RETRY_SECONDS:.0f} s ({exc}); this process keeps it and writes it "
+                "at its next renewal"
+            ) from None
         log.info("%r renewed and stored", self.key)
         return new
 
-    def _renew(self, stale: Token) -> Token:
+    def _store_renewed(self, new: Token, version: int) -> Generator[_Op, Any, None]:
+        """Write a token the provider issued, compare-and-set over ``version``; a store
+        that fails is tried again (the lease kept meanwhile) for :data:`SAVE_RETRY_SECONDS`.
+        A write whose answer was lost may have landed: a conflict is then checked against
+        what the store holds."""
+        pause, deadline = 0.05, time.monotonic() + SAVE_RETRY_SECONDS
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                yield _Save(new, version)
+                return
+            except StoreConflict:
+                if tries == 1:
+                    raise
+                found: Entry | None = yield _Load()
+                if isinstance(found, Entry) and _same_token(found.value, new):
+                    return  # the earlier try landed; only its answer was lost
+                raise
+            except StoreError as exc:
+                if time.monotonic() + pause > deadline:
+                    raise
+                log.warning(
+                    "storing the renewed token of %r failed (%s); trying again in %.2f s",
+                    self.key,
+                    exc,
+                    pause,
+                )
+                yield _Pause(pause)
+                pause = min(pause * 2, 2.0)
+                with contextlib.suppress(StoreError):  # the write says whether it is lost
+                    yield _Extend()
+
+    def _renew(self, stale: Token, *, before_send: BeforeSend | None = None) -> Token:
         """Renew under the store's lock (threads of this process are already in line)."""
         started = time.monotonic()
         with self.store.lock(self.key, timeout=self.lock_timeout) as transaction:
             self._locked(started)
-            outcome = self._drive(self._renewal(stale), transaction)
+            outcome = self._drive(self._renewal(stale), transaction, before_send)
         return self._checked(outcome)
 
-    async def _arenew(self, stale: Token) -> Token:
+    async def _arenew(self, stale: Token, *, before_send: ABeforeSend | None = None) -> Token:
         """The ``await`` twin of :meth:`_renew`."""
         started = time.monotonic()
         async with self.store.alock(self.key, timeout=self.lock_timeout) as transaction:
             self._locked(started)
-            outcome = await self._adrive(self._renewal(stale), transaction)
+            outcome = await self._adrive(self._renewal(stale), transaction, before_send)
         return self._checked(outcome)
 
     def _locked(self, started: float) -> None:
@@ -305,8 +401,16 @@ class Session:
         return outcome
 
     def _drive(
-        self, steps: Generator[_Op, Any, Token | _Refused], transaction: Transaction
+        self,
+        steps: Generator[_Op, Any, Token | _Refused],
+        transaction: Transaction,
+        before_send: BeforeSend | None,
     ) -> Token | _Refused:
+        def extend(request: HttpRequest) -> None:
+            transaction.extend(_lease_needed())  # never send on a lease that may run out
+            if before_send is not None:
+                before_send(request)
+
         answer: Any = None
         failure: BaseException | None = None
         while True:
@@ -319,15 +423,27 @@ class Session:
                 if isinstance(op, _Load):
                     answer = transaction.load()
                 elif isinstance(op, _Renew):
-                    answer = self.client._renew(op.token)
-                else:
+                    answer = self.client._renew(op.token, before_send=extend)
+                elif isinstance(op, _Save):
                     answer = transaction.save(op.token, op.version)
+                elif isinstance(op, _Pause):
+                    time.sleep(op.seconds)
+                else:
+                    transaction.extend(_lease_needed())
             except (InvalidGrant, TransportError, StoreError) as exc:
                 failure = exc
 
     async def _adrive(
-        self, steps: Generator[_Op, Any, Token | _Refused], transaction: AsyncTransaction
+        self,
+        steps: Generator[_Op, Any, Token | _Refused],
+        transaction: AsyncTransaction,
+        before_send: ABeforeSend | None,
     ) -> Token | _Refused:
+        async def extend(request: HttpRequest) -> None:
+            await transaction.extend(_lease_needed())
+            if before_send is not None:
+                await before_send(request)
+
         answer: Any = None
         failure: BaseException | None = None
         while True:
@@ -340,9 +456,13 @@ class Session:
                 if isinstance(op, _Load):
                     answer = await transaction.load()
                 elif isinstance(op, _Renew):
-                    answer = await self.client._arenew(op.token)
-                else:
+                    answer = await self.client._arenew(op.token, before_send=extend)
+                elif isinstance(op, _Save):
                     answer = await transaction.save(op.token, op.version)
+                elif isinstance(op, _Pause):
+                    await anyio.sleep(op.seconds)
+                else:
+                    await transaction.extend(_lease_needed())
             except (InvalidGrant, TransportError, StoreError) as exc:
                 failure = exc
 

@@ -78,6 +78,16 @@ class PostgresPeer:
             command = ("su", self.as_user, "-s", "/bin/sh", "-c", line)
         return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
 
+    def restart(self) -> None:
+        """``pg_ctl restart -m fast``: every connection is cut, the data kept; back within
+        about a second."""
+        done = self._run(
+            str(self.bindir / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "fast",
+            "-l", str(self.folder / "log"), "-w", "restart",
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"pg_ctl restart failed: {done.stdout}{done.stderr}")
+
     def stop(self) -> None:
         if (self.folder / "data" / "postmaster.pid").exists():
             self._run(

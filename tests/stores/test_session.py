@@ -24,7 +24,7 @@ import pytest
 from oauthkit import AsyncOAuth2Client, OAuth2Client, Session, Token
 from oauthkit.errors import ReauthenticationRequired, StoreConflict, StoreError, TransportError
 from oauthkit.stores import MemoryStore, RedisStore, SQLiteStore
-from oauthkit.stores.base import Entry, Stored
+from oauthkit.stores.base import Stored
 from peers.counting_server import CLIENT_ID, CLIENT_SECRET, CountingServer
 from peers.oidc_provider import BASIC_SECRET, REDIRECT_URI, OIDCPeer
 
@@ -180,43 +180,6 @@ def test_an_unreachable_server_keeps_the_stored_token(counting_server: CountingS
         Session(client, store, KEY).token()
     assert info.value.sent is False
     assert store.get(KEY) == seeded
-
-
-def test_a_failed_write_surfaces_and_the_new_token_is_not_used(
-    counting_server: CountingServer,
-) -> None:
-    class Failing(MemoryStore):
-        def lock(self, key: str, **kwargs: Any) -> Any:
-            inner = super().lock(key, **kwargs)
-
-            class Wrapped:
-                def __enter__(self) -> Any:
-                    txn = inner.__enter__()
-
-                    class Txn:
-                        def load(self) -> Entry | None:
-                            return txn.load()
-
-                        def save(self, value: Stored, version: int | None) -> int:
-                            raise StoreError("disk full")
-
-                    return Txn()
-
-                def __exit__(self, *exc: Any) -> Any:
-                    return inner.__exit__(*exc)
-
-            return Wrapped()
-
-    store = Failing()
-    seeded = _seed_due(counting_server, store)
-    with _client(counting_server) as client:
-        session = Session(client, store, KEY)
-        with pytest.raises(StoreError, match="disk full"):
-            session.token()
-        assert session._sync_holder().current.token == seeded  # the new one was not adopted
-        # the stored refresh token was rotated out at the server: the next try says so
-        with pytest.raises(ReauthenticationRequired):
-            session.token()
 
 
 def test_client_credentials_tokens_are_fetched_again_once(counting_server: CountingServer) -> None:

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import anyio
 import httpx2
 
+from ..drivers import ABeforeSend, BeforeSend
 from ..errors import InsecureTransportError, InvalidGrant, ReauthenticationRequired
 from ..protocol.oauth2.bearer import authorization_header, challenge_error
 from ..protocol.oauth2.dpop import make_proof, wants_nonce
@@ -35,9 +36,9 @@ class TokenRenewer(Protocol):
 
     def _can_renew(self, token: Token) -> bool: ...
 
-    def _renew(self, token: Token) -> Token: ...
+    def _renew(self, token: Token, *, before_send: BeforeSend | None = None) -> Token: ...
 
-    async def _arenew(self, token: Token) -> Token: ...
+    async def _arenew(self, token: Token, *, before_send: ABeforeSend | None = None) -> Token: ...
 
 
 class Current(NamedTuple):

@@ -3,19 +3,21 @@ steps in :mod:`oauthkit.protocol.oauth2`."""
 
 from __future__ import annotations
 
+import functools
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
 
 import anyio
+import anyio.from_thread
 import anyio.to_thread
 import httpx2
 
 from ..auth.oauth2 import OAuth2Auth
-from ..drivers import arun, run
+from ..drivers import ABeforeSend, BeforeSend, arun, run
 from ..errors import ConfigurationError
-from ..protocol.http import Step
+from ..protocol.http import HttpRequest, Step
 from ..protocol.oauth2 import ciba, fapi, grants, jarm, oidc, token_management
 from ..protocol.oauth2 import device as device_grant
 from ..protocol.oauth2.authorization import (
@@ -30,7 +32,8 @@ from ..protocol.oauth2.device import DeviceAuthorization
 from ..protocol.oauth2.hooks import Hook
 from ..protocol.oauth2.metadata import ServerMetadata
 from ..protocol.oauth2.token import Token
-from ._lifecycle import HTTP_TIMEOUT, AsyncLifecycle, SyncLifecycle
+from ._lifecycle import AsyncLifecycle, SyncLifecycle, new_http
+from ._presets import MadeFromPreset
 
 __all__ = ["AsyncOAuth2Client", "OAuth2Client"]
 
@@ -51,7 +54,7 @@ def _tls_context(cert: tuple[str, str] | str | None) -> ssl.SSLContext | bool:
     return context
 
 
-class _OAuth2Base(Generic[H]):
+class _OAuth2Base(MadeFromPreset, Generic[H]):
     """Configuration and the pure parts, shared by both clients; each method builds a step."""
 
     _http_class: ClassVar[type[Any]]
@@ -147,11 +150,7 @@ class _OAuth2Base(Generic[H]):
         self._cache = MetadataCache()
         self._verify = _tls_context(tls_client_cert)
         self._owns_http = http is None
-        self.http: H = (
-            http
-            if http is not None
-            else self._http_class(verify=self._verify, timeout=HTTP_TIMEOUT)
-        )
+        self.http: H = http if http is not None else new_http(self._http_class, verify=self._verify)
 
     @property
     def client_id(self) -> str:
@@ -172,7 +171,9 @@ class _OAuth2Base(Generic[H]):
         from ._presets import preset_arguments
 
         arguments = preset_arguments(cls, name, client_secret, options)
-        return cls(client_id, client_secret, **arguments)
+        client = cls(client_id, client_secret, **arguments)
+        client._remember(name, options)
+        return client
 
     def _sync_http(self) -> httpx2.Client:
         """The synchronous HTTP client the user configured. An async client has none: a
@@ -187,24 +188,37 @@ class _OAuth2Base(Generic[H]):
             "await the async twin (an httpx2.AsyncClient, Session.atoken())"
         )
 
-    def _run_sync(self, step: Step[T]) -> T:
+    def _run_sync(self, step: Step[T], before_send: BeforeSend | None = None) -> T:
         """Run a step synchronously (the async client through a sync twin of its HTTP
         client)."""
-        return run(step, self._sync_http())
+        return run(step, self._sync_http(), before_send=before_send)
 
-    async def _run_async(self, step: Step[T]) -> T:
+    async def _run_async(self, step: Step[T], before_send: ABeforeSend | None = None) -> T:
         """Run a step from async code; the sync client runs it in a worker thread."""
         if isinstance(self.http, httpx2.AsyncClient):
-            return await arun(step, self.http)
-        return await anyio.to_thread.run_sync(run, step, self.http)
+            return await arun(step, self.http, before_send=before_send)
+        hook: BeforeSend | None = None
+        if before_send is not None:
+            awaited = before_send
 
-    def _renew(self, token: Token) -> Token:
-        """Renew ``token`` (refresh, or client credentials again) from sync code."""
-        return self._run_sync(self._renew_step(token))
+            async def call(request: HttpRequest) -> None:
+                await awaited(request)
 
-    async def _arenew(self, token: Token) -> Token:
+            def hook(request: HttpRequest) -> None:
+                anyio.from_thread.run(call, request)
+
+        return await anyio.to_thread.run_sync(
+            functools.partial(run, step, self.http, before_send=hook)
+        )
+
+    def _renew(self, token: Token, *, before_send: BeforeSend | None = None) -> Token:
+        """Renew ``token`` (refresh, or client credentials again) from sync code;
+        ``before_send`` runs before each request (a session extends its store lease)."""
+        return self._run_sync(self._renew_step(token), before_send)
+
+    async def _arenew(self, token: Token, *, before_send: ABeforeSend | None = None) -> Token:
         """Renew ``token`` from async code."""
-        return await self._run_async(self._renew_step(token))
+        return await self._run_async(self._renew_step(token), before_send)
 
     def validate_callback(
         self, request: AuthorizationRequest, callback: Callback

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,6 +29,8 @@ __all__ = [
     "decode",
     "encode",
 ]
+
+log = logging.getLogger("oauthkit.stores")
 
 #: What a store keeps: an OAuth 2 token, OAuth 1.0a token credentials, or a client's dynamic
 #: registration (RFC 7591), which every process of a program shares like a token.
@@ -58,6 +61,13 @@ class Transaction(Protocol):
         version, else raise :class:`~oauthkit.errors.StoreConflict`."""
         ...
 
+    def extend(self, seconds: float) -> None:
+        """Make this holder's lease last at least ``seconds`` from now (a renewal calls it
+        before each request it sends, so the lease outlives every exchange); a lease that is
+        no longer this holder's is a :class:`~oauthkit.errors.StoreConflict`. A lock that
+        cannot run out (a thread lock, a file lock) has nothing to do."""
+        ...
+
 
 class AsyncTransaction(Protocol):
     """The ``await`` twin of :class:`Transaction`."""
@@ -68,6 +78,10 @@ class AsyncTransaction(Protocol):
 
     async def save(self, value: Stored, version: int | None) -> int:
         """Compare-and-set, as :meth:`Transaction.save`."""
+        ...
+
+    async def extend(self, seconds: float) -> None:
+        """The lease kept for ``seconds`` more, as :meth:`Transaction.extend`."""
         ...
 
 
@@ -181,6 +195,40 @@ async def await_for(take: Callable[[], Awaitable[bool]], key: str, timeout: floa
         pause = min(pause * 2, 0.1)
 
 
+#: Pauses between the tries of a lease's release (seconds).
+RELEASE_PAUSES = (0.05, 0.25, 1.0)
+
+
+def released(release: Callable[[], object], key: str) -> None:
+    """Release a lease, trying again while the store fails (a database restarting): a lease
+    left behind blocks its key until it runs out. One that still cannot be released is
+    logged and left to run out; the renewal it guarded is done either way."""
+    for pause in (*RELEASE_PAUSES, None):
+        try:
+            release()
+            return
+        except StoreError as exc:
+            if pause is None:
+                log.warning("the lease on %r could not be released (%s): it runs out", key, exc)
+                return
+            time.sleep(pause)
+
+
+async def areleased(release: Callable[[], Awaitable[object]], key: str) -> None:
+    """The ``await`` twin of :func:`released`."""
+    import anyio
+
+    for pause in (*RELEASE_PAUSES, None):
+        try:
+            await release()
+            return
+        except StoreError as exc:
+            if pause is None:
+                log.warning("the lease on %r could not be released (%s): it runs out", key, exc)
+                return
+            await anyio.sleep(pause)
+
+
 async def _in_thread(function: Any, *args: Any) -> Any:
     # anyio is imported here, not at the top: reading a store must stay fast for the CLI.
     import anyio.to_thread
@@ -199,6 +247,9 @@ class _ThreadedTransaction:
 
     async def save(self, value: Stored, version: int | None) -> int:
         return await _in_thread(self._inner.save, value, version)  # type: ignore[no-any-return]
+
+    async def extend(self, seconds: float) -> None:
+        await _in_thread(self._inner.extend, seconds)
 
 
 def of_kind(value: Stored | None, kind: type[S] | None, key: str) -> Any:

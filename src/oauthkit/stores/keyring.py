@@ -83,6 +83,9 @@ class _KeyringTransaction:
         self._store._write(self._key, value, new)
         return new
 
+    def extend(self, seconds: float) -> None:
+        """A file lock lasts as long as its holder: nothing to do."""
+
 
 class KeyringStore(BlockingStore):
     """Tokens in the OS keychain through the ``keyring`` package, under ``service``.

@@ -40,6 +40,9 @@ class _MemoryTransaction:
             self._store._entries[self._key] = Entry(kept(value), new)
             return new
 
+    def extend(self, seconds: float) -> None:
+        """A thread lock never runs out: nothing to do."""
+
 
 class MemoryStore(BlockingStore):
     """Tokens kept in a dict of this process; gone when it exits. Thread- and task-safe.

@@ -21,9 +21,11 @@ from .base import (
     Entry,
     Reads,
     Stored,
+    areleased,
     await_for,
     decode,
     encode,
+    released,
     wait_for,
 )
 
@@ -45,6 +47,13 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+_EXTEND = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 1
+"""
 _PUT = """
 local new = redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('HSET', KEYS[1], 'value', ARGV[1])
@@ -61,6 +70,11 @@ def _redis() -> Any:
             "RedisStore needs the redis package: pip install 'oauthkit[redis]'"
         ) from None
     return redis
+
+
+def _extended(result: int, key: str) -> None:
+    if result != 1:
+        raise StoreConflict(f"the lock for {key!r} ran out: another holder may be renewing it")
 
 
 def _saved(result: int, key: str) -> int:
@@ -92,6 +106,14 @@ class _RedisTransaction:
             )
         return _saved(result, self._key)
 
+    def extend(self, seconds: float) -> None:
+        store = self._store
+        with store._errors():
+            result = store._client().eval(
+                _EXTEND, 1, store._lock_key(self._key), self._owner, store._ttl_ms(seconds)
+            )
+        _extended(result, self._key)
+
 
 class _AsyncRedisTransaction:
     def __init__(self, store: RedisStore, key: str, owner: str) -> None:
@@ -113,6 +135,14 @@ class _AsyncRedisTransaction:
                 encode(value),
             )
         return _saved(result, self._key)
+
+    async def extend(self, seconds: float) -> None:
+        store = self._store
+        with store._errors():
+            result = await store._aclient().eval(
+                _EXTEND, 1, store._lock_key(self._key), self._owner, store._ttl_ms(seconds)
+            )
+        _extended(result, self._key)
 
 
 class RedisStore(Reads):
@@ -221,8 +251,12 @@ class RedisStore(Reads):
         try:
             yield _RedisTransaction(self, key, owner)
         finally:
-            with self._errors():
-                client.eval(_RELEASE, 1, lock_key, owner)
+
+            def release() -> None:
+                with self._errors():
+                    client.eval(_RELEASE, 1, lock_key, owner)
+
+            released(release, key)
 
     # -- async --------------------------------------------------------------------------
 
@@ -278,8 +312,13 @@ class RedisStore(Reads):
         try:
             yield _AsyncRedisTransaction(self, key, owner)
         finally:
-            with anyio.CancelScope(shield=True), self._errors():
-                await client.eval(_RELEASE, 1, lock_key, owner)
+
+            async def release() -> None:
+                with self._errors():
+                    await client.eval(_RELEASE, 1, lock_key, owner)
+
+            with anyio.CancelScope(shield=True):
+                await areleased(release, key)
 
     def close(self) -> None:
         """Close the synchronous connection pool."""

@@ -60,9 +60,11 @@ from .base import (
     Reads,
     Stored,
     _in_thread,
+    areleased,
     await_for,
     decode,
     encode,
+    released,
     wait_for,
 )
 
@@ -401,6 +403,20 @@ class SQLAlchemyStore(Reads):
             raise StoreConflict(f"{key!r} changed since it was read")
         return version + 1
 
+    def _extend_plan(self, key: str, owner: str, seconds: float) -> Plan[None]:
+        columns = self.table.c
+        now = time.time()
+        until = now + seconds
+        extended: _Rows = yield (
+            sa.update(self.table)
+            .where(self._where(LEASE, key), columns.data == owner, columns.expires_at > now)
+            .values(
+                expires_at=sa.case((columns.expires_at > until, columns.expires_at), else_=until)
+            )
+        )
+        if extended.rowcount != 1:
+            raise StoreConflict(f"the lease on {key!r} ran out: another holder may be renewing it")
+
     def _put_pending_plan(self, handle: str, record: str, ttl: float) -> Plan[None]:
         now = time.time()
         columns = self.table.c
@@ -478,7 +494,7 @@ class SQLAlchemyStore(Reads):
         try:
             yield _Transaction(self, key, owner)
         finally:
-            self._run(self._release_plan(key, owner))
+            released(lambda: self._run(self._release_plan(key, owner)), key)
 
     @asynccontextmanager
     async def alock(
@@ -493,7 +509,7 @@ class SQLAlchemyStore(Reads):
             yield _AsyncTransaction(self, key, owner)
         finally:
             with anyio.CancelScope(shield=True):
-                await self._arun(self._release_plan(key, owner))
+                await areleased(lambda: self._arun(self._release_plan(key, owner)), key)
 
     def __repr__(self) -> str:
         engine = self._engine or self._aengine
@@ -512,6 +528,9 @@ class _Transaction:
         plan = self._store._save_plan(self._key, self._owner, encode(value), version)
         return self._store._run(plan)
 
+    def extend(self, seconds: float) -> None:
+        self._store._run(self._store._extend_plan(self._key, self._owner, seconds))
+
 
 class _AsyncTransaction:
     def __init__(self, store: SQLAlchemyStore, key: str, owner: str) -> None:
@@ -523,3 +542,6 @@ class _AsyncTransaction:
     async def save(self, value: Stored, version: int | None) -> int:
         plan = self._store._save_plan(self._key, self._owner, encode(value), version)
         return await self._store._arun(plan)
+
+    async def extend(self, seconds: float) -> None:
+        await self._store._arun(self._store._extend_plan(self._key, self._owner, seconds))

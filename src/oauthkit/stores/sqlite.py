@@ -201,6 +201,20 @@ class _SQLiteTransaction:
                 self._connection.execute("ROLLBACK")
             raise
 
+    def extend(self, seconds: float) -> None:
+        try:
+            cursor = self._connection.execute(
+                "UPDATE leases SET expires_at = max(expires_at, ?) "
+                "WHERE key = ? AND owner = ? AND expires_at > ?",
+                (time.time() + seconds, self._key, self._owner, time.time()),
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"the token store failed to extend a lease: {exc}") from None
+        if cursor.rowcount != 1:
+            raise StoreConflict(
+                f"the lease on {self._key!r} ran out: another holder may be renewing it"
+            )
+
     def _compare_and_set(self, text: str, version: int | None) -> int:
         try:
             if version is None:
@@ -226,14 +240,20 @@ class SQLiteStore(BlockingStore):
     """Tokens in one SQLite file, shared safely by threads and processes of one machine.
 
     ``path`` defaults to :func:`default_path`. ``timeout`` is SQLite's busy timeout (how long
-    a write waits for another process's lock).
+    a write waits for another process's lock). ``lease_seconds`` is how long a renewal's
+    lease lasts unless its holder extends it (a holder that hangs loses its key after it).
     """
 
     def __init__(
-        self, path: str | os.PathLike[str] | None = None, *, timeout: float = 10.0
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        timeout: float = 10.0,
+        lease_seconds: float | None = None,
     ) -> None:
         self.path = Path(path) if path is not None else default_path()
         self.timeout = timeout
+        self.lease_seconds = lease_seconds
         self._ready = False
         self._ready_lock = threading.Lock()
         self._local = threading.local()
@@ -461,7 +481,7 @@ class SQLiteStore(BlockingStore):
                 return False
             connection.execute(
                 "INSERT OR REPLACE INTO leases (key, owner, pid, expires_at) VALUES (?, ?, ?, ?)",
-                (key, owner, os.getpid(), now + LEASE_SECONDS),
+                (key, owner, os.getpid(), now + (self.lease_seconds or LEASE_SECONDS)),
             )
             connection.execute("COMMIT")
             return True

@@ -23,7 +23,8 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 
 from ...errors import LockTimeout, StoreConflict, StoreError
 from ...stores.base import (
@@ -33,6 +34,7 @@ from ...stores.base import (
     Stored,
     decode,
     encode,
+    released,
     wait_for,
 )
 from .models import StoredEntry
@@ -167,7 +169,12 @@ class DjangoStore(BlockingStore):
         try:
             yield _DjangoTransaction(self, key, owner)
         finally:
-            self._do(lambda: self._rows().filter(kind=LEASE, key=key, data=owner).delete())
+            released(
+                lambda: self._do(
+                    lambda: self._rows().filter(kind=LEASE, key=key, data=owner).delete()
+                ),
+                key,
+            )
 
     def __repr__(self) -> str:
         return f"DjangoStore(using={self.using!r})"
@@ -176,6 +183,17 @@ class DjangoStore(BlockingStore):
 class _DjangoTransaction:
     def __init__(self, store: DjangoStore, key: str, owner: str) -> None:
         self._store, self._key, self._owner = store, key, owner
+
+    def extend(self, seconds: float) -> None:
+        store, key = self._store, self._key
+
+        def work() -> int:
+            now = time.time()
+            rows = store._rows().filter(kind=LEASE, key=key, data=self._owner, expires_at__gt=now)
+            return int(rows.update(expires_at=Greatest(F("expires_at"), Value(now + seconds))))
+
+        if store._do(work) != 1:
+            raise StoreConflict(f"the lease on {key!r} ran out: another holder may be renewing it")
 
     def load(self) -> Entry | None:
         return self._store._do(lambda: self._store._load(self._key))
