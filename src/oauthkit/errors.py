@@ -12,6 +12,8 @@
     │   ├── CallbackNotConfirmed                 OAuth 1.0a: oauth_callback_confirmed missing
     │   ├── IdTokenError                         an ID token failed a check (OIDC Core §3.1.3.7;
     │   │                                        oauthkit.protocol.oauth2.oidc)
+    │   ├── IdentityError                        who signed in cannot be told: the answer has
+    │   │                                        no immutable account id (OIDC Core §5.7)
     │   ├── InvalidResourceMetadata              protected resource metadata refused (RFC 9728:
     │   │                                        another resource, plain http, another host)
     │   ├── InvalidRegistration                  a registration answer without a client_id
@@ -102,6 +104,7 @@ __all__ = [
     "ExpiredToken",
     "FlowExpired",
     "FlowNotFound",
+    "IdentityError",
     "InsecureTransportError",
     "InvalidBindingMessage",
     "InvalidClient",
@@ -246,6 +249,12 @@ class InvalidResourceMetadata(InvalidResponse):
     """Protected resource metadata (RFC 9728) that may not be used: a ``resource`` other than
     the URL asked for (§3.3), an authorization server that is not https (loopback excepted),
     metadata on another host than the resource, or a malformed document."""
+
+
+class IdentityError(InvalidResponse):
+    """Who signed in cannot be told: the provider's answer (ID token claims, userinfo, its
+    who-am-I request) lacks its immutable account id, or the id is unusable (OIDC Core §5.7).
+    A display name, a login or an e-mail address never stands in for it."""
 
 
 class InvalidRegistration(InvalidResponse):

@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 import anyio
 import httpx2
 
-from .clients._lifecycle import HTTP_TIMEOUT
+from .clients._lifecycle import new_http
 from .clients.oauth2 import OAuth2Client
 from .drivers import run
 from .errors import (
@@ -221,11 +221,7 @@ class ResourceAuth(httpx2.Auth):
         self.software_statement = software_statement
         self.confidential = confidential
         self.allow_insecure_http = allow_insecure_http
-        self.http = (
-            http
-            if http is not None
-            else httpx2.Client(follow_redirects=False, timeout=HTTP_TIMEOUT)
-        )
+        self.http = http if http is not None else new_http(httpx2.Client, follow_redirects=False)
         self.key = f"resource:{client_name}:{resource}"
         self._guard = threading.Lock()
         self._session: Session | None = None

@@ -24,6 +24,7 @@ from oauthkit.clients.oauth1 import OAuth1Client
 from oauthkit.clients.oauth2 import AsyncOAuth2Client, OAuth2Client
 from oauthkit.errors import (
     ConfigurationError,
+    IdentityError,
     InvalidClient,
     InvalidGrant,
     InvalidRequest,
@@ -287,13 +288,16 @@ def test_whoami_requests() -> None:
     assert get("github").whoami_url() == "https://api.github.com/user"
     assert get("gitlab").whoami_url(base="https://g.example") == "https://g.example/api/v4/user"
     assert get("salesforce").whoami_url() == "https://login.salesforce.com/services/oauth2/userinfo"
-    assert get("x").whoami.account({"data": {"username": "jack"}}) == "jack"  # type: ignore[union-attr]
+    x = get("x").whoami
+    assert x is not None
+    assert x.identity({"data": {"id": "12", "username": "jack"}}).id == "12"
     twitch = get("twitch").whoami
     assert twitch is not None
-    assert twitch.account({"data": [{"login": "ninja"}]}) == "ninja"
+    assert twitch.identity({"data": [{"id": "5", "login": "ninja"}]}).name == "ninja"
     assert twitch.request_headers("cid") == {"Client-Id": "cid"}
-    assert WhoAmI("me", ("a.b", "id")).account({"a": {}, "id": 7}) == "7"
-    assert WhoAmI("me", ("id",)).account({"id": True}) is None
+    assert WhoAmI("me", "a.id").identity({"a": {"id": 7}}).id == "7"
+    with pytest.raises(IdentityError):
+        WhoAmI("me", "id").identity({"id": True})  # a flag is not an id
     assert get("okta").whoami_url() is None
 
 

@@ -83,6 +83,7 @@ _OAUTH2_KEYS = {
     "jar",
     "whoami_url",
     "whoami_field",
+    "whoami_tenant_field",
     "options",
 }
 #: ``[web]``: options of :meth:`oauthkit.web.WebFlow.from_config`.
@@ -105,6 +106,7 @@ _OAUTH1_KEYS = {
     "allow_insecure_http",
     "whoami_url",
     "whoami_field",
+    "whoami_tenant_field",
     "options",
 }
 

@@ -325,31 +325,18 @@ def login_oauth1(
 
 
 def who_am_i(provider: ResolvedProvider, token: Token, client: Any) -> str | None:
-    """The account, when the provider can tell: the preset's "who am I" request, else the
-    OpenID Connect userinfo endpoint (OIDC Core §5.3). ``client`` is the sign-in's own
-    ``OAuth2Client``, so its discovered metadata is reused."""
-    from ..protocol.oauth2.bearer import authorization_header
+    """Who signed in, to show (their name, else e-mail, else account id), when the provider
+    can tell (:func:`oauthkit.web.providers.identity_step`: the ID token, userinfo, or the
+    preset's who-am-I request). ``client`` is the sign-in's own ``OAuth2Client``, so its
+    discovered metadata is reused."""
+    from ..drivers import run
+    from ..web.providers import WebProvider, identity_step
 
-    preset = provider.preset
-    if preset is None or preset.whoami is None:
-        try:
-            claims = client.userinfo(token)
-        except OAuthKitError:
-            return None
-        names = (claims.get(k) for k in ("preferred_username", "email", "name", "sub"))
-        return next((str(n) for n in names if isinstance(n, str)), None)
-    whoami = preset.whoami
-    base = api_base(provider, token)
-    url = whoami.resolve(base) if preset.api_base_from and base else None
-    url = url or preset.whoami_url(**provider.options)
-    if not url:
-        return None
-    headers = {"Authorization": authorization_header(token.token_type, token.access_token)}
-    headers.update(whoami.request_headers(client.client_id))
-    response = client.http.request(whoami.method, url, headers=headers)
-    if response.status_code != 200:
-        return None
     try:
-        return whoami.account(response.json())
-    except ValueError:
+        setup = WebProvider.from_resolved(provider, client=client, token=token)
+        identity = run(identity_step(setup, token), client.http)
+    except OAuthKitError:
         return None
+    if identity is None:
+        return None
+    return identity.name or identity.email or identity.id

@@ -8,11 +8,15 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Mapping
-from typing import Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError
 
-__all__ = ["preset_arguments"]
+if TYPE_CHECKING:
+    from ..providers.preset import Preset
+
+__all__ = ["MadeFromPreset", "preset_arguments"]
 
 
 @functools.cache
@@ -20,6 +24,24 @@ def _keywords(cls: type) -> frozenset[str]:
     """The keyword-only arguments of ``cls``'s constructor, read from it (never a copy)."""
     parameters = inspect.signature(cls).parameters
     return frozenset(n for n, p in parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY)
+
+
+class MadeFromPreset:
+    """What a client made by ``from_preset`` remembers of it: ``preset`` (else ``None``) and
+    the preset's own ``preset_options`` (a tenant, a base URL) — so that a web flow given
+    the client finds the preset's API base and who-am-I request."""
+
+    preset: Preset | None = None
+    preset_options: Mapping[str, str] = MappingProxyType({})
+
+    def _remember(self, name: str, options: Mapping[str, Any]) -> None:
+        from ..providers import get
+
+        preset = get(name)
+        self.preset = preset
+        self.preset_options = MappingProxyType(
+            {k: options[k] for k in preset.placeholders() if k in options}
+        )
 
 
 def preset_arguments(

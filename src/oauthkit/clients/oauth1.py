@@ -17,7 +17,8 @@ from ..protocol.oauth1 import flow
 from ..protocol.oauth1.credentials import OAuth1Credentials, TemporaryCredentials
 from ..protocol.oauth1.signing import Placement, Signer
 from ..protocol.url_policy import check_endpoint
-from ._lifecycle import HTTP_TIMEOUT, AsyncLifecycle, SyncLifecycle
+from ._lifecycle import AsyncLifecycle, SyncLifecycle, new_http
+from ._presets import MadeFromPreset
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -27,7 +28,7 @@ __all__ = ["AsyncOAuth1Client", "OAuth1Client"]
 H = TypeVar("H", httpx2.Client, httpx2.AsyncClient)
 
 
-class _OAuth1Base(Generic[H]):
+class _OAuth1Base(MadeFromPreset, Generic[H]):
     """Configuration and the pure parts of the flow, shared by both clients."""
 
     _http_class: ClassVar[type[Any]]
@@ -64,7 +65,7 @@ class _OAuth1Base(Generic[H]):
         self.authorize_url = self._endpoint(authorize_url, "the authorization URL")
         self.access_token_url = self._endpoint(access_token_url, "the access-token URL")
         self._owns_http = http is None
-        self.http: H = http if http is not None else self._http_class(timeout=HTTP_TIMEOUT)
+        self.http: H = http if http is not None else new_http(self._http_class)
 
     def _endpoint(self, url: str | None, what: str) -> str | None:
         if url is None:
@@ -90,7 +91,9 @@ class _OAuth1Base(Generic[H]):
         from ._presets import preset_arguments
 
         arguments = preset_arguments(cls, name, consumer_secret, options)
-        return cls(consumer_key, consumer_secret, **arguments)
+        client = cls(consumer_key, consumer_secret, **arguments)
+        client._remember(name, options)
+        return client
 
     def credentials(self, token: str, token_secret: str | None) -> OAuth1Credentials:
         """Token credentials you already hold (from a store, say) with this client's consumer."""

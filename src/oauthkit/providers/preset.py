@@ -18,55 +18,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..errors import ConfigurationError
 from ..protocol.endpoints import OAUTH1_ENDPOINTS as _OAUTH1_ENDPOINTS
 from ..protocol.endpoints import OAUTH2_ENDPOINTS as _OAUTH2_ENDPOINTS
+from .identity import WhoAmI
 
 if TYPE_CHECKING:
     from ..protocol.oauth2.hooks import Hook
 
 __all__ = ["Preset", "WhoAmI"]
-
-
-@dataclass(frozen=True)
-class WhoAmI:
-    """The request that names the signed-in account, and where the name is in its answer.
-
-    ``url`` is absolute or relative to the preset's ``api_base``; ``fields`` are dotted
-    paths into the JSON answer, tried in order (``"data.username"``; a number indexes a list).
-    ``headers`` may hold
-    ``{client_id}``, filled by :meth:`request_headers`.
-    """
-
-    url: str
-    fields: tuple[str, ...]
-    method: str = "GET"
-    headers: tuple[tuple[str, str], ...] = ()
-
-    def resolve(self, api_base: str | None) -> str:
-        """The absolute URL of the request."""
-        if "://" in self.url or not api_base:
-            return self.url
-        return api_base.rstrip("/") + "/" + self.url.lstrip("/")
-
-    def request_headers(self, client_id: str) -> dict[str, str]:
-        """The extra headers the request needs, ``{client_id}`` filled in."""
-        return {name: value.replace("{client_id}", client_id) for name, value in self.headers}
-
-    def account(self, document: Any) -> str | None:
-        """The account name in a JSON answer: the first of ``fields`` that holds a string or
-        a number, or None."""
-        for path in self.fields:
-            value = document
-            for part in path.split("."):
-                if isinstance(value, Mapping):
-                    value = value.get(part)
-                elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-                    value = value[int(part)]
-                else:
-                    value = None
-            if isinstance(value, str) and value:
-                return value
-            if isinstance(value, int) and not isinstance(value, bool):
-                return str(value)
-        return None
 
 
 def _placeholders(text: str) -> list[str]:
@@ -83,7 +40,11 @@ class Preset:
     it, ``pkce_required`` that it insists on it. ``auth_method`` is the client
     authentication the provider documents for clients with a secret (public clients use
     ``none``). ``api_base_from`` names a token response field holding the API base URL
-    (Salesforce's ``instance_url``).
+    (Salesforce's ``instance_url``). Who signed in (:mod:`oauthkit.providers.identity`):
+    ``whoami`` names the provider's immutable account id in its who-am-I answer;
+    ``claims_id`` the OpenID Connect claim that is (``sub`` unless the provider documents
+    another, Microsoft's ``oid``); ``oauth1_id`` the field of an OAuth 1.0a access-token
+    answer that is (X's ``user_id``), which saves the who-am-I request.
     """
 
     name: str
@@ -119,6 +80,8 @@ class Preset:
     api_base: str | None = None
     api_base_from: str | None = None
     whoami: WhoAmI | None = None
+    claims_id: str = "sub"
+    oauth1_id: str | None = None
     hooks: tuple[Hook, ...] = ()
     defaults: Mapping[str, str] = field(default_factory=dict)
     options: Mapping[str, str] = field(default_factory=dict)

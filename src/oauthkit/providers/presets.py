@@ -44,7 +44,7 @@ PRESETS: Final[tuple[Preset, ...]] = (
         refresh=True,
         rotating_refresh=True,
         api_base="https://api.github.com/",
-        whoami=WhoAmI("user", ("login",)),
+        whoami=WhoAmI("user", "id", email="email", name=("name", "login"), picture="avatar_url"),
         hooks=(q.GITHUB_FORM_RESPONSE, q.ERROR_WITH_200, q.GITHUB_ERROR_CODES),
         loopback_any_port=True,
         notes=(
@@ -76,7 +76,14 @@ PRESETS: Final[tuple[Preset, ...]] = (
         device=True,
         refresh=True,
         api_base="https://www.googleapis.com/",
-        whoami=WhoAmI("https://openidconnect.googleapis.com/v1/userinfo", ("email", "sub")),
+        whoami=WhoAmI(
+            "https://openidconnect.googleapis.com/v1/userinfo",
+            "sub",
+            email="email",
+            email_verified="email_verified",
+            name=("name",),
+            picture="picture",
+        ),
         hooks=(q.GOOGLE_OFFLINE, q.GOOGLE_DEVICE_VERIFICATION_URL),
         loopback_any_port=True,
     ),
@@ -106,7 +113,8 @@ PRESETS: Final[tuple[Preset, ...]] = (
         refresh=True,
         rotating_refresh=True,
         api_base="https://graph.microsoft.com/v1.0/",
-        whoami=WhoAmI("me", ("userPrincipalName", "mail", "displayName")),
+        whoami=WhoAmI("me", "id", email="mail", name=("displayName", "userPrincipalName")),
+        claims_id="oid",
         hooks=(q.MICROSOFT_OFFLINE_ACCESS,),
         defaults={"tenant": "common"},
         options={
@@ -138,7 +146,12 @@ PRESETS: Final[tuple[Preset, ...]] = (
         refresh=True,
         rotating_refresh=True,
         api_base="https://api.x.com/2/",
-        whoami=WhoAmI("users/me", ("data.username",)),
+        whoami=WhoAmI(
+            "users/me?user.fields=profile_image_url",
+            "data.id",
+            name=("data.name", "data.username"),
+            picture="data.profile_image_url",
+        ),
     ),
     Preset(
         name="x-oauth1",
@@ -157,7 +170,13 @@ PRESETS: Final[tuple[Preset, ...]] = (
         access_token_url="https://api.x.com/oauth/access_token",
         pin=True,
         api_base="https://api.x.com/",
-        whoami=WhoAmI("1.1/account/verify_credentials.json", ("screen_name",)),
+        whoami=WhoAmI(
+            "1.1/account/verify_credentials.json",
+            "id_str",
+            name=("name", "screen_name"),
+            picture="profile_image_url_https",
+        ),
+        oauth1_id="user_id",
     ),
     # ------------------------------------------------------------------------- Dropbox
     Preset(
@@ -176,7 +195,15 @@ PRESETS: Final[tuple[Preset, ...]] = (
         auth_method="client_secret_basic",
         refresh=True,
         api_base="https://api.dropboxapi.com/2/",
-        whoami=WhoAmI("users/get_current_account", ("email", "name.display_name"), "POST"),
+        whoami=WhoAmI(
+            "users/get_current_account",
+            "account_id",
+            email="email",
+            email_verified="email_verified",
+            name=("name.display_name",),
+            picture="profile_photo_url",
+            method="POST",
+        ),
         hooks=(q.DROPBOX_OFFLINE,),
     ),
     # ------------------------------------------------------------------------- Slack
@@ -197,7 +224,7 @@ PRESETS: Final[tuple[Preset, ...]] = (
         refresh=True,
         rotating_refresh=True,
         api_base="https://slack.com/api/",
-        whoami=WhoAmI("auth.test", ("user", "user_id")),
+        whoami=WhoAmI("auth.test", "user_id", tenant=("enterprise_id", "team_id"), name=("user",)),
         hooks=(q.SLACK_USER_SCOPE, q.SLACK_OK_FALSE, q.SLACK_AUTHED_USER, q.SLACK_TOKEN_TYPE),
         notes="Refresh tokens exist when token rotation is turned on for the app.",
     ),
@@ -215,7 +242,13 @@ PRESETS: Final[tuple[Preset, ...]] = (
         auth_method="client_secret_basic",
         refresh=True,
         api_base="https://discord.com/api/",
-        whoami=WhoAmI("users/@me", ("username", "id")),
+        whoami=WhoAmI(
+            "users/@me",
+            "id",
+            email="email",
+            email_verified="verified",
+            name=("global_name", "username"),
+        ),
     ),
     # ------------------------------------------------------------------------- GitLab
     Preset(
@@ -240,7 +273,7 @@ PRESETS: Final[tuple[Preset, ...]] = (
         refresh=True,
         rotating_refresh=True,
         api_base="{base}/api/v4/",
-        whoami=WhoAmI("user", ("username",)),
+        whoami=WhoAmI("user", "id", email="email", name=("name", "username"), picture="avatar_url"),
         defaults={"base": "https://gitlab.com"},
         options={"base": "the instance's URL, e.g. https://gitlab.example.com"},
         notes="Access tokens expire after two hours; each refresh answers a new refresh token.",
@@ -262,7 +295,7 @@ PRESETS: Final[tuple[Preset, ...]] = (
         auth_method="client_secret_basic",
         refresh=True,
         api_base="https://api.spotify.com/v1/",
-        whoami=WhoAmI("me", ("id", "display_name")),
+        whoami=WhoAmI("me", "id", email="email", name=("display_name",), picture="images.0.url"),
     ),
     # ------------------------------------------------------------------------- LinkedIn
     Preset(
@@ -284,7 +317,14 @@ PRESETS: Final[tuple[Preset, ...]] = (
         auth_method="client_secret_post",
         refresh=True,
         api_base="https://api.linkedin.com/v2/",
-        whoami=WhoAmI("userinfo", ("email", "name", "sub")),
+        whoami=WhoAmI(
+            "userinfo",
+            "sub",
+            email="email",
+            email_verified="email_verified",
+            name=("name",),
+            picture="picture",
+        ),
         hooks=(q.BEARER_WHEN_MISSING,),
         notes="Refresh tokens are issued to approved partners only.",
     ),
@@ -305,7 +345,7 @@ PRESETS: Final[tuple[Preset, ...]] = (
         auth_method="client_secret_basic",
         refresh=True,
         api_base="https://oauth.reddit.com/",
-        whoami=WhoAmI("api/v1/me", ("name",)),
+        whoami=WhoAmI("api/v1/me", "id", name=("name",), picture="icon_img"),
         hooks=(
             q.REDDIT_PERMANENT,
             q.REDDIT_USER_AGENT,
@@ -334,7 +374,15 @@ PRESETS: Final[tuple[Preset, ...]] = (
         device=True,
         refresh=True,
         api_base="https://api.twitch.tv/helix/",
-        whoami=WhoAmI("users", ("data.0.login",), headers=(("Client-Id", "{client_id}"),)),
+        whoami=WhoAmI(
+            "users",
+            "data.0.id",
+            email="data.0.email",
+            email_verified=True,  # Twitch answers verified addresses only
+            name=("data.0.display_name", "data.0.login"),
+            picture="data.0.profile_image_url",
+            headers=(("Client-Id", "{client_id}"),),
+        ),
         hooks=(q.TWITCH_SCOPE_LIST, q.TWITCH_ERRORS, q.TWITCH_DEVICE_SCOPES),
     ),
     # ------------------------------------------------------------------------- Strava
@@ -355,7 +403,7 @@ PRESETS: Final[tuple[Preset, ...]] = (
         refresh=True,
         rotating_refresh=True,
         api_base="https://www.strava.com/api/v3/",
-        whoami=WhoAmI("athlete", ("username", "id")),
+        whoami=WhoAmI("athlete", "id", name=("username", "firstname"), picture="profile"),
         hooks=(q.STRAVA_EXPIRES_AT, q.STRAVA_FAULT),
         loopback_any_port=True,
         notes=(
@@ -384,7 +432,12 @@ PRESETS: Final[tuple[Preset, ...]] = (
         refresh=True,
         rotating_refresh=True,
         api_base="https://api.fitbit.com/",
-        whoami=WhoAmI("1/user/-/profile.json", ("user.displayName", "user.encodedId")),
+        whoami=WhoAmI(
+            "1/user/-/profile.json",
+            "user.encodedId",
+            name=("user.displayName", "user.fullName"),
+            picture="user.avatar",
+        ),
         hooks=(q.FITBIT_ERRORS,),
         notes="A refresh token can be used once; the answer carries the next one.",
     ),
@@ -406,7 +459,10 @@ PRESETS: Final[tuple[Preset, ...]] = (
         api_base="https://api.notion.com/v1/",
         whoami=WhoAmI(
             "users/me",
-            ("bot.owner.user.name", "name", "id"),
+            "bot.owner.user.id",  # the person; the top-level id is the integration's bot
+            email="bot.owner.user.person.email",
+            name=("bot.owner.user.name",),
+            picture="bot.owner.user.avatar_url",
             headers=(("Notion-Version", "2022-06-28"),),
         ),
         hooks=(q.NOTION_OWNER_USER, q.NOTION_JSON_BODY),
@@ -431,7 +487,7 @@ PRESETS: Final[tuple[Preset, ...]] = (
         refresh=True,
         rotating_refresh=True,
         api_base="https://api.atlassian.com/",
-        whoami=WhoAmI("me", ("email", "account_id")),
+        whoami=WhoAmI("me", "account_id", email="email", name=("name",), picture="picture"),
         hooks=(q.ATLASSIAN_AUDIENCE, q.BEARER_WHEN_MISSING),
         notes="Rotating refresh tokens: each refresh answers a new one; keep the newest.",
     ),
@@ -456,7 +512,15 @@ PRESETS: Final[tuple[Preset, ...]] = (
         auth_method="client_secret_post",
         refresh=True,
         api_base_from="instance_url",
-        whoami=WhoAmI("{base}/services/oauth2/userinfo", ("preferred_username", "email")),
+        whoami=WhoAmI(
+            "{base}/services/oauth2/userinfo",
+            "user_id",
+            tenant=("organization_id",),
+            email="email",
+            email_verified="email_verified",
+            name=("name", "preferred_username"),
+            picture="picture",
+        ),
         defaults={"base": "https://login.salesforce.com"},
         options={
             "base": "https://test.salesforce.com for a sandbox, or your My Domain URL",
@@ -487,7 +551,12 @@ PRESETS: Final[tuple[Preset, ...]] = (
         refresh=True,
         rotating_refresh=True,
         api_base="https://api.xero.com/",
-        whoami=WhoAmI("https://identity.xero.com/connect/userinfo", ("email", "sub")),
+        whoami=WhoAmI(
+            "https://identity.xero.com/connect/userinfo",
+            "sub",
+            email="email",
+            name=("name", "given_name"),
+        ),
         notes="Each refresh answers a new refresh token; call GET /connections for tenants.",
     ),
     # ------------------------------------------------------------------------- Intuit
@@ -540,7 +609,7 @@ PRESETS: Final[tuple[Preset, ...]] = (
         auth_method="none",
         refresh=True,
         api_base="https://api.etsy.com/v3/application/",
-        whoami=WhoAmI("users/me", ("user_id",), headers=(("x-api-key", "{client_id}"),)),
+        whoami=WhoAmI("users/me", "user_id", headers=(("x-api-key", "{client_id}"),)),
     ),
     # ------------------------------------------------------------------------- Zoom
     Preset(
@@ -562,7 +631,14 @@ PRESETS: Final[tuple[Preset, ...]] = (
         refresh=True,
         rotating_refresh=True,
         api_base="https://api.zoom.us/v2/",
-        whoami=WhoAmI("users/me", ("email", "id")),
+        whoami=WhoAmI(
+            "users/me",
+            "id",
+            tenant=("account_id",),
+            email="email",
+            name=("display_name", "first_name"),
+            picture="pic_url",
+        ),
         notes="Each refresh answers a new refresh token; the old one stops working.",
     ),
     # ------------------------------------------------------------------------- Box
@@ -582,7 +658,7 @@ PRESETS: Final[tuple[Preset, ...]] = (
         refresh=True,
         rotating_refresh=True,
         api_base="https://api.box.com/2.0/",
-        whoami=WhoAmI("users/me", ("login", "id")),
+        whoami=WhoAmI("users/me", "id", email="login", name=("name",), picture="avatar_url"),
         notes="A refresh token is single-use and answered anew on each refresh.",
     ),
     # ------------------------------------------------------------------------- eBay
@@ -604,7 +680,9 @@ PRESETS: Final[tuple[Preset, ...]] = (
         auth_method="client_secret_basic",
         refresh=True,
         api_base="https://{api_host}/",
-        whoami=WhoAmI("https://apiz.ebay.com/commerce/identity/v1/user/", ("username",)),
+        whoami=WhoAmI(
+            "https://apiz.ebay.com/commerce/identity/v1/user/", "userId", name=("username",)
+        ),
         hooks=(q.EBAY_TOKEN_TYPE,),
         defaults={"auth_host": "auth.ebay.com", "api_host": "api.ebay.com"},
         options={
@@ -630,7 +708,13 @@ PRESETS: Final[tuple[Preset, ...]] = (
         pkce_documented=True,
         auth_method="client_secret_post",
         api_base="https://graph.facebook.com/{version}/",
-        whoami=WhoAmI("me", ("name", "id")),
+        whoami=WhoAmI(
+            "me?fields=id,name,email,picture",
+            "id",  # app-scoped: unique per user and app
+            email="email",
+            name=("name",),
+            picture="picture.data.url",
+        ),
         hooks=(q.FACEBOOK_ERROR_OBJECT,),
         defaults={"version": "v21.0"},
         options={"version": "the Graph API version, e.g. v21.0"},
@@ -653,7 +737,9 @@ PRESETS: Final[tuple[Preset, ...]] = (
         ),
         access_token_url="https://trello.com/1/OAuthGetAccessToken",
         api_base="https://api.trello.com/1/",
-        whoami=WhoAmI("members/me", ("username",)),
+        whoami=WhoAmI(
+            "members/me", "id", email="email", name=("fullName", "username"), picture="avatarUrl"
+        ),
     ),
     Preset(
         name="flickr",
@@ -672,8 +758,10 @@ PRESETS: Final[tuple[Preset, ...]] = (
         api_base="https://api.flickr.com/services/rest/",
         whoami=WhoAmI(
             "?method=flickr.test.login&format=json&nojsoncallback=1",
-            ("user.username._content", "user.id"),
+            "user.id",
+            name=("user.username._content",),
         ),
+        oauth1_id="user_nsid",
     ),
     Preset(
         name="tumblr",
@@ -687,7 +775,11 @@ PRESETS: Final[tuple[Preset, ...]] = (
         authorize_url="https://www.tumblr.com/oauth/authorize",
         access_token_url="https://www.tumblr.com/oauth/access_token",
         api_base="https://api.tumblr.com/v2/",
-        whoami=WhoAmI("user/info", ("response.user.name",)),
+        # Tumblr has no user id: the primary blog's uuid survives renames (Tumblr's docs: it
+        # changes only "under exceptional circumstances").
+        whoami=WhoAmI(
+            "user/info", "response.user.blogs.?primary.uuid", name=("response.user.name",)
+        ),
     ),
     Preset(
         name="garmin",
@@ -702,7 +794,7 @@ PRESETS: Final[tuple[Preset, ...]] = (
         authorize_url="https://connect.garmin.com/oauthConfirm",
         access_token_url="https://connectapi.garmin.com/oauth-service/oauth/access_token",
         api_base="https://apis.garmin.com/wellness-api/rest/",
-        whoami=WhoAmI("user/id", ("userId",)),
+        whoami=WhoAmI("user/id", "userId"),
     ),
     # ------------------------------------------------------------------------- discovery
     Preset(

@@ -47,6 +47,7 @@ from urllib.parse import urljoin, urlsplit
 import anyio.to_thread
 import httpx2
 
+from ..clients._lifecycle import new_http
 from ..drivers import arun, run
 from ..errors import (
     BrowserMismatch,
@@ -66,7 +67,7 @@ from ..errors import (
 from ..protocol.http import HttpRequest, HttpResponse, Wait, fetch
 from ..protocol.oauth1 import flow as oauth1_flow
 from ..protocol.oauth1.credentials import OAuth1Credentials, TemporaryCredentials
-from ..protocol.oauth2 import ciba, grants, oidc, token_management
+from ..protocol.oauth2 import ciba, grants, token_management
 from ..protocol.oauth2.authorization import (
     AuthorizationRequest,
     build_authorization_request,
@@ -77,10 +78,11 @@ from ..protocol.oauth2.config import server_metadata
 from ..protocol.oauth2.jarm import is_jwt_response_mode, response_parameters, unverified_state
 from ..protocol.oauth2.token import Token
 from ..protocol.url_policy import is_under
+from ..providers.identity import Identity
 from ..session import Session
 from ..stores.base import PendingFlows, TokenStore
 from .cookies import Cookie, Sealer, flow_cookie_name
-from .providers import OAUTH1_ACCOUNT_FIELDS, WebProvider, whoami_step
+from .providers import WebProvider, identity_step
 
 __all__ = [
     "CALLBACK_HEADERS",
@@ -114,18 +116,19 @@ class Begun:
 @dataclass(frozen=True)
 class Completed:
     """A finished flow: the ``token`` (a :class:`~oauthkit.Token`, or OAuth 1.0a
-    credentials) already saved under ``key`` for ``user`` (the app user the flow was begun
-    for; after a sign-in ``"{provider}:{account}"``); ``identity`` says who signed in at the
-    provider (ID token claims, userinfo, the OAuth 1.0a answer's extra fields, or
-    ``{"account": …}``); ``return_to`` is the local path to go to; ``cookie`` clears the
-    flow's cookie."""
+    credentials) already saved under ``key`` for ``user`` — the app user the flow was begun
+    for, or after a sign-in ``"{provider}:{identity.id}"``: the provider's immutable account
+    id, never a name or an e-mail (OIDC Core §5.7). ``identity``
+    (:class:`~oauthkit.providers.identity.Identity`) says who signed in at the provider, with
+    the e-mail, name and picture to show; a connect flow has it when the answer carried it
+    (an ID token), else ``None``. ``return_to`` is the local path to go to; ``cookie``
+    clears the flow's cookie."""
 
     provider: str
     user: str
     key: str
     token: Token | OAuth1Credentials = field(repr=False)
-    identity: Mapping[str, Any] = field(repr=False)
-    account: str | None
+    identity: Identity | None = field(repr=False)
     return_to: str
     sign_in: bool
     cookie: Cookie
@@ -221,7 +224,7 @@ class WebFlow:
 
             store = SQLiteStore()
         self.providers: dict[str, WebProvider] = {
-            name: p if isinstance(p, WebProvider) else WebProvider(name, p)
+            name: p if isinstance(p, WebProvider) else WebProvider.of(name, p)
             for name, p in providers.items()
         }
         self.store = store
@@ -447,25 +450,18 @@ class WebFlow:
                     client.config, client._cache, request, fields
                 )
             code = validate_callback(request, fields)
-            token: Token = yield from grants.exchange_code(client.config, client._cache, code)
-            identity, account = yield from self._oauth2_identity(p, token, user is None)
-            credentials = token
+            credentials = yield from grants.exchange_code(client.config, client._cache, code)
         else:
             client = p.client
             temporary = TemporaryCredentials.from_dict(record["request"])
             verifier = oauth1_flow.parse_callback(temporary, fields)
             credentials = yield from client._access_token_step(temporary, verifier)
-            identity = dict(credentials.extra)
-            account = next((identity[f] for f in OAUTH1_ACCOUNT_FIELDS if identity.get(f)), None)
-            if account is None and user is None:
-                account = yield from whoami_step(p, credentials)
+        # A sign-in keys its user on the provider's immutable account id (OIDC Core §5.7),
+        # asked for when the answer does not carry it; never on a name or an e-mail.
+        identity = yield from identity_step(p, credentials, ask=user is None)
         if user is None:
-            if not account:
-                raise ConfigurationError(
-                    f"{p.name} did not say who signed in: it sends no ID token, has no "
-                    "userinfo endpoint and no whoami_url is configured"
-                )
-            user = f"{p.name}:{account}"
+            assert identity is not None
+            user = f"{p.name}:{identity.id}"
         key = self.key_for(p.name, user)
         yield _Save(p.name, key, credentials)
         return Completed(
@@ -474,7 +470,6 @@ class WebFlow:
             key=key,
             token=credentials,
             identity=identity,
-            account=account,
             return_to=record["return_to"],
             sign_in=record["user"] is None,
             cookie=Cookie(name, "", "/" if secure else urlsplit(redirect_uri).path, 0, secure),
@@ -587,22 +582,6 @@ class WebFlow:
         key = self.key_for(p.name, record["user"])
         yield _Save(p.name, key, token)
         return Notified(provider=p.name, user=record["user"], key=key, token=token)
-
-    def _oauth2_identity(
-        self, p: WebProvider, token: Token, sign_in: bool
-    ) -> Plan[tuple[dict[str, Any], str | None]]:
-        """Who signed in: the ID token's claims; for a sign-in without them, the userinfo
-        endpoint (OIDC Core §5.3), else the provider's who-am-I request."""
-        claims = dict(token.id_claims or {})
-        if claims.get("sub") or not sign_in:
-            return claims, claims.get("sub")
-        client: Any = p.client
-        metadata = yield from server_metadata(client.config, client._cache)
-        if metadata.endpoints.get("userinfo_endpoint"):
-            claims = yield from oidc.userinfo(client.config, client._cache, token)
-            return claims, claims["sub"]
-        account = yield from whoami_step(p, token)
-        return ({"account": account} if account else {}), account
 
     # -- the drivers ----------------------------------------------------------------------
 
@@ -742,7 +721,7 @@ class WebFlow:
         """``method`` ``path`` (under ``api_base``) with ``user``'s credentials, renewed
         first when due."""
         if self._http is None:
-            self._http = httpx2.Client(timeout=30)
+            self._http = new_http(httpx2.Client)
         url = self.api_url(provider, path)
         return _sent(lambda: self._http.request(method, url, auth=self.auth(provider, user)))  # type: ignore[union-attr]
 
@@ -751,7 +730,7 @@ class WebFlow:
     ) -> httpx2.Response:
         """The ``await`` twin of :meth:`api`."""
         if self._ahttp is None:
-            self._ahttp = httpx2.AsyncClient(timeout=30)
+            self._ahttp = new_http(httpx2.AsyncClient)
         url = self.api_url(provider, path)
         auth = await self.aauth(provider, user)
         try:
