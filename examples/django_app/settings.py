@@ -29,14 +29,8 @@ if DATABASE.startswith("postgresql://"):
         }
     }
 else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATABASE,
-            # Writers wait for each other instead of failing with "database is locked".
-            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
-        }
-    }
+    # As startproject makes it: oauthkit's store needs nothing more of SQLite.
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": DATABASE}}
 USE_TZ = True
 
 OAUTHKIT = {

@@ -13,13 +13,9 @@ def databases(
     sqlite_path: str, postgres_port: int | None, postgres_db: str | None
 ) -> dict[str, Any]:
     found: dict[str, Any] = {
-        # IMMEDIATE: a write transaction takes the lock when it begins, so two writers wait
-        # for each other (busy timeout) instead of one failing with "database is locked".
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": sqlite_path,
-            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
-        },
+        # startproject's settings, nothing more: the store takes SQLite's write lock first
+        # by itself (several processes writing at once must never see "database is locked").
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": sqlite_path},
     }
     found["sqlite"] = dict(found["default"])
     if postgres_port is not None:
@@ -44,12 +40,16 @@ def configure(dbs: dict[str, Any]) -> dict[str, Any]:
 
     settings.configure(
         DATABASES=dbs,
-        INSTALLED_APPS=["oauthkit.web.django"],
+        INSTALLED_APPS=[
+            "django.contrib.auth",
+            "django.contrib.contenttypes",
+            "oauthkit.web.django",
+        ],
         USE_TZ=True,
         DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
     )
     django.setup()
     for alias in dbs:
-        call_command("migrate", "oauthkit", database=alias, verbosity=0)
+        call_command("migrate", database=alias, verbosity=0)
     _done["databases"] = dbs
     return dbs

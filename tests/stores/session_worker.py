@@ -7,7 +7,9 @@ or database URL; ``table`` names the SQLAlchemyStore's table), ``key``,
 ``client`` (OAuth2Client keyword arguments: client_id, client_secret, token_endpoint, …),
 ``api`` (a URL answering 200 to a valid bearer token), ``threads``, ``calls`` (per thread),
 ``mode`` ("requests": wait for a line on stdin, then every thread calls the API; "token":
-wait for a line, then call ``session.token()`` once; "hold": take the key's lock and keep
+wait for a line, then call ``session.token()`` once; "users": wait for a line, then every
+thread renews the token of each of ``keys`` in turn; "churn": wait for a line, then
+``cycles`` rounds of lock, load, save and a pending flow put and taken, over ``keys``; "hold": take the key's lock and keep
 it until killed). Prints one JSON line with the outcome.
 """
 
@@ -53,10 +55,50 @@ def main() -> int:
             import time
 
             time.sleep(600)
+    if config["mode"] == "churn":  # store operations only, as fast as they go
+        import secrets
+
+        from oauthkit import Token
+
+        print("ready", flush=True)
+        sys.stdin.readline()
+        errors: list[str] = []
+        for n in range(config["cycles"]):
+            key = config["keys"][n % len(config["keys"])]
+            try:
+                with store.lock(key) as transaction:
+                    entry = transaction.load()
+                    transaction.save(Token(f"t{n}"), entry.version if entry else None)
+                handle = secrets.token_hex(8)
+                store.put_pending(handle, "record", ttl=60)
+                if store.take_pending(handle) != "record":
+                    errors.append("pending flow lost")
+            except Exception as exc:  # reported, not raised: the parent asserts
+                errors.append(f"{type(exc).__name__}: {exc}")
+        print(json.dumps({"errors": errors}), flush=True)
+        return 0
     client = OAuth2Client(**config["client"])
     session = Session(client, store, config["key"], leeway=config.get("leeway", 60))
     print("ready", flush=True)
     sys.stdin.readline()  # the go signal: every process starts together
+    if config["mode"] == "users":  # every thread renews every user's due token, in turn
+        found: list[str] = []
+        failed: list[str] = []
+
+        def renew_all() -> None:
+            for key in config["keys"]:
+                try:
+                    found.append(Session(client, store, key).token().access_token)
+                except Exception as exc:  # reported, not raised: the parent asserts
+                    failed.append(f"{type(exc).__name__}: {exc}")
+
+        workers = [threading.Thread(target=renew_all) for _ in range(config["threads"])]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        print(json.dumps({"tokens": len(found), "errors": failed}), flush=True)
+        return 0
     if config["mode"] == "token":
         try:
             token = session.token()

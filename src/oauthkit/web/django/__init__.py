@@ -12,8 +12,11 @@
     }
     urlpatterns = [path("", include("oauthkit.web.django.urls"))]   # or .async_urls
 
-Without ``CURRENT_USER``, the app user is ``request.user``'s username when
-``django.contrib.auth`` says it is authenticated. In a view, :func:`flow` gives the
+Without ``CURRENT_USER``, the app user is ``request.user``'s primary key when
+``django.contrib.auth`` says it is authenticated (never its username: a rename frees the name
+for someone else; ``python manage.py oauthkit_rekey_users`` moves the tokens earlier versions
+saved under usernames). ``python manage.py check`` warns about settings the store cannot work
+with (``oauthkit.W001``, …). In a view, :func:`flow` gives the
 process's :class:`~oauthkit.web.WebFlow` (``flow().session(provider, user)``, …) and
 :func:`relay` (or :func:`arelay`) calls the provider's API as the current user. The views
 only translate: every check is the flow's.

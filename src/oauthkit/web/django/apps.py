@@ -10,3 +10,6 @@ class OAuthKitConfig(AppConfig):  # type: ignore[misc]
     label = "oauthkit"
     verbose_name = "oauthkit"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401 - registers the system checks

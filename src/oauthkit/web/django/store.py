@@ -9,9 +9,15 @@ the write is a compare-and-set on the version that re-checks the lease under a r
 transaction or lock is held while a renewal waits for a server. Async callers run the ORM in
 worker threads.
 
-On SQLite, give the database ``"OPTIONS": {"transaction_mode": "IMMEDIATE"}`` (Django 5.1+),
-as Django recommends for concurrent writers: each transaction then takes SQLite's write lock
-when it begins and waits its turn, instead of failing with "database is locked".
+On SQLite — ``startproject``'s default, with several workers — every transaction of the store
+that writes takes SQLite's write lock when it begins (``BEGIN IMMEDIATE``: Django 5.1's
+``transaction_mode`` for that one block, or a first write on Django 5.0), so writers wait for
+each other within the busy timeout rather than failing at once with "database is locked"
+(SQLite cannot make a reader that then writes wait). One still locked is tried again within
+:data:`LOCKED_RETRIES`; then the :class:`~oauthkit.errors.StoreError` names the cause and the
+fix. Inside an ``atomic`` block of the app's own (``ATOMIC_REQUESTS``) the store's work is a
+savepoint of the app's transaction and cannot take the lock first: the system check
+``oauthkit.W001`` says so.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 
@@ -43,6 +49,8 @@ __all__ = ["DjangoStore"]
 
 T = TypeVar("T")
 TOKEN, PENDING, LEASE = "token", "pending", "lease"
+#: Pauses before the tries again of a transaction SQLite refused as "database is locked".
+LOCKED_RETRIES = (0.05, 0.2, 0.5, 1.0)
 #: How long a renewal lease lasts (a crashed holder's runs out after this).
 LEASE_SECONDS = 120.0
 
@@ -58,23 +66,74 @@ class DjangoStore(BlockingStore):
     def _rows(self) -> Any:
         return StoredEntry.objects.using(self.using)
 
-    def _do(self, work: Callable[[], T]) -> T:
-        """``work`` in one transaction; database failures become :class:`StoreError`."""
+    def _do(self, work: Callable[[], T], *, writes: bool = True) -> T:
+        """``work`` in one transaction (on SQLite, one that takes the write lock first when
+        it ``writes``); database failures become :class:`StoreError`."""
+        for pause in (*LOCKED_RETRIES, None):
+            try:
+                with self._atomic(writes):
+                    return work()
+            except (StoreError, LockTimeout):
+                raise
+            except DatabaseError as exc:
+                text = str(exc).lower()
+                if "database is locked" in text and pause is not None:
+                    time.sleep(pause)
+                    continue
+                raise self._failed(text, exc) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _failed(self, text: str, exc: DatabaseError) -> StoreError:
+        if "oauthkit_tokens" in text and ("no such table" in text or "does not exist" in text):
+            return StoreError(
+                "the table oauthkit_tokens does not exist: run  python manage.py migrate oauthkit"
+            )
+        if "database is locked" in text:
+            nested = connections[self.using].in_atomic_block
+            return StoreError(
+                f"the token table failed: database is locked (SQLite, database {self.using!r}, "
+                "after waiting and trying again): "
+                + (
+                    "the store ran inside the app's own transaction (ATOMIC_REQUESTS or "
+                    "atomic()), which had read first; keep token work outside it"
+                    if nested
+                    else 'raise its "OPTIONS" "timeout" (seconds; 5 by default), or use '
+                    "PostgreSQL for this many concurrent writers"
+                )
+            )
+        # Not chained: the driver's error text carries the statement's parameters, a token's
+        # record among them.
+        return StoreError(f"the token table failed: {type(exc).__name__}")
+
+    @contextmanager
+    def _atomic(self, writes: bool) -> Iterator[None]:
+        """``transaction.atomic``; on SQLite, for a transaction that writes, begun with
+        ``BEGIN IMMEDIATE``: the write lock is waited for (busy timeout) when the transaction
+        begins, where a deferred one that read first would fail at once when it writes."""
+        connection = connections[self.using]
+        if not writes or connection.vendor != "sqlite" or connection.in_atomic_block:
+            with transaction.atomic(using=self.using):
+                yield
+            return
+        connection.ensure_connection()  # Django sets transaction_mode when it connects
+        if not hasattr(connection, "transaction_mode"):  # Django 5.0: a first write instead
+            with transaction.atomic(using=self.using):
+                self._rows().filter(kind="", key="").update(version=F("version"))
+                yield
+            return
+        mode = connection.transaction_mode
+        immediate = mode in ("IMMEDIATE", "EXCLUSIVE")
+        if not immediate:
+            connection.transaction_mode = "IMMEDIATE"
         try:
             with transaction.atomic(using=self.using):
-                return work()
-        except (StoreError, LockTimeout):
-            raise
-        except DatabaseError as exc:
-            text = str(exc).lower()
-            if "oauthkit_tokens" in text and ("no such table" in text or "does not exist" in text):
-                raise StoreError(
-                    "the table oauthkit_tokens does not exist: run  python manage.py migrate "
-                    "oauthkit"
-                ) from None
-            # Not chained: the driver's error text carries the statement's parameters,
-            # a token's record among them.
-            raise StoreError(f"the token table failed: {type(exc).__name__}") from None
+                if not immediate:
+                    connection.transaction_mode = mode  # BEGIN IMMEDIATE was sent: restore
+                    immediate = True
+                yield
+        finally:
+            if not immediate:
+                connection.transaction_mode = mode
 
     def _insert(self, **fields: Any) -> bool:
         """Insert a row in a savepoint: False when its ``(kind, key)`` exists."""
@@ -92,7 +151,7 @@ class DjangoStore(BlockingStore):
         return Entry(decode(row[0]), int(row[1])) if row else None
 
     def _get(self, key: str) -> Stored | None:
-        entry = self._do(lambda: self._load(key))
+        entry = self._do(lambda: self._load(key), writes=False)
         return entry.value if entry else None
 
     def put(self, key: str, value: Stored) -> None:
@@ -116,7 +175,8 @@ class DjangoStore(BlockingStore):
         return self._do(
             lambda: list(
                 self._rows().filter(kind=TOKEN).order_by("key").values_list("key", flat=True)
-            )
+            ),
+            writes=False,
         )
 
     # -- pending web flows ----------------------------------------------------------------
@@ -196,7 +256,7 @@ class _DjangoTransaction:
             raise StoreConflict(f"the lease on {key!r} ran out: another holder may be renewing it")
 
     def load(self) -> Entry | None:
-        return self._store._do(lambda: self._store._load(self._key))
+        return self._store._do(lambda: self._store._load(self._key), writes=False)
 
     def save(self, value: Stored, version: int | None) -> int:
         store, key, text = self._store, self._key, encode(value)

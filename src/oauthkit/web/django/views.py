@@ -62,16 +62,27 @@ def flow() -> WebFlow:
         return _flow
 
 
+def _own_transactions(view: Any) -> Any:
+    """Never inside the request's transaction (``ATOMIC_REQUESTS``): the store commits its
+    leases and renewed tokens at once, in short transactions of its own (see
+    ``oauthkit.W001``)."""
+    marked = set(getattr(view, "_non_atomic_requests", set()))
+    view._non_atomic_requests = marked | set(settings.DATABASES)
+    return view
+
+
 def current_user(request: HttpRequest) -> str | None:
     """The app user of ``request``: ``OAUTHKIT["CURRENT_USER"](request)``, else the
-    authenticated ``request.user``'s username."""
+    authenticated ``request.user``'s primary key — never the username, which a rename frees
+    for someone else (``python manage.py oauthkit_rekey_users`` moves tokens saved under
+    usernames by earlier versions)."""
     hook = _setting("CURRENT_USER")
     if hook:
         found: Callable[[HttpRequest], str | None] = import_string(hook)
         return found(request)
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
-        return str(user.get_username())
+        return str(user.pk)
     return None
 
 
@@ -141,6 +152,7 @@ def _begin(request: HttpRequest, provider: str, user: str | None) -> HttpRespons
         return _error(exc)
 
 
+@_own_transactions
 @require_GET
 def connect(request: HttpRequest, provider: str) -> HttpResponse:
     """Begin connecting the app user's account at ``provider``."""
@@ -148,12 +160,14 @@ def connect(request: HttpRequest, provider: str) -> HttpResponse:
     return _unauthorized() if user is None else _begin(request, provider, user)
 
 
+@_own_transactions
 @require_GET
 def signin(request: HttpRequest, provider: str) -> HttpResponse:
     """Begin signing in as ``provider``'s user."""
     return _begin(request, provider, None)
 
 
+@_own_transactions
 @csrf_exempt  # the provider's redirect (or form_post) carries no Django token: the flow checks
 @require_http_methods(["GET", "POST"])
 def callback(request: HttpRequest, provider: str) -> HttpResponse:
@@ -167,6 +181,7 @@ def callback(request: HttpRequest, provider: str) -> HttpResponse:
     return _completed(request, done)
 
 
+@_own_transactions
 @csrf_exempt  # checked by Origin instead, as in the other adapters
 @require_POST
 def disconnect(request: HttpRequest, provider: str) -> HttpResponse:
@@ -189,6 +204,7 @@ def _notified(provider: str, failure: OAuthKitError | None) -> HttpResponse:
     return HttpResponse(status=status, headers=headers)
 
 
+@_own_transactions
 @csrf_exempt  # the provider's server calls it; its bearer token is the check (CIBA Core §10.2)
 @require_POST
 def backchannel(request: HttpRequest, provider: str) -> HttpResponse:
