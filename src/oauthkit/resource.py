@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
+import time
 import webbrowser
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from types import MappingProxyType
@@ -133,6 +134,11 @@ def _browser_available() -> bool:
     return True
 
 
+#: How long a step-up sign-in for a scope (RFC 6750 §3.1 ``insufficient_scope``) is not
+#: asked for again when the resource still refuses it (seconds).
+STEP_UP_MEMORY = 600.0
+
+
 def for_resource(
     url: str,
     *,
@@ -145,6 +151,7 @@ def for_resource(
     confidential: bool = False,
     http: httpx2.Client | None = None,
     allow_insecure_http: bool = False,
+    allow_private_endpoints: bool = False,
 ) -> ResourceAuth:
     """An auth object for ``url`` (an MCP server's endpoint, any OAuth-protected resource)
     that does everything at the first 401: discover, register, sign in, store; then renew.
@@ -156,7 +163,11 @@ def for_resource(
     ``sign_in`` replaces the loopback browser sign-in (:func:`browser_sign_in`; a web
     application passes its own). ``client_metadata_url`` is an https URL of the program's
     client ID metadata document, used instead of registering where the server supports it.
-    ``confidential`` registers a client with a secret (``client_secret_basic``).
+    ``confidential`` registers a client with a secret (``client_secret_basic``). Where the
+    resource and its servers send requests is theirs to say only within their own reach: an
+    authorization server, a registration or configuration endpoint named by a server must be
+    https and no more local than it (RFC 9728 §7) — ``allow_private_endpoints`` lifts that
+    for development.
 
     The object is an ``httpx2.Auth`` for sync and async clients;
     ``oauthkit.auth.httpx.HttpxAuth(auth)`` serves httpx, and ``auth.requests_auth()``
@@ -184,6 +195,7 @@ def for_resource(
         confidential=confidential,
         http=http,
         allow_insecure_http=allow_insecure_http,
+        allow_private_endpoints=allow_private_endpoints,
     )
     auth.device_when_no_browser = automatic
     return auth
@@ -209,6 +221,7 @@ class ResourceAuth(httpx2.Auth):
         confidential: bool,
         http: httpx2.Client | None,
         allow_insecure_http: bool,
+        allow_private_endpoints: bool = False,
     ) -> None:
         if urlsplit(resource).fragment:
             raise ConfigurationError("a resource URL has no fragment (RFC 8707 §2)")
@@ -221,6 +234,7 @@ class ResourceAuth(httpx2.Auth):
         self.software_statement = software_statement
         self.confidential = confidential
         self.allow_insecure_http = allow_insecure_http
+        self.allow_private_endpoints = allow_private_endpoints
         self.http = http if http is not None else new_http(httpx2.Client, follow_redirects=False)
         self.key = f"resource:{client_name}:{resource}"
         self._guard = threading.Lock()
@@ -228,6 +242,9 @@ class ResourceAuth(httpx2.Auth):
         self._resource_metadata: ResourceMetadata | None = None
         self._server_metadata: dict[str, ServerMetadata] = {}
         self.requests = 0
+        #: When a step-up sign-in last asked for a scope (``insufficient_scope``): the same
+        #: refusal within STEP_UP_MEMORY seconds is answered, not signed in for again.
+        self._stepped_up: dict[str, float] = {}
         #: Use the device flow when no browser can be opened (the default sign-in only).
         self.device_when_no_browser = False
 
@@ -327,7 +344,15 @@ class ResourceAuth(httpx2.Auth):
             return ResourceChallenge(scheme="bearer") if status == 401 else None
         if status == 403 and challenge.error != "insufficient_scope":
             return None
+        if challenge.error == "insufficient_scope" and self._asked_lately(challenge):
+            # Signed in for this scope a moment ago and still refused: the user (or the
+            # server) does not grant it. The 403 is the answer, not one sign-in per call.
+            return None
         return challenge
+
+    def _asked_lately(self, challenge: ResourceChallenge) -> bool:
+        asked = self._stepped_up.get(challenge.scope or "")
+        return asked is not None and time.monotonic() - asked < STEP_UP_MEMORY
 
     # -- without a request of the caller's ------------------------------------------------------
 
@@ -390,6 +415,7 @@ class ResourceAuth(httpx2.Auth):
             resource=self.resource,
             http=self.http,
             allow_insecure_http=self.allow_insecure_http,
+            allow_private_endpoints=self.allow_private_endpoints,
         )
         known = self._server_metadata.get(registration.issuer)
         if known is not None:
@@ -427,6 +453,8 @@ class ResourceAuth(httpx2.Auth):
             current = self._session
             if current is not None and current is not before:
                 return current
+            if challenge.error == "insufficient_scope":
+                self._stepped_up[challenge.scope or ""] = time.monotonic()
             resource = self._discover_resource(challenge)
             issuer = resource.authorization_servers[0]
             server = self._discover_server(issuer)
@@ -450,7 +478,10 @@ class ResourceAuth(httpx2.Auth):
         if cached is not None and not challenge.resource_metadata:
             return cached
         step = discover_resource(
-            self.resource, challenge, allow_insecure_http=self.allow_insecure_http
+            self.resource,
+            challenge,
+            allow_insecure_http=self.allow_insecure_http,
+            allow_private_endpoints=self.allow_private_endpoints,
         )
         metadata = self._run(step)
         if cached is not None and cached.authorization_servers != metadata.authorization_servers:
@@ -460,7 +491,11 @@ class ResourceAuth(httpx2.Auth):
 
     def _discover_server(self, issuer: str) -> ServerMetadata:
         if issuer not in self._server_metadata:
-            step = discover(issuer, allow_insecure_http=self.allow_insecure_http)
+            step = discover(
+                issuer,
+                allow_insecure_http=self.allow_insecure_http,
+                allow_private_endpoints=self.allow_private_endpoints,
+            )
             self._server_metadata[issuer] = self._run(step)
         return self._server_metadata[issuer]
 
@@ -511,6 +546,7 @@ class ResourceAuth(httpx2.Auth):
                 endpoint,
                 self._client_metadata(server),
                 allow_insecure_http=self.allow_insecure_http,
+                allow_private_endpoints=self.allow_private_endpoints,
             )
             registration = self._run(step)
             transaction.save(registration, entry.version if entry is not None else None)

@@ -306,6 +306,36 @@ def test_insufficient_scope_signs_in_again_for_the_wider_scope_once(
         resource.stop()
 
 
+def test_a_scope_the_server_never_grants_costs_one_sign_in_not_one_per_call(
+    start_oidc: Callable[..., Any], tmp_path: Path
+) -> None:
+    """The authorization server drops the wider scope (the user may not have it): the step-up
+    sign-in happens once; the resource's 403 is then the answer, on this call and the next,
+    instead of a new interactive sign-in every time."""
+    from for_resource.scoped_server import READ, ScopedResource
+    from peers.oidc_provider import SERVICE_SECRET
+
+    resource = ScopedResource(("service", SERVICE_SECRET))
+    try:
+        peer = start_oidc(registration=True, resources={resource.url: READ})  # no mcp:admin
+        resource.issuer = peer.issuer
+        signed: list[str] = []
+        auth = for_resource(
+            resource.url,
+            store=SQLiteStore(tmp_path / "tokens.sqlite3"),
+            sign_in=_approving(peer, signed),
+            client_name="t",
+        )
+        with httpx2.Client(auth=auth) as http:
+            assert http.get(resource.url + "/read").status_code == 200
+            assert http.get(resource.url + "/admin").status_code == 403
+            assert http.get(resource.url + "/admin").status_code == 403
+            assert http.get(resource.url + "/read").status_code == 200
+        assert len(signed) == 2  # the first sign-in and one step-up
+    finally:
+        resource.stop()
+
+
 def test_the_token_goes_only_to_the_resources_origin(
     protected: Callable[..., Protected], tmp_path: Path
 ) -> None:

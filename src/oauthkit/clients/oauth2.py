@@ -81,6 +81,7 @@ class _OAuth2Base(MadeFromPreset, Generic[H]):
         assertion_alg: str | None = None,
         tls_client_cert: tuple[str, str] | str | None = None,
         allow_insecure_http: bool = False,
+        allow_private_endpoints: bool = False,
         clock: Callable[[], float] = time.time,
         http: H | None = None,
         hooks: Sequence[Hook] = (),
@@ -135,6 +136,7 @@ class _OAuth2Base(MadeFromPreset, Generic[H]):
             scope=scope,
             pkce=None if insecure_no_pkce else pkce,
             allow_insecure_http=allow_insecure_http,
+            allow_private_endpoints=allow_private_endpoints,
             clock=clock,
             hooks=tuple(hooks),
             dpop=("ES256" if dpop is True else dpop or None),
@@ -286,7 +288,9 @@ class OAuth2Client(_OAuth2Base[httpx2.Client], SyncLifecycle):
     for (RFC 8707): sent on the authorization request and on every token request.
     ``profile="fapi2"`` enforces the FAPI 2.0 client profile (:mod:`oauthkit.protocol.oauth2.fapi`;
     ``"fapi2-message-signing"`` also signs requests and asks for signed responses).
-    ``decryption_key`` opens responses encrypted to the client (JARM, ID tokens)."""
+    ``decryption_key`` opens responses encrypted to the client (JARM, ID tokens).
+    ``allow_private_endpoints`` lets a public issuer's metadata name endpoints on this
+    machine or a private network (refused otherwise: RFC 8414 §6)."""
 
     _http_class = httpx2.Client
 

@@ -45,6 +45,9 @@ class ClientConfig:
     scope: str | None = None
     pkce: str | None = "S256"
     allow_insecure_http: bool = False
+    #: Let the server's metadata name endpoints on this machine or a private network although
+    #: the issuer is not there (RFC 8414 §6; url_policy.check_named_endpoint): development only.
+    allow_private_endpoints: bool = False
     hooks: tuple[Hook, ...] = ()
     dpop: str | None = None  # the DPoP proof algorithm, or None: no DPoP (RFC 9449)
     #: RFC 8707: the resource server the tokens are for, sent as ``resource`` on the
@@ -133,7 +136,10 @@ def server_metadata(config: ClientConfig, cache: MetadataCache) -> Step[ServerMe
         metadata = ServerMetadata(endpoints=config.endpoints)
     else:
         discovered = yield from discover(
-            config.issuer, allow_insecure_http=config.allow_insecure_http
+            config.issuer,
+            allow_insecure_http=config.allow_insecure_http,
+            allow_private_endpoints=config.allow_private_endpoints,
+            configured=frozenset(config.endpoints),
         )
         if config.mtls:
             discovered = discovered.with_overrides(discovered.mtls_endpoint_aliases())

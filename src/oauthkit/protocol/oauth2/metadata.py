@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from ...errors import ConfigurationError, InvalidResponse
 from ..endpoints import OAUTH2_ENDPOINTS
 from ..http import HttpRequest, Step, fetch
-from ..url_policy import check_endpoint
+from ..url_policy import check_endpoint, check_named_endpoint
 from .response import parse_json_object
 
 __all__ = ["ENDPOINTS", "ServerMetadata", "discover", "metadata_urls"]
@@ -85,11 +85,20 @@ def metadata_urls(issuer: str) -> tuple[str, str]:
     return oidc, rfc8414
 
 
-def discover(issuer: str, *, allow_insecure_http: bool = False) -> Step[ServerMetadata]:
+def discover(
+    issuer: str,
+    *,
+    allow_insecure_http: bool = False,
+    allow_private_endpoints: bool = False,
+    configured: frozenset[str] = frozenset(),
+) -> Step[ServerMetadata]:
     """Fetch and validate the metadata of ``issuer``: OpenID Connect Discovery first, then
     RFC 8414 when that is not found. The document's ``issuer`` must equal ``issuer`` exactly
-    (RFC 8414 §3.3, OIDC Discovery §4.3) and every endpoint must be https (loopback excepted).
-    """
+    (RFC 8414 §3.3, OIDC Discovery §4.3) and every endpoint must be https (loopback excepted)
+    and no more local than the issuer (RFC 8414 §6: a public issuer does not send our
+    requests to this machine or a private network), unless ``allow_private_endpoints``.
+    Endpoints the client was ``configured`` with replace the document's: those are not
+    checked."""
     check_endpoint(issuer, what="the issuer", allow_insecure_http=allow_insecure_http)
     oidc_url, rfc8414_url = metadata_urls(issuer)
     accept = (("Accept", "application/json"),)
@@ -105,16 +114,23 @@ def discover(issuer: str, *, allow_insecure_http: bool = False) -> Step[ServerMe
             "refusing it (RFC 8414 §3.3: a mix-up or a misconfigured server)",
             response=response,
         )
+
+    def checked(url: str, what: str) -> str:
+        if allow_private_endpoints:
+            return check_endpoint(url, what=what, allow_insecure_http=allow_insecure_http)
+        return check_named_endpoint(
+            url, named_by=issuer, what=what, allow_insecure_http=allow_insecure_http
+        )
+
     endpoints: dict[str, str] = {}
     for name in ENDPOINTS:
         value = document.get(name)
-        if value is None:
+        if value is None or name in configured:
             continue
         if not isinstance(value, str):
             raise InvalidResponse(f"the metadata's {name} is not a URL", response=response)
-        endpoints[name] = check_endpoint(
-            value, what=f"the metadata's {name}", allow_insecure_http=allow_insecure_http
-        )
+        endpoints[name] = checked(value, f"the metadata's {name}")
+
     aliases = document.get("mtls_endpoint_aliases")
     if aliases is not None:
         if not isinstance(aliases, dict):
@@ -123,11 +139,7 @@ def discover(issuer: str, *, allow_insecure_http: bool = False) -> Step[ServerMe
             if name in ENDPOINTS:
                 if not isinstance(value, str):
                     raise InvalidResponse(f"the metadata's mTLS alias of {name} is not a URL")
-                check_endpoint(
-                    value,
-                    what=f"the metadata's mTLS alias of {name}",
-                    allow_insecure_http=allow_insecure_http,
-                )
+                checked(value, f"the metadata's mTLS alias of {name}")
     return ServerMetadata(
         issuer=issuer,
         endpoints=endpoints,

@@ -21,7 +21,7 @@ from typing import Any
 
 from ...errors import ConfigurationError, InvalidRegistration
 from ..http import HttpRequest, HttpResponse, Step, fetch
-from ..url_policy import check_endpoint
+from ..url_policy import check_endpoint, check_named_endpoint
 from .response import parse_json_object, raise_for_error
 
 __all__ = [
@@ -158,26 +158,54 @@ def register(
     *,
     initial_access_token: str | None = None,
     allow_insecure_http: bool = False,
+    allow_private_endpoints: bool = False,
 ) -> Step[ClientRegistration]:
     """RFC 7591 §3.1: register a client with ``metadata`` (``redirect_uris``,
     ``grant_types``, ``token_endpoint_auth_method``, ``client_name``, ``software_statement``,
-    …) at ``endpoint``, the registration endpoint of ``issuer``."""
-    check_endpoint(
-        endpoint, what="the registration endpoint", allow_insecure_http=allow_insecure_http
-    )
+    …) at ``endpoint``, the registration endpoint of ``issuer``. The endpoint, and the
+    client configuration endpoint the answer names (RFC 7592), are https and no more local
+    than the issuer that named them, unless ``allow_private_endpoints``."""
+    policy = _Policy(issuer, allow_insecure_http, allow_private_endpoints)
+    policy.check(endpoint, "the registration endpoint")
     request = _json_post("POST", endpoint, metadata, initial_access_token)
     response = yield from fetch(request)
     asked = {"method": metadata.get("token_endpoint_auth_method")}
-    return _read(issuer, response, asked, "the registration endpoint")
+    registration = _read(issuer, response, asked, "the registration endpoint")
+    if registration.registration_client_uri is not None:
+        try:
+            policy.check(registration.registration_client_uri, "the registration_client_uri")
+        except ConfigurationError as exc:
+            raise InvalidRegistration(f"{exc} (RFC 7592 §3)", response=response) from None
+    return registration
+
+
+@dataclass(frozen=True, slots=True)
+class _Policy:
+    """Where a registration's endpoints may be (see :func:`register`)."""
+
+    issuer: str
+    allow_insecure_http: bool
+    allow_private_endpoints: bool
+
+    def check(self, url: str, what: str) -> None:
+        if self.allow_private_endpoints:
+            check_endpoint(url, what=what, allow_insecure_http=self.allow_insecure_http)
+        else:
+            check_named_endpoint(
+                url, named_by=self.issuer, what=what, allow_insecure_http=self.allow_insecure_http
+            )
 
 
 def _management(registration: ClientRegistration) -> tuple[str, str]:
+    """The client configuration endpoint and its token; the endpoint must carry them safely:
+    https (a loopback issuer's excepted) and no more local than the issuer (RFC 7592 §3)."""
     uri, token = registration.registration_client_uri, registration.registration_access_token
     if not uri or not token:
         raise ConfigurationError(
             "this registration has no registration_client_uri and registration_access_token: "
             "the server does not offer RFC 7592 management for it"
         )
+    check_named_endpoint(uri, named_by=registration.issuer, what="the registration_client_uri")
     return uri, token
 
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ...errors import ConfigurationError, InvalidResourceMetadata
 from ..http import HttpRequest, Step, fetch
-from ..url_policy import check_endpoint
+from ..url_policy import check_endpoint, check_named_endpoint
 from .bearer import parse_challenges
 from .response import parse_json_object
 
@@ -108,10 +108,13 @@ def discover_resource(
     challenge: ResourceChallenge | None = None,
     *,
     allow_insecure_http: bool = False,
+    allow_private_endpoints: bool = False,
 ) -> Step[ResourceMetadata]:
     """Fetch and check the metadata of ``resource`` (RFC 9728): at the challenge's
     ``resource_metadata`` when it names one (§5.1; on the resource's origin only), else at
-    the well-known locations (§3.1), the next one tried only after a 404."""
+    the well-known locations (§3.1), the next one tried only after a 404. The authorization
+    servers it names are https and no more local than the resource (§7), unless
+    ``allow_private_endpoints``."""
     check_endpoint(resource, what="the resource", allow_insecure_http=allow_insecure_http)
     if challenge is not None and challenge.resource_metadata:
         named = challenge.resource_metadata
@@ -141,11 +144,22 @@ def discover_resource(
             response=response,
         )
     document = parse_json_object(response, "the protected resource metadata")
-    return _checked(resource, document, response, allow_insecure_http=allow_insecure_http)
+    return _checked(
+        resource,
+        document,
+        response,
+        allow_insecure_http=allow_insecure_http,
+        allow_private_endpoints=allow_private_endpoints,
+    )
 
 
 def _checked(
-    resource: str, document: dict[str, Any], response: Any, *, allow_insecure_http: bool
+    resource: str,
+    document: dict[str, Any],
+    response: Any,
+    *,
+    allow_insecure_http: bool,
+    allow_private_endpoints: bool,
 ) -> ResourceMetadata:
     named = document.get("resource")
     if not isinstance(named, str) or not same_resource(named, resource):
@@ -167,9 +181,17 @@ def _checked(
         )
     for server in servers:
         try:
-            check_endpoint(
-                server, what="an authorization server", allow_insecure_http=allow_insecure_http
-            )
+            if allow_private_endpoints:
+                check_endpoint(
+                    server, what="an authorization server", allow_insecure_http=allow_insecure_http
+                )
+            else:  # RFC 9728 §7: no more local than the resource that names it
+                check_named_endpoint(
+                    server,
+                    named_by=resource,
+                    what="an authorization server",
+                    allow_insecure_http=allow_insecure_http,
+                )
         except ConfigurationError as exc:
             raise InvalidResourceMetadata(
                 f"the protected resource metadata's authorization server is refused: {exc}",
