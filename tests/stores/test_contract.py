@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from oauthkit import OAuth1Credentials, Token
-from oauthkit.errors import LockTimeout, StoreConflict, StoreError
+from oauthkit.errors import ConfigurationError, LockTimeout, StoreConflict, StoreError
 from oauthkit.protocol.oauth2.registration import ClientRegistration
 from oauthkit.stores import KeyringStore, MemoryStore, RedisStore, SQLiteStore, TokenStore
 
@@ -110,6 +110,22 @@ def test_put_get_delete_keys(store: TokenStore) -> None:
     store.delete("github:me")  # absent: nothing happens
     assert store.get("github:me") is None
     assert store.keys() == ["google:me"]
+
+
+def test_keys_of_a_thousand_characters(store: TokenStore) -> None:
+    """A user key, a provider and a long account id together (a PostgreSQL column of 512
+    refused them)."""
+    key = "user:" + "k" * 995
+    store.put(key, _token())
+    assert store.get(key) == _token()
+    with store.lock(key) as transaction:
+        entry = transaction.load()
+        assert entry is not None
+        transaction.save(_token(2), entry.version)
+    assert store.get(key) == _token(2)
+    if type(store).__name__ in ("SQLAlchemyStore", "DjangoStore"):
+        with pytest.raises(ConfigurationError, match="1024"):
+            store.put("k" * 1025, _token())
 
 
 def test_everything_needed_to_renew_survives(store: TokenStore) -> None:
@@ -275,6 +291,22 @@ def test_repr_shows_no_secret(store: TokenStore) -> None:
 
 
 # ------------------------------------------------------------------------------ SQLite only
+
+
+def test_the_database_stores_sqlite_file_is_private_too(tmp_path: Path) -> None:
+    """SQLAlchemyStore on a new SQLite file makes it 0600 in 0700 folders, as SQLiteStore
+    does (SQLite alone makes it 0644: readable by every user of the machine)."""
+    import stat
+
+    from oauthkit.stores import SQLAlchemyStore
+
+    path = tmp_path / "new" / "app.sqlite3"
+    store = SQLAlchemyStore(f"sqlite:///{path}")
+    store.create_table()
+    store.put("k", _token())
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    store.dispose()
 
 
 def test_sqlite_creates_a_private_file_in_a_private_folder(tmp_path: Path) -> None:

@@ -4,7 +4,10 @@ PostgreSQL, SQLite, or any database SQLAlchemy 2 speaks — in one table of thei
 ::
 
     store = SQLAlchemyStore("postgresql+psycopg://app@db/app")   # or an Engine / AsyncEngine
-    store.create_table()                                          # idempotent
+
+The table is created on first use when it is missing (``create_missing=False`` leaves that
+to the team's migrations; ``store.create_table()`` / ``await store.acreate_table()`` make it
+at a time of the app's choosing, idempotently).
 
 The table (``oauthkit_tokens`` by default; ``table_name=`` and ``schema=`` choose) holds three
 kinds of rows, each under its key, the primary key being ``(kind, key)``: ``token`` (a token's
@@ -21,7 +24,7 @@ The migration, for a team that manages its schema itself (PostgreSQL)::
 
     CREATE TABLE oauthkit_tokens (
         kind VARCHAR(16) NOT NULL,
-        key VARCHAR(512) NOT NULL,
+        key VARCHAR(1024) NOT NULL,
         data TEXT NOT NULL,
         version BIGINT NOT NULL,
         expires_at DOUBLE PRECISION,
@@ -76,6 +79,9 @@ CREATE_ATTEMPTS = 3
 T = TypeVar("T")
 
 TOKEN, PENDING, LEASE = "token", "pending", "lease"
+#: The longest key the table takes (a table made by an earlier version took 512:
+#: ``ALTER TABLE oauthkit_tokens ALTER COLUMN key TYPE VARCHAR(1024)`` on PostgreSQL).
+MAX_KEY = 1024
 #: How long a renewal lease lasts (a crashed holder's runs out after this).
 LEASE_SECONDS = 120.0
 
@@ -110,6 +116,41 @@ class _Rows:
 Plan = Generator[Any, Any, T]
 
 
+def _checked_key(key: str) -> str:
+    if len(key) > MAX_KEY:
+        raise ConfigurationError(f"a store key is at most {MAX_KEY} characters, not {len(key)}")
+    return key
+
+
+def _private_sqlite_file(url: URL) -> None:
+    """An SQLite file the store is first to open is made 0600 in 0700 folders, as
+    :class:`~oauthkit.stores.SQLiteStore`'s (SQLite itself would make it 0644: readable by
+    every user of the machine). An existing file is the application's: left as it is."""
+    name = url.database
+    if url.get_backend_name() != "sqlite" or not name or name == ":memory:":
+        return
+    if name.startswith("file:") or url.query.get("mode") == "memory":
+        return
+    import os
+    from pathlib import Path
+
+    path = Path(name).expanduser().absolute()
+    if path.exists():
+        return
+    missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+    try:
+        for folder in reversed(missing):
+            folder.mkdir(mode=0o700, exist_ok=True)
+        fd = os.open(
+            path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0), 0o600
+        )
+        os.close(fd)
+    except FileExistsError:
+        return  # another process made it meanwhile
+    except OSError as exc:
+        raise StoreError(f"cannot create the token database {path}: {exc}") from None
+
+
 def _twin(url: URL, table: dict[str, str], dialects: tuple[str, ...]) -> URL | None:
     if url.get_backend_name() not in dialects:
         return None
@@ -132,6 +173,7 @@ class SQLAlchemyStore(Reads):
         table_name: str = "oauthkit_tokens",
         schema: str | None = None,
         lease_seconds: float = LEASE_SECONDS,
+        create_missing: bool = True,
     ) -> None:
         self._engine: Engine | None = None
         self._aengine: AsyncEngine | None = async_engine
@@ -151,12 +193,18 @@ class SQLAlchemyStore(Reads):
             if self._aengine is None:
                 self._async_url = _twin(sync_url, _ASYNC_TWIN, ("postgresql", "sqlite"))
         self.lease_seconds = lease_seconds
+        #: False until the table is known to exist (made on first use when missing, unless
+        #: ``create_missing=False``: a team that manages its schema itself).
+        self._ready = not create_missing
+        made = self._engine or self._aengine
+        if made is not None:
+            _private_sqlite_file(made.url)
         self.metadata = sa.MetaData(schema=schema)
         self.table = sa.Table(
             table_name,
             self.metadata,
             sa.Column("kind", sa.String(16), primary_key=True),
-            sa.Column("key", sa.String(512), primary_key=True),
+            sa.Column("key", sa.String(MAX_KEY), primary_key=True),
             sa.Column("data", sa.Text, nullable=False),
             sa.Column("version", sa.BigInteger, nullable=False),
             sa.Column("expires_at", sa.Float, nullable=True),
@@ -202,6 +250,7 @@ class SQLAlchemyStore(Reads):
             for attempt in range(CREATE_ATTEMPTS):
                 try:
                     self.metadata.create_all(self._sync(), checkfirst=True)
+                    self._ready = True
                     return
                 except SQLAlchemyError:
                     # CREATE … is not atomic with create_all's check for it: another process
@@ -220,6 +269,7 @@ class SQLAlchemyStore(Reads):
                 try:
                     async with engine.begin() as connection:
                         await connection.run_sync(self.metadata.create_all, checkfirst=True)
+                    self._ready = True
                     return
                 except SQLAlchemyError:
                     if attempt == CREATE_ATTEMPTS - 1:  # see create_table
@@ -248,8 +298,9 @@ class SQLAlchemyStore(Reads):
                 -1
             ] in text:
                 raise StoreError(
-                    f"the table {name} does not exist: call store.create_table() once, or "
-                    "apply the migration in oauthkit.stores.sqlalchemy's documentation"
+                    f"the table {name} does not exist: call store.create_table() once (in async "
+                    "code: await store.acreate_table()), or apply the migration in "
+                    "oauthkit.stores.sqlalchemy's documentation"
                 ) from None
             # Not chained: the driver's error text carries the statement's parameters,
             # a token's record among them.
@@ -260,6 +311,8 @@ class SQLAlchemyStore(Reads):
     def _one(self, statement: Any, key: str | None = None) -> _Rows:
         """One statement on its own, autocommitted: a single round trip (no BEGIN, no
         COMMIT), for reads and single-row deletes; ``key`` fills its ``lookup_key``."""
+        if not self._ready:
+            self.create_table()
         if self._autocommit is None:  # made once: each execution_options() costs 0.4 ms
             self._autocommit = self._sync().execution_options(isolation_level="AUTOCOMMIT")
         with self._errors(), self._autocommit.connect() as connection:
@@ -271,6 +324,8 @@ class SQLAlchemyStore(Reads):
         engine = self._async()
         if engine is None:
             return await _in_thread(self._one, statement, key)  # type: ignore[no-any-return]
+        if not self._ready:
+            await self.acreate_table()
         if self._aautocommit is None:
             self._aautocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         with self._errors():
@@ -280,6 +335,8 @@ class SQLAlchemyStore(Reads):
                 return _Rows(rows, result.rowcount)
 
     def _run(self, plan: Plan[T]) -> T:
+        if not self._ready:
+            self.create_table()
         with self._errors(), self._sync().begin() as connection:
             answer: Any = None
             while True:
@@ -304,6 +361,8 @@ class SQLAlchemyStore(Reads):
         engine = self._async()
         if engine is None:
             return await _in_thread(self._run, plan)  # type: ignore[no-any-return]
+        if not self._ready:
+            await self.acreate_table()
         with self._errors():
             async with engine.begin() as connection:
                 answer: Any = None
@@ -445,11 +504,11 @@ class SQLAlchemyStore(Reads):
 
     def put(self, key: str, value: Stored) -> None:
         """Store ``value`` under ``key`` (a new version)."""
-        self._run(self._put_plan(key, encode(value)))
+        self._run(self._put_plan(_checked_key(key), encode(value)))
 
     async def aput(self, key: str, value: Stored) -> None:
         """The ``await`` twin of :meth:`put`."""
-        await self._arun(self._put_plan(key, encode(value)))
+        await self._arun(self._put_plan(_checked_key(key), encode(value)))
 
     def delete(self, key: str) -> None:
         """Forget ``key``."""
@@ -490,6 +549,7 @@ class SQLAlchemyStore(Reads):
         :class:`~oauthkit.errors.LockTimeout`); read and compare-and-set through the
         transaction given."""
         owner = secrets.token_hex(16)
+        _checked_key(key)
         wait_for(lambda: self._run(self._take_lease_plan(key, owner)), key, timeout)
         try:
             yield _Transaction(self, key, owner)
@@ -504,6 +564,7 @@ class SQLAlchemyStore(Reads):
         import anyio
 
         owner = secrets.token_hex(16)
+        _checked_key(key)
         await await_for(lambda: self._arun(self._take_lease_plan(key, owner)), key, timeout)
         try:
             yield _AsyncTransaction(self, key, owner)

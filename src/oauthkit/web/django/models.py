@@ -11,7 +11,7 @@ class StoredEntry(models.Model):  # type: ignore[misc]
     ``data``, until ``expires_at``)."""
 
     kind = models.CharField(max_length=16)
-    key = models.CharField(max_length=512)
+    key = models.CharField(max_length=1024)
     data = models.TextField()
     version = models.BigIntegerField(default=1)
     expires_at = models.FloatField(null=True)

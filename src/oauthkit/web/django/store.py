@@ -32,7 +32,7 @@ from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 
-from ...errors import LockTimeout, StoreConflict, StoreError
+from ...errors import ConfigurationError, LockTimeout, StoreConflict, StoreError
 from ...stores.base import (
     DEFAULT_LOCK_TIMEOUT,
     BlockingStore,
@@ -53,6 +53,13 @@ TOKEN, PENDING, LEASE = "token", "pending", "lease"
 LOCKED_RETRIES = (0.05, 0.2, 0.5, 1.0)
 #: How long a renewal lease lasts (a crashed holder's runs out after this).
 LEASE_SECONDS = 120.0
+
+
+def _check_key(key: str) -> None:
+    """A key that does not fit the table (1,024 characters) is the caller's mistake."""
+    limit = StoredEntry._meta.get_field("key").max_length
+    if len(key) > limit:
+        raise ConfigurationError(f"a store key is at most {limit} characters, not {len(key)}")
 
 
 class DjangoStore(BlockingStore):
@@ -155,6 +162,7 @@ class DjangoStore(BlockingStore):
         return entry.value if entry else None
 
     def put(self, key: str, value: Stored) -> None:
+        _check_key(key)
         text = encode(value)
 
         def work() -> None:
@@ -225,6 +233,7 @@ class DjangoStore(BlockingStore):
         """Hold ``key``'s renewal lease (waiting up to ``timeout`` seconds, else
         :class:`~oauthkit.errors.LockTimeout`)."""
         owner = secrets.token_hex(16)
+        _check_key(key)
         wait_for(lambda: self._take_lease(key, owner), key, timeout)
         try:
             yield _DjangoTransaction(self, key, owner)
