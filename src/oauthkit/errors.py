@@ -65,6 +65,8 @@
     │   ├── ProviderMismatch                     web flow: begun with another provider (mix-up)
     │   └── RedirectMismatch                     web flow: not the redirect URI it was sent to
     ├── UnsafeReturnPath (also ValueError)       web flow: a return path that leaves the site
+    ├── TooManySignIns                           web flow: one client began too many anonymous
+    │                                            sign-ins (``.retry_after`` seconds)
     ├── PollingTimeout (also TimeoutError)       device flow: no answer before the deadline
     ├── LoopbackTimeout (also TimeoutError)      the command's loopback redirect never came
     │                                            (oauthkit.cli.loopback)
@@ -141,6 +143,7 @@ __all__ = [
     "StoreConflict",
     "StoreError",
     "TokenMismatch",
+    "TooManySignIns",
     "TransportError",
     "UnapprovedSoftwareStatement",
     "UnauthorizedClient",
@@ -587,6 +590,15 @@ class RedirectMismatch(CallbackError):
 
 class UnsafeReturnPath(OAuthKitError, ValueError):
     """A web flow's return path is not a path of this site (an open redirect)."""
+
+
+class TooManySignIns(OAuthKitError):
+    """A client began more anonymous sign-ins than the web flow's limit allows
+    (:class:`oauthkit.web.limits.SignInLimit`); ``retry_after`` is in seconds."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PollingTimeout(OAuthKitError, TimeoutError):

@@ -98,3 +98,23 @@ def test_rekey_users_moves_tokens_saved_under_usernames(django: Any) -> None:
     # bob had a token under his key already: neither is touched
     assert _in_thread(lambda: store.get(f"user:{bob}:sandbox")) == Token("bob-newer")
     assert _in_thread(lambda: store.get("user:bob:sandbox")) == Token("bob-token")
+
+
+def test_the_system_check_reports_a_configuration_that_cannot_work(
+    django_databases: dict[str, Any], tmp_path: Path
+) -> None:
+    """No store named (the tokens would land in the command's personal file): manage.py
+    check says so at start-up, not the first user's sign-in."""
+    from django.core.checks import run_checks
+    from django.test import override_settings
+
+    import oauthkit.web.django.views as views
+
+    config = tmp_path / "oauthkit.toml"
+    config.write_text('[providers.p]\nclient_id = "c"\ntoken_endpoint = "http://127.0.0.1:9/t"\n')
+    config.chmod(0o600)
+    with override_settings(OAUTHKIT={"CONFIG": str(config)}):
+        views._flow = None
+        errors = [m for m in run_checks() if m.id == "oauthkit.E001"]
+        views._flow = None
+    assert len(errors) == 1 and "names no store" in errors[0].msg

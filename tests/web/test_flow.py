@@ -116,13 +116,14 @@ def test_the_cookie_binds_the_flow_and_is_scoped_to_the_callback(
     )
     assert cookie.value not in repr(cookie)
     # Nothing the browser carries is a secret of the flow: the state is in the URL, the
-    # cookie is a random binding; the PKCE verifier stays on the server.
+    # cookie is a random binding; the PKCE verifier stays on the server — encrypted under
+    # the state and the cookie, so that the store alone holds nothing usable.
+    state = dict(parse_qsl(_query(begun.url)))["state"]
     record = flow.store.take_pending(  # type: ignore[attr-defined]
-        __import__("hashlib")
-        .sha256(("oauth2:" + dict(parse_qsl(_query(begun.url)))["state"]).encode())
-        .hexdigest()
+        __import__("hashlib").sha256(("oauth2:" + state).encode()).hexdigest()
     )
-    assert record is not None and cookie.value not in record and "code_verifier" in record
+    assert record is not None
+    assert cookie.value not in record and state not in record and "verifier" not in record
 
 
 def test_https_cookies_are_host_prefixed_and_secure(sandbox: Sandbox, tmp_path: Path) -> None:
@@ -131,7 +132,8 @@ def test_https_cookies_are_host_prefixed_and_secure(sandbox: Sandbox, tmp_path: 
     cookie = flow.begin("a", request_url=APP_TLS + "/x", user="1").cookie
     assert cookie.name.startswith("__Host-oauthkit-flow-")
     assert cookie.header().endswith("; Path=/; Max-Age=600; Secure; HttpOnly; SameSite=Lax")
-    post = WebFlow({"a": WebProvider("a", _oauth2(sandbox, "web-tls"), response_mode="form_post")})
+    posted = {"a": WebProvider("a", _oauth2(sandbox, "web-tls"), response_mode="form_post")}
+    post = WebFlow(posted, MemoryStore())
     begun = post.begin("a", request_url=APP_TLS + "/x", user="1")
     assert "response_mode=form_post" in begun.url
     assert begun.cookie.same_site == "None"  # a cross-site POST carries no Lax cookie

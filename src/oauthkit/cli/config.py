@@ -3,7 +3,8 @@
 ::
 
     store = "~/.local/share/oauthkit/tokens.sqlite3"   # optional; or "redis://…", "keyring",
-                                                       # "postgresql+psycopg://app@db/app"
+                                                       # "postgresql+psycopg://app@db/app";
+                                                       # relative: beside this file
 
     [providers.work]                       # OAuth 2: an issuer (discovery) or endpoints
     issuer = "https://id.example.com"
@@ -30,8 +31,9 @@
     consumer_key = "…"; consumer_secret_env = "LEGACY_SECRET"
 
 A secret is never required in the file: it can come from an environment variable, a command
-or the keyring. Mistakes are :class:`~oauthkit.errors.ConfigurationError` naming the file and
-the line.
+or the keyring. Relative file paths (``store``, ``private_key_file``, …) are the file's own
+folder's. Mistakes are :class:`~oauthkit.errors.ConfigurationError` naming the file and the
+line.
 """
 
 from __future__ import annotations
@@ -253,6 +255,18 @@ def _line_of(text: str, name: str) -> int:
     return 0
 
 
+def _key_line(text: str, table_line: int, key: str) -> int:
+    """The line of ``key =`` in the table that starts at ``table_line`` (else that line)."""
+    lines = text.splitlines()
+    for number in range(table_line, len(lines)):
+        line = lines[number].strip()
+        if line.startswith("["):
+            break
+        if line.split("=", 1)[0].strip().strip('"') == key:
+            return number + 1
+    return table_line
+
+
 def _preset(preset: object, where: str) -> tuple[str, str, tuple[str, ...]]:
     """The preset's name, protocol and options, from the cheap index; an unknown name gets
     the presets' own error (with its suggestions)."""
@@ -321,13 +335,40 @@ def load_config(path: Path | None = None) -> Config:
             allowed = allowed | set(preset[2])
         unknown = sorted(set(table) - allowed)
         if unknown:
+            import difflib
+
+            first = unknown[0]
+            close = difflib.get_close_matches(first, sorted(allowed), n=1, cutoff=0.7)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            at = _key_line(text, _line_of(text, name), first)
             raise ConfigurationError(
-                f"{where}: unknown key(s) in [providers.{name}]: {', '.join(unknown)}"
+                f"{path}:{at}: unknown key {first!r} in [providers.{name}]{hint}"
+                + (f"; also unknown: {', '.join(unknown[1:])}" if unknown[1:] else "")
             )
         identity = "client_id" if kind == "oauth2" else "consumer_key"
         if not table.get(identity):
             raise ConfigurationError(f"{where}: [providers.{name}] has no {identity}")
         if not isinstance(table.get("options", {}), dict):
             raise ConfigurationError(f'{where}: options must be a table, e.g. {{tenant = "x"}}')
-        providers[name] = ProviderConfig(name=name, type=kind, values=table, source=where)
+        values = {
+            key: _beside(path, value) if key in _PATH_KEYS and isinstance(value, str) else value
+            for key, value in table.items()
+        }
+        providers[name] = ProviderConfig(name=name, type=kind, values=values, source=where)
+    if store is not None and store_file(store) is not None and store != "sqlite":
+        store = _beside(path, store)
     return Config(path=path, providers=providers, store=store, web=web)
+
+
+#: Keys that name files: relative paths are the configuration file's folder's.
+_PATH_KEYS = frozenset(
+    {"private_key_file", "decryption_key_file", "rsa_key_file", "tls_client_cert", "tls_client_key"}
+)
+
+
+def _beside(config: Path, value: str) -> str:
+    """A path of the configuration (``~`` expanded), relative ones taken from the file's own
+    folder — not the working folder, which differs for a server started elsewhere (gunicorn
+    ``--chdir``, systemd)."""
+    found = Path(value).expanduser()
+    return str(found if found.is_absolute() else config.resolve().parent / found)

@@ -30,7 +30,15 @@ import httpx2
 
 from ..errors import OAuthKitError, ReauthenticationRequired
 from .flow import CALLBACK_HEADERS, Completed, WebFlow, safe_return_path
-from .responses import ERROR_HEADERS, error_page, notification_answer, relay, same_origin
+from .responses import (
+    RELAY_HEADERS,
+    error_headers,
+    error_page,
+    login_redirect,
+    notification_answer,
+    relay,
+    same_origin,
+)
 
 __all__ = ["OAuthKit"]
 
@@ -42,7 +50,8 @@ def _params(multi: Any) -> dict[str, list[str]]:
 class OAuthKit:
     """The extension: ``current_user()`` names the app's signed-in user (or ``None``);
     ``on_sign_in(completed)`` runs after a "sign in with" callback (typically stores
-    ``completed.user`` in the app's session)."""
+    ``completed.user`` in the app's session); ``login_url`` is where ``/connect/…`` sends a
+    browser that is not logged in to the app (with ``?next=`` back; else a 401)."""
 
     def __init__(
         self,
@@ -52,10 +61,12 @@ class OAuthKit:
         current_user: Callable[[], str | None],
         on_sign_in: Callable[[Completed], None] | None = None,
         url_prefix: str = "",
+        login_url: str | None = None,
     ) -> None:
         self.flow = flow if flow is not None else WebFlow.from_config()
         self.current_user = current_user
         self.on_sign_in = on_sign_in
+        self.login_url = login_url
         self.blueprint = self._blueprint(url_prefix)
         if app is not None:
             self.init_app(app)
@@ -82,7 +93,11 @@ class OAuthKit:
         request = flask.request
         try:
             begun = self.flow.begin(
-                provider, request_url=request.url, user=user, return_to=request.args.get("next")
+                provider,
+                request_url=request.url,
+                user=user,
+                return_to=request.args.get("next"),
+                client_address=request.remote_addr,
             )
         except OAuthKitError as exc:
             return self._error(exc)
@@ -94,6 +109,10 @@ class OAuthKit:
     def _connect(self, provider: str) -> Response:
         user = self.current_user()
         if user is None:
+            if self.login_url:
+                request = flask.request
+                back = request.full_path if request.query_string else request.path
+                return flask.redirect(login_redirect(self.login_url, back), code=302)
             return flask.Response("sign in to the app first", status=401)
         return self._begin(provider, user)
 
@@ -153,7 +172,7 @@ class OAuthKit:
     @staticmethod
     def _error(exc: OAuthKitError) -> Response:
         status, page = error_page(exc)
-        return flask.Response(page, status=status, headers=list(ERROR_HEADERS))
+        return flask.Response(page, status=status, headers=error_headers(exc))
 
     # -- the current user's API -----------------------------------------------------------
 
@@ -168,4 +187,9 @@ class OAuthKit:
         """GET ``path`` of the provider's API as the current user: its status and JSON, or
         401 with a reason (see :func:`oauthkit.web.responses.relay`)."""
         status, body = relay(self.flow, provider, self.current_user(), path)
-        return flask.Response(flask.json.dumps(body), status=status, mimetype="application/json")
+        return flask.Response(
+            flask.json.dumps(body),
+            status=status,
+            mimetype="application/json",
+            headers=list(RELAY_HEADERS),
+        )

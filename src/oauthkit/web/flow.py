@@ -33,7 +33,6 @@ per expiry by every worker that shares the store (:class:`~oauthkit.Session`).
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import logging
 import secrets
@@ -41,7 +40,7 @@ import time
 from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import anyio.to_thread
@@ -65,6 +64,7 @@ from ..errors import (
     UnsafeReturnPath,
 )
 from ..protocol.http import HttpRequest, HttpResponse, Wait, fetch
+from ..protocol.jsontext import JSONTextError, loads
 from ..protocol.oauth1 import flow as oauth1_flow
 from ..protocol.oauth1.credentials import OAuth1Credentials, TemporaryCredentials
 from ..protocol.oauth2 import ciba, grants, token_management
@@ -77,11 +77,12 @@ from ..protocol.oauth2.authorization import (
 from ..protocol.oauth2.config import server_metadata
 from ..protocol.oauth2.jarm import is_jwt_response_mode, response_parameters, unverified_state
 from ..protocol.oauth2.token import Token
-from ..protocol.url_policy import is_under
+from ..protocol.url_policy import under
 from ..providers.identity import Identity
-from ..session import Session
+from ..session import Session, refused_at
 from ..stores.base import PendingFlows, TokenStore
 from .cookies import Cookie, Sealer, flow_cookie_name
+from .limits import SignInLimit
 from .providers import WebProvider, identity_step
 
 __all__ = [
@@ -89,6 +90,7 @@ __all__ = [
     "PENDING_SECONDS",
     "Begun",
     "Completed",
+    "Connection",
     "Notified",
     "WebFlow",
     "safe_return_path",
@@ -168,6 +170,8 @@ class _Save:
 
 
 _Op = HttpRequest | Wait | _Put | _Take | _Save
+#: What :meth:`WebFlow.connections` says of a provider a user holds credentials for.
+Connection = Literal["connected", "reconnect"]
 Plan = Generator[_Op, Any, T]
 
 
@@ -192,19 +196,38 @@ def _handle(kind: str, value: str) -> str:
     return hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()
 
 
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+def _mix_up(began_with: str, arrived_at: str) -> ProviderMismatch:
+    return ProviderMismatch(
+        f"this callback belongs to a sign-in with {began_with!r}, not {arrived_at!r}: a mix-up "
+        "(RFC 9700 §4.4) or a misrouted redirect"
+    )
+
+
+def value_of(kind: str, request: Mapping[str, Any]) -> str:
+    """The value a pending flow's handle hashes: the ``state`` or the request token."""
+    return str(request["state"] if kind == "oauth2" else request["token"])
+
+
+def _pending_sealer(handle: str, value: str, binding: str) -> Sealer:
+    """AES-256-GCM under a key that only the callback can make: a hash of the ``state`` (or
+    request token) it carries and the binding cookie of the browser that began the flow.
+    The handle it is stored under is another hash of the value, which opens nothing."""
+    secret = hashlib.sha256(b"oauthkit pending v1\0" + f"{handle}\0{value}\0{binding}".encode())
+    return Sealer(secret.digest())
 
 
 class WebFlow:
     """Begin and complete sign-ins for a web application; see the module docstring.
 
     ``providers`` maps a route name to a :class:`~oauthkit.web.providers.WebProvider` or a
-    client (OAuth 2 or OAuth 1.0a). ``store`` keeps the tokens and the pending flows
-    (default :class:`~oauthkit.stores.SQLiteStore`; :class:`~oauthkit.stores.MemoryStore`
-    only for one process). ``base_url`` fixes the site's origin (behind a proxy); without it
-    the callback URL is the request's origin + ``callback_path``. ``key`` names each user's
-    token. ``on_token(key, token)`` learns of every token a flow saves.
+    client (OAuth 2 or OAuth 1.0a). ``store`` keeps the tokens and the pending flows: the
+    app names it (:class:`~oauthkit.stores.SQLiteStore` with a path of the app's,
+    :class:`~oauthkit.stores.RedisStore`, :class:`~oauthkit.stores.SQLAlchemyStore`, the
+    Django store; :class:`~oauthkit.stores.MemoryStore` only for one process). ``base_url``
+    fixes the site's origin (behind a proxy); without it the callback URL is the request's
+    origin + ``callback_path``. ``key`` names each user's token. ``on_token(key, token)``
+    learns of every token a flow saves. ``signin_limit`` bounds the anonymous sign-ins one
+    client address may begin (:class:`~oauthkit.web.limits.SignInLimit`; ``False``: none).
     """
 
     def __init__(
@@ -218,11 +241,14 @@ class WebFlow:
         key: str = "user:{user}:{provider}",
         pending_seconds: int = PENDING_SECONDS,
         on_token: Callable[[str, Token | OAuth1Credentials], None] | None = None,
+        signin_limit: SignInLimit | bool = True,
     ) -> None:
         if store is None:
-            from ..stores.sqlite import SQLiteStore
-
-            store = SQLiteStore()
+            raise ConfigurationError(
+                "WebFlow needs the store of the app's users' tokens: pass store= "
+                '(SQLiteStore("app-tokens.sqlite3"), RedisStore(url), SQLAlchemyStore(url), '
+                "the Django store) — the command's personal store is not for a web app's users"
+            )
         self.providers: dict[str, WebProvider] = {
             name: p if isinstance(p, WebProvider) else WebProvider.of(name, p)
             for name, p in providers.items()
@@ -234,17 +260,29 @@ class WebFlow:
         self.key_template = key
         self.pending_seconds = pending_seconds
         self.on_token = on_token
+        if signin_limit is True:
+            signin_limit = SignInLimit()
+        self.signin_limit = signin_limit or None
         self._http: httpx2.Client | None = None
         self._ahttp: httpx2.AsyncClient | None = None
 
     @classmethod
     def from_config(
-        cls, path: str | None = None, *, store: TokenStore | None = None, **options: Any
+        cls,
+        path: str | None = None,
+        *,
+        store: TokenStore | None = None,
+        require_providers: bool = True,
+        **options: Any,
     ) -> WebFlow:
         """The providers of the command's TOML configuration (``path``, else
-        ``$OAUTHKIT_CONFIG``, else the default file), its ``store`` (default the SQLite
-        store) and its ``[web]`` table (``base_url``, ``pending_seconds``, ``callback_path``,
-        ``key``); ``options`` as for the constructor, and they win."""
+        ``$OAUTHKIT_CONFIG``, else the default file), its ``store`` (which it must name unless
+        ``store`` is given) and its ``[web]`` table (``base_url``, ``pending_seconds``,
+        ``callback_path``, ``key``); ``options`` as for the constructor, and they win. No file,
+        or a file without providers, is a :class:`~oauthkit.errors.ConfigurationError` at
+        start-up naming where it looked — unless ``require_providers=False`` (an app that
+        adds its providers in code)."""
+        import os
         from pathlib import Path
 
         from ..cli.config import load_config
@@ -252,6 +290,26 @@ class WebFlow:
         from ..cli.provider import ResolvedProvider
 
         config = load_config(Path(path) if path else None)
+        if require_providers and not config.providers:
+            how = (
+                "the path given"
+                if path
+                else "$OAUTHKIT_CONFIG"
+                if os.environ.get("OAUTHKIT_CONFIG", "").strip()
+                else "the default file ($OAUTHKIT_CONFIG is not set)"
+            )
+            found = "has no [providers.NAME] table" if config.path.exists() else "does not exist"
+            raise ConfigurationError(
+                f"the web flow's configuration {config.path} ({how}) {found}: name the file "
+                "(WebFlow.from_config(path), $OAUTHKIT_CONFIG), or pass require_providers=False "
+                "to add providers in code"
+            )
+        if store is None and config.store is None:
+            raise ConfigurationError(
+                f"{config.path} names no store for the app's users' tokens: add  store = "
+                '"app-tokens.sqlite3"  (beside the file; or a redis:// or database URL) at its '
+                "top, or pass store= — the command's personal store is not for a web app"
+            )
         providers = {
             name: WebProvider.from_resolved(ResolvedProvider(table))
             for name, table in config.providers.items()
@@ -285,19 +343,39 @@ class WebFlow:
     # -- begin ----------------------------------------------------------------------------
 
     def begin(
-        self, provider: str, *, request_url: str, user: str | None, return_to: str | None = "/"
+        self,
+        provider: str,
+        *,
+        request_url: str,
+        user: str | None,
+        return_to: str | None = "/",
+        client_address: str | None = None,
     ) -> Begun:
         """Start a flow for ``user`` (``None``: sign in as the provider's user); RFC 6749
-        §4.1.1 with PKCE, state and nonce, or RFC 5849 §2.1-2.2."""
+        §4.1.1 with PKCE, state and nonce, or RFC 5849 §2.1-2.2. An anonymous sign-in counts
+        against ``client_address``'s share of :attr:`signin_limit`
+        (:class:`~oauthkit.errors.TooManySignIns`)."""
+        self._limit(user, client_address)
         plan = self._begin(self.provider(provider), request_url, user, return_to)
         return self._drive(plan, self.provider(provider))
 
     async def abegin(
-        self, provider: str, *, request_url: str, user: str | None, return_to: str | None = "/"
+        self,
+        provider: str,
+        *,
+        request_url: str,
+        user: str | None,
+        return_to: str | None = "/",
+        client_address: str | None = None,
     ) -> Begun:
         """The ``await`` twin of :meth:`begin`."""
+        self._limit(user, client_address)
         plan = self._begin(self.provider(provider), request_url, user, return_to)
         return await self._adrive(plan, self.provider(provider))
+
+    def _limit(self, user: str | None, client_address: str | None) -> None:
+        if user is None and client_address and self.signin_limit is not None:
+            self.signin_limit.take(client_address)
 
     def _begin(
         self, p: WebProvider, request_url: str, user: str | None, return_to: str | None
@@ -336,8 +414,6 @@ class WebFlow:
             "user": user,
             "return_to": back,
             "redirect_uri": redirect_uri,
-            "cookie": name,
-            "binding": _digest(binding),
             "expires_at": time.time() + self.pending_seconds,
             "request": request,
         }
@@ -345,7 +421,12 @@ class WebFlow:
         if self._sealer is not None:
             value = self._sealer.seal(text, name)
         else:
-            yield _Put(handle, text)
+            # Kept encrypted under the state (or request token) and the browser's binding
+            # cookie: the store never holds a usable state, verifier, nonce or secret. The
+            # provider's name stays readable, so that a mix-up is told as one (RFC 9700 §4.4)
+            # even when the cookie (scoped to the right callback) does not come along.
+            sealed = _pending_sealer(handle, value_of(p.kind, request), binding).seal(text, handle)
+            yield _Put(handle, f"{p.name}\n{sealed}")
             value = binding
         posted = p.response_mode in ("form_post", "form_post.jwt")
         same_site = "None" if secure and posted else "Lax"
@@ -407,11 +488,23 @@ class WebFlow:
                     "not ours): begun in another browser, cookies blocked, or forged"
                 )
         else:
-            text = yield _Take(handle)
-            if text is None:
+            taken = yield _Take(handle)
+            if taken is None:
                 raise FlowNotFound(
                     "no sign-in is pending for this callback: it was used already, expired, "
                     "or its state was never ours"
+                )
+            began_with, _, sealed = taken.partition("\n")
+            if began_with != p.name:
+                raise _mix_up(began_with, p.name)
+            held = cookies.get(name, "")
+            text = _pending_sealer(handle, value, held).open(sealed, handle) if held else None
+            if text is None:
+                raise BrowserMismatch(
+                    "this callback did not come from the browser that began the sign-in "
+                    "(its binding cookie is "
+                    + ("missing" if not held else "different")
+                    + "): a login CSRF attempt, or cookies blocked"
                 )
         record = json.loads(text)
         if record.get("handle") != handle:
@@ -422,19 +515,7 @@ class WebFlow:
                 "start again"
             )
         if record["provider"] != p.name:
-            raise ProviderMismatch(
-                f"this callback belongs to a sign-in with {record['provider']!r}, not "
-                f"{p.name!r}: a mix-up (RFC 9700 §4.4) or a misrouted redirect"
-            )
-        if self._sealer is None:
-            held = cookies.get(record["cookie"], "")
-            if not hmac.compare_digest(_digest(held).encode(), record["binding"].encode()):
-                raise BrowserMismatch(
-                    "this callback did not come from the browser that began the sign-in "
-                    "(its binding cookie is "
-                    + ("missing" if not held else "different")
-                    + "): a login CSRF attempt, or cookies blocked"
-                )
+            raise _mix_up(record["provider"], p.name)
         if record["redirect_uri"] != redirect_uri:
             raise RedirectMismatch(
                 f"the callback arrived at {redirect_uri}, not at the redirect URI the sign-in "
@@ -537,9 +618,11 @@ class WebFlow:
             "interval": request.interval,
             "scope": request.scope,
         }
-        handle = _handle("ciba", f"{request.auth_req_id} {request.client_notification_token}")
+        secret = f"{request.auth_req_id} {request.client_notification_token}"
+        handle = _handle("ciba", secret)
         ttl = max(1, int(request.expires_at.timestamp() - time.time()) + 1)
-        yield _Put(handle, json.dumps(record, separators=(",", ":")), ttl)
+        text = json.dumps(record, separators=(",", ":"))
+        yield _Put(handle, _pending_sealer(handle, secret, "").seal(text, handle), ttl)
         return request
 
     def _notified(
@@ -550,15 +633,18 @@ class WebFlow:
         if scheme.lower() != "bearer" or not bearer:
             raise NotificationRefused("the notification has no bearer token (CIBA Core §10.2)")
         try:
-            fields = json.loads(body)
-        except ValueError:
+            fields = loads(body)  # bounded: a deeply nested body is refused, not a crash
+        except JSONTextError:
             fields = None
         auth_req_id = fields.get("auth_req_id") if isinstance(fields, dict) else None
         if not isinstance(auth_req_id, str) or not auth_req_id:
             raise InvalidNotification(
                 "the notification's body is not a JSON object with an auth_req_id (CIBA Core §10.2)"
             )
-        text = yield _Take(_handle("ciba", f"{auth_req_id} {bearer}"))
+        secret = f"{auth_req_id} {bearer}"
+        handle = _handle("ciba", secret)
+        sealed = yield _Take(handle)
+        text = _pending_sealer(handle, secret, "").open(sealed, handle) if sealed else None
         if text is None:
             raise NotificationRefused(
                 "no backchannel request waits for this notification: a wrong bearer token, "
@@ -673,6 +759,32 @@ class WebFlow:
             key = self.key_for(provider, user)
         return Session(p.client, self.store, key)  # type: ignore[arg-type]
 
+    def identity(self, provider: str, user: str) -> Identity:
+        """Who the credentials stored for ``user`` at ``provider`` belong to, asked of the
+        provider (its ID token's claims when the stored token has them): the immutable id
+        a sign-in keys its user on. For a migration from names to ids, and for linking an
+        account the user connected (see the security notes)."""
+        p = self.provider(provider)
+        stored = self.store.get(self.key_for(provider, user))
+        if isinstance(stored, Token):
+            stored = self.session(provider, user).token()  # renewed first when due
+        return self._drive(self._identity(p, stored), p)
+
+    async def aidentity(self, provider: str, user: str) -> Identity:
+        """The ``await`` twin of :meth:`identity`."""
+        p = self.provider(provider)
+        stored = await self.store.aget(self.key_for(provider, user))
+        if isinstance(stored, Token):
+            stored = await self.session(provider, user).atoken()
+        return await self._adrive(self._identity(p, stored), p)
+
+    def _identity(self, p: WebProvider, stored: object) -> Plan[Identity]:
+        if not isinstance(stored, Token | OAuth1Credentials):
+            raise ReauthenticationRequired(f"not connected to {p.name}")
+        found = yield from identity_step(p, stored)
+        assert found is not None
+        return found
+
     def auth(self, provider: str, user: str) -> httpx2.Auth:
         """An ``httpx2.Auth`` (sync and async) for ``user`` at ``provider``: the session's
         for OAuth 2, signing for OAuth 1.0a; :class:`~oauthkit.errors.ReauthenticationRequired`
@@ -695,25 +807,37 @@ class WebFlow:
         client: Any = p.client
         return client.auth(stored)  # type: ignore[no-any-return]
 
+    def connections(self, user: str) -> dict[str, Connection]:
+        """Each provider ``user`` holds credentials for: ``"connected"``, or ``"reconnect"``
+        when they cannot be used again without a new sign-in (the provider refused the
+        refresh token; an expired token with none)."""
+        found = {n: self.store.get(self.key_for(n, user)) for n in self.providers}
+        return {n: _state(self.providers[n], v) for n, v in found.items() if v is not None}
+
+    async def aconnections(self, user: str) -> dict[str, Connection]:
+        """The ``await`` twin of :meth:`connections`."""
+        found = {n: await self.store.aget(self.key_for(n, user)) for n in self.providers}
+        return {n: _state(self.providers[n], v) for n, v in found.items() if v is not None}
+
     def connected(self, user: str) -> list[str]:
-        """The providers ``user`` holds credentials for."""
-        return [n for n in self.providers if self.store.get(self.key_for(n, user)) is not None]
+        """The providers ``user`` is connected to (whose credentials still work)."""
+        return [n for n, state in self.connections(user).items() if state == "connected"]
 
     async def aconnected(self, user: str) -> list[str]:
         """The ``await`` twin of :meth:`connected`."""
-        return [
-            n for n in self.providers if await self.store.aget(self.key_for(n, user)) is not None
-        ]
+        states = await self.aconnections(user)
+        return [n for n, state in states.items() if state == "connected"]
 
     def api_url(self, provider: str, path: str) -> str:
-        """``path`` under the provider's ``api_base``; anything that leaves it (``..``,
-        another host) is a :class:`~oauthkit.errors.ConfigurationError`."""
+        """``path`` under the provider's ``api_base``, normalized as the server will read it
+        (RFC 3986 §5.2.4 after decoding ``%2E``); anything that leaves it (``..``, ``%2e%2e``,
+        a backslash, another host) is a :class:`~oauthkit.errors.ConfigurationError`."""
         base = self.provider(provider).api_base
         if not base:
             raise ConfigurationError(f"{provider} has no api_base")
         base = base if base.endswith("/") else base + "/"
-        url = urljoin(base, path.lstrip("/"))
-        if not is_under(url, base):
+        url = under(urljoin(base, path.lstrip("/")), base) if "\\" not in path else None
+        if url is None:
             raise ConfigurationError(f"{path[:80]!r} is outside {provider}'s api_base")
         return url
 
@@ -778,6 +902,16 @@ class WebFlow:
 
     def __repr__(self) -> str:
         return f"WebFlow(providers={sorted(self.providers)!r}, store={self.store!r})"
+
+
+def _state(provider: WebProvider, stored: object) -> Connection:
+    if isinstance(stored, Token):
+        if refused_at(stored) is not None:
+            return "reconnect"
+        client: Any = provider.client
+        if stored.is_expired() and not client._can_renew(stored):
+            return "reconnect"
+    return "connected"
 
 
 def _sync_http(p: WebProvider) -> httpx2.Client:

@@ -17,14 +17,18 @@ from ..errors import (
     OAuthKitError,
     OAuthServerError,
     ReauthenticationRequired,
+    TooManySignIns,
     TransportError,
 )
-from .flow import CALLBACK_HEADERS, WebFlow
+from .flow import CALLBACK_HEADERS, WebFlow, safe_return_path
 
 __all__ = [
     "ERROR_HEADERS",
+    "RELAY_HEADERS",
     "arelay",
+    "error_headers",
     "error_page",
+    "login_redirect",
     "notification_answer",
     "relay",
     "same_origin",
@@ -41,12 +45,23 @@ ERROR_HEADERS = (
 )
 
 
+def error_headers(exc: OAuthKitError) -> list[tuple[str, str]]:
+    """The headers of :func:`error_page`'s answer: :data:`ERROR_HEADERS`, and
+    ``Retry-After`` when the client is to wait."""
+    if isinstance(exc, TooManySignIns):
+        return [*ERROR_HEADERS, ("Retry-After", str(exc.retry_after))]
+    return list(ERROR_HEADERS)
+
+
 def error_page(exc: OAuthKitError) -> tuple[int, str]:
     """The status and HTML page of a failed begin or callback: 400 naming the check that
     failed (the messages of oauthkit's errors hold no secret), 502 when the provider could not
-    be reached or answered wrongly."""
+    be reached or answered wrongly, 429 when one client began too many sign-ins. Its headers
+    are :func:`error_headers`."""
     status = 502 if isinstance(exc, TransportError | OAuthServerError) else 400
-    if isinstance(exc, AuthorizationDenied):
+    if isinstance(exc, TooManySignIns):
+        status, title = 429, "Too many sign-ins"
+    elif isinstance(exc, AuthorizationDenied):
         title = "You did not authorize the app"
     elif status == 502:
         title = "The provider did not complete the sign-in"
@@ -79,6 +94,15 @@ def notification_answer(provider: str, exc: OAuthKitError | None) -> tuple[int, 
     return 204, headers
 
 
+def login_redirect(login_url: str, back: str) -> str:
+    """Where to send a browser that must log in to the app before connecting an account:
+    ``login_url`` with ``next=`` the local path (and query) to come back to."""
+    from urllib.parse import urlencode
+
+    separator = "&" if "?" in login_url else "?"
+    return f"{login_url}{separator}{urlencode({'next': safe_return_path(back)})}"
+
+
 def same_origin(origin: str | None, request_url: str) -> bool:
     """Whether a state-changing POST comes from this site: its ``Origin`` (sent by every
     current browser on a POST) is the request's own; no ``Origin`` (a non-browser client)
@@ -89,10 +113,15 @@ def same_origin(origin: str | None, request_url: str) -> bool:
     return origin.rstrip("/") == f"{here.scheme}://{here.netloc}"
 
 
+#: The headers of every relayed answer: a user's API data is never kept by a cache between
+#: the app and the browser, nor shown to the next user of a shared one.
+RELAY_HEADERS = (("Cache-Control", "no-store"),)
+
+
 def _answer(response: Any) -> tuple[int, Any]:
     try:
         return response.status_code, response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return 502, {"error": "not_json", "status": response.status_code}
 
 
@@ -107,7 +136,8 @@ def _refused(provider: str, exc: OAuthKitError) -> tuple[int, Any]:
 def relay(flow: WebFlow, provider: str, user: str | None, path: str) -> tuple[int, Any]:
     """GET ``path`` under the provider's ``api_base`` with ``user``'s credentials (renewed
     first when due): the provider's status and JSON; 401 with a reason when no one is signed
-    in, nothing is connected or the provider wants a new sign-in."""
+    in, nothing is connected or the provider wants a new sign-in. Adapters answer it with
+    :data:`RELAY_HEADERS`."""
     if user is None:
         return 401, {"error": "not_signed_in"}
     try:

@@ -36,7 +36,15 @@ import httpx2
 
 from ..errors import OAuthKitError, ReauthenticationRequired
 from .flow import CALLBACK_HEADERS, Completed, WebFlow, safe_return_path
-from .responses import ERROR_HEADERS, arelay, error_page, notification_answer, same_origin
+from .responses import (
+    RELAY_HEADERS,
+    arelay,
+    error_headers,
+    error_page,
+    login_redirect,
+    notification_answer,
+    same_origin,
+)
 
 __all__ = ["OAuthKitRoutes"]
 
@@ -55,7 +63,8 @@ def _params(multi: Any) -> dict[str, list[str]]:
 class OAuthKitRoutes:
     """``current_user(request)`` names the app's signed-in user (or ``None``);
     ``on_sign_in(request, completed)`` runs after a "sign in with" callback. Both may be
-    plain functions or coroutines."""
+    plain functions or coroutines. ``login_url`` is where ``/connect/…`` sends a browser that
+    is not logged in to the app (with ``?next=`` back; else a 401)."""
 
     def __init__(
         self,
@@ -63,10 +72,12 @@ class OAuthKitRoutes:
         *,
         current_user: CurrentUser,
         on_sign_in: OnSignIn | None = None,
+        login_url: str | None = None,
     ) -> None:
         self.flow = flow if flow is not None else WebFlow.from_config()
         self.current_user = current_user
         self.on_sign_in = on_sign_in
+        self.login_url = login_url
         self.routes = [
             Route("/connect/{provider}", self._connect, methods=["GET"]),
             Route("/signin/{provider}", self._signin, methods=["GET"]),
@@ -92,6 +103,7 @@ class OAuthKitRoutes:
                 request_url=str(request.url),
                 user=user,
                 return_to=request.query_params.get("next"),
+                client_address=request.client.host if request.client else None,
             )
         except OAuthKitError as exc:
             return self._error(exc)
@@ -102,6 +114,10 @@ class OAuthKitRoutes:
     async def _connect(self, request: Request) -> StarletteResponse:
         user = await self.user(request)
         if user is None:
+            if self.login_url:
+                query = request.url.query
+                back = request.url.path + (f"?{query}" if query else "")
+                return RedirectResponse(login_redirect(self.login_url, back), status_code=302)
             return PlainTextResponse("sign in to the app first", status_code=401)
         return await self._begin(request, user)
 
@@ -155,7 +171,7 @@ class OAuthKitRoutes:
     @staticmethod
     def _error(exc: OAuthKitError) -> StarletteResponse:
         status, page = error_page(exc)
-        return HTMLResponse(page, status_code=status, headers=dict(ERROR_HEADERS))
+        return HTMLResponse(page, status_code=status, headers=dict(error_headers(exc)))
 
     # -- the current user's API -----------------------------------------------------------
 
@@ -175,4 +191,4 @@ class OAuthKitRoutes:
         """GET ``path`` of the provider's API as the current user: its status and JSON, or
         401 with a reason (see :func:`oauthkit.web.responses.relay`)."""
         status, body = await arelay(self.flow, provider, await self.user(request), path)
-        return JSONResponse(body, status_code=status)
+        return JSONResponse(body, status_code=status, headers=dict(RELAY_HEADERS))

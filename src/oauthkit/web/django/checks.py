@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Warning, register
+from django.core.checks import Error, Warning, register
 
-__all__ = ["check_store_database"]
+__all__ = ["check_configuration", "check_store_database"]
 
 
 @register("database")
@@ -38,3 +38,20 @@ def check_store_database(app_configs: Any = None, **kwargs: Any) -> list[Warning
             id="oauthkit.W001",
         )
     ]
+
+
+@register()
+def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """``oauthkit.E001``: the web flow cannot be made from ``OAUTHKIT`` and its configuration
+    (no file, no providers, no store named, a mistake in the file) — said by ``manage.py
+    check`` at start-up rather than at a user's first sign-in."""
+    if not hasattr(settings, "OAUTHKIT"):
+        return []
+    from ...errors import OAuthKitError
+    from .views import flow
+
+    try:
+        flow()
+    except OAuthKitError as exc:
+        return [Error(str(exc), obj="settings.OAUTHKIT", id="oauthkit.E001")]
+    return []

@@ -15,7 +15,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from ...errors import OAuthKitError
 from ..flow import CALLBACK_HEADERS, Begun, Completed, WebFlow, safe_return_path
-from ..responses import ERROR_HEADERS, error_page, notification_answer, same_origin
+from ..responses import (
+    RELAY_HEADERS,
+    error_headers,
+    error_page,
+    login_redirect,
+    notification_answer,
+    same_origin,
+)
 from ..responses import arelay as arelay_api
 from ..responses import relay as relay_api
 
@@ -62,12 +69,19 @@ def flow() -> WebFlow:
         return _flow
 
 
+class _EveryDatabase(set[str]):
+    """The databases a view is exempt from ``ATOMIC_REQUESTS`` on: every one (read by Django
+    at each request, so the settings need not be configured when this module is imported)."""
+
+    def __contains__(self, alias: object) -> bool:
+        return True
+
+
 def _own_transactions(view: Any) -> Any:
     """Never inside the request's transaction (``ATOMIC_REQUESTS``): the store commits its
     leases and renewed tokens at once, in short transactions of its own (see
     ``oauthkit.W001``)."""
-    marked = set(getattr(view, "_non_atomic_requests", set()))
-    view._non_atomic_requests = marked | set(settings.DATABASES)
+    view._non_atomic_requests = _EveryDatabase()
     return view
 
 
@@ -95,7 +109,7 @@ def _signed_in(request: HttpRequest, done: Completed) -> None:
 def _error(exc: OAuthKitError) -> HttpResponse:
     status, page = error_page(exc)
     response = HttpResponse(page, status=status)
-    for name, value in ERROR_HEADERS:
+    for name, value in error_headers(exc):
         response[name] = value
     return response
 
@@ -127,7 +141,12 @@ def _here(request: HttpRequest) -> str:
     return str(request.build_absolute_uri(request.path))
 
 
-def _unauthorized() -> HttpResponse:
+def _unauthorized(request: HttpRequest | None = None) -> HttpResponse:
+    """A browser not logged in to the app: to ``OAUTHKIT["LOGIN_URL"]`` (with ``?next=``
+    back) when set, else a 401."""
+    login_url = _setting("LOGIN_URL")
+    if login_url and request is not None:
+        return HttpResponseRedirect(login_redirect(login_url, request.get_full_path()))
     return HttpResponse("sign in to the app first", status=401, content_type="text/plain")
 
 
@@ -146,6 +165,7 @@ def _begin(request: HttpRequest, provider: str, user: str | None) -> HttpRespons
                 request_url=request.build_absolute_uri(),
                 user=user,
                 return_to=request.GET.get("next"),
+                client_address=request.META.get("REMOTE_ADDR"),
             )
         )
     except OAuthKitError as exc:
@@ -157,7 +177,7 @@ def _begin(request: HttpRequest, provider: str, user: str | None) -> HttpRespons
 def connect(request: HttpRequest, provider: str) -> HttpResponse:
     """Begin connecting the app user's account at ``provider``."""
     user = current_user(request)
-    return _unauthorized() if user is None else _begin(request, provider, user)
+    return _unauthorized(request) if user is None else _begin(request, provider, user)
 
 
 @_own_transactions
@@ -222,7 +242,7 @@ def relay(request: HttpRequest, provider: str, path: str) -> JsonResponse:
     """GET ``path`` of the provider's API as the current user: its status and JSON, or 401
     with a reason."""
     status, body = relay_api(flow(), provider, current_user(request), path)
-    return JsonResponse(body, status=status, safe=False)
+    return JsonResponse(body, status=status, safe=False, headers=dict(RELAY_HEADERS))
 
 
 # -- async views --------------------------------------------------------------------------
@@ -242,6 +262,7 @@ async def _abegin(request: HttpRequest, provider: str, user: str | None) -> Http
                 request_url=request.build_absolute_uri(),
                 user=user,
                 return_to=request.GET.get("next"),
+                client_address=request.META.get("REMOTE_ADDR"),
             )
         )
     except OAuthKitError as exc:
@@ -252,7 +273,7 @@ async def _abegin(request: HttpRequest, provider: str, user: str | None) -> Http
 async def aconnect(request: HttpRequest, provider: str) -> HttpResponse:
     """The async twin of :func:`connect`."""
     user = await _auser(request)
-    return _unauthorized() if user is None else await _abegin(request, provider, user)
+    return _unauthorized(request) if user is None else await _abegin(request, provider, user)
 
 
 @require_GET
@@ -309,4 +330,4 @@ async def abackchannel(request: HttpRequest, provider: str) -> HttpResponse:
 async def arelay(request: HttpRequest, provider: str, path: str) -> JsonResponse:
     """The async twin of :func:`relay`."""
     status, body = await arelay_api(flow(), provider, await _auser(request), path)
-    return JsonResponse(body, status=status, safe=False)
+    return JsonResponse(body, status=status, safe=False, headers=dict(RELAY_HEADERS))

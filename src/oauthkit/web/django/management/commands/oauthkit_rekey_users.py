@@ -1,5 +1,5 @@
-"""``python manage.py oauthkit_rekey_users``: move the tokens that versions of oauthkit before
-0.9 saved under each user's username to the user's primary key.
+"""``python manage.py oauthkit_rekey_users``: move the tokens that earlier versions of oauthkit
+saved under each user's username to the user's primary key.
 
 Run it once, right after upgrading and before users sign in again: until then a user renamed
 since, and someone who took their old name, would each see the other's connected accounts.
