@@ -7,10 +7,15 @@ load the HTTP stack.
 
 from __future__ import annotations
 
+import logging
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
+
+# A library's records go where the program sends them, and nowhere when it configures no
+# logging (not to stderr through logging's last resort).
+logging.getLogger("oauthkit").addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     from .auth.oauth1 import OAuth1Auth

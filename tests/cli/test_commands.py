@@ -175,7 +175,8 @@ consumer_secret = "{authlib_peer.consumer_secret}"
             "[providers.x]\nclient_id = 'c'\nclent_secret = 's'\n",
             ["providers"],
             1,
-            "config.toml:1: unknown key(s) in [providers.x]: clent_secret",
+            "config.toml:3: unknown key 'clent_secret' in [providers.x] (did you mean "
+            "'client_secret'?)",
         ),
         (
             "[providers.x]\nclient_id='c'\nissuer='https://a'\nclient_secret_env='NOPE_X'\n",
@@ -280,7 +281,9 @@ def test_preset_options_are_keys_of_the_table(cli: Cli) -> None:
     cli.config('[providers.ms]\npreset = "microsoft"\nclient_id = "c"\ntennant = "x"\n')
     wrong = cli.run("providers")
     assert wrong.returncode == 1
-    assert "unknown key(s) in [providers.ms]: tennant" in wrong.stderr
+    assert "config.toml:4: unknown key 'tennant' in [providers.ms] (did you mean 'tenant'?)" in (
+        wrong.stderr
+    )
 
 
 def test_headless_login_takes_the_pasted_redirect(cli: Cli, oidc_provider: OIDCPeer) -> None:

@@ -106,6 +106,12 @@ api_base = "{api_base}"
         ("http://evil.example/api/me", False),
         ("https://evil.example/api/me", False),
         ("{base}/apiary", False),  # a sibling that merely starts with the same letters
+        ("a/%2e%2e/%2E%2e/escape", False),  # RFC 3986 §6.2.2.2: %2E is "."
+        ("{base}/api/.%2e/escape", False),
+        ("a/..%2f..%2fescape", False),  # "..%2F" read as "../" by servers that decode first
+        ("a\\..\\..\\escape", False),  # WHATWG URL parsing reads "\\" as "/"
+        ("a/%5c..%5c..%5cescape", False),
+        ("group%2Fproject/me", True),  # an encoded slash inside a segment is data
     ],
 )
 def test_request_sends_the_token_only_under_api_base(
@@ -516,7 +522,7 @@ def test_a_refused_refresh_is_remembered(cli: Cli, recorder: _Recorder) -> None:
     recorder.answer = (200, {}, b'{"access_token": "would-work", "token_type": "Bearer"}')
     again = cli.run("token", "work")
     assert again.returncode == 3, again.stderr
-    assert "refused" in again.stderr and "sign in again" in again.stderr
+    assert "refused" in again.stderr and "run  oauthkit login work" in again.stderr
     assert "would-work" not in again.stdout
     assert len(recorder.seen) == 1  # nothing was sent the second time
     status = cli.run("status")

@@ -1,7 +1,8 @@
 """The package as users get it (issue 15, item 4): ``python -m build`` makes the sdist and the
 wheel, ``twine check`` passes, LICENSE and CHANGELOG ship in both, and the wheel installed
 into a fresh virtual environment works: without extras ``import oauthkit`` does and the
-command names the extra it needs; with ``[cli]``, ``oauthkit demo`` passes."""
+command names the extra it needs (in one line, also beside a web framework's extra); with
+``[cli]``, ``oauthkit demo`` passes."""
 
 from __future__ import annotations
 
@@ -87,6 +88,16 @@ def test_the_wheel_in_a_fresh_environment(dist: Path, tmp_path: Path) -> None:
     assert bare.returncode == 1
     assert "pip install 'oauthkit[cli]'" in bare.stderr
     assert "Traceback" not in bare.stderr
+
+    # A web app's extra brings click, not the rest of the cli extra: still one line.
+    _run(python, "-m", "pip", "install", "--quiet", f"{_wheel(dist)}[flask]")
+    for name in ("demo", "sandbox"):
+        web = subprocess.run([command, name], capture_output=True, text=True, check=False)
+        assert web.returncode == 1
+        assert web.stderr.strip().splitlines() == [
+            "oauthkit: the command needs the cli extra (oauthlib is not installed): "
+            "pip install 'oauthkit[cli]'"
+        ], web.stderr
 
     _run(python, "-m", "pip", "install", "--quiet", f"{_wheel(dist)}[cli]")
     demo = subprocess.run(

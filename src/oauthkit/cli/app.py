@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from .provider import ResolvedProvider
 
 EXIT_ERROR, EXIT_USAGE, EXIT_SIGN_IN, EXIT_NETWORK, EXIT_REFUSED, EXIT_HTTP = 1, 2, 3, 4, 5, 22
+#: Ctrl-C, as shells report a command ended by SIGINT (128 + 2).
+EXIT_INTERRUPTED = 130
 
 
 def _say(text: str) -> None:
@@ -117,7 +119,6 @@ def login(
 ) -> None:
     """Sign in to NAME and store its tokens. NAME may be a resource's URL (an MCP server's):
     its authorization server is discovered and the command registers itself there."""
-    from . import flows
 
     if _is_url(name):
         auth = _resource_auth(context, name, timeout)
@@ -127,6 +128,35 @@ def login(
             _say(f"Scope: {inert(token.scope)}")
         return
     provider = context.provider(name)
+    with _client_refused(provider):
+        _login(
+            context,
+            name,
+            provider,
+            device,
+            ciba,
+            login_hint,
+            binding_message,
+            pin,
+            no_browser,
+            timeout,
+        )
+
+
+def _login(
+    context: _Context,
+    name: str,
+    provider: ResolvedProvider,
+    device: bool,
+    ciba: bool,
+    login_hint: str | None,
+    binding_message: str | None,
+    pin: bool,
+    no_browser: bool,
+    timeout: float,
+) -> None:
+    from . import flows
+
     printer = flows.Printer(
         say=_say,
         ask=lambda q: click.prompt(q, err=True),
@@ -188,12 +218,53 @@ def _where(context: _Context) -> str:
 
 @contextmanager
 def _session(context: _Context, name: str) -> Iterator[Any]:
-    """A Session for ``name``; its client (and HTTP connections) closed afterwards."""
+    """A Session for ``name``; its client (and HTTP connections) closed afterwards. A sign-in
+    the provider no longer honours is one line saying what to run; a client the provider
+    refuses names where its secret came from."""
     from ..session import Session
     from .flows import make_oauth2_client
 
-    with make_oauth2_client(context.provider(name)) as client:
-        yield Session(client, context.store, name)
+    provider = context.provider(name)
+    try:
+        with _client_refused(provider), make_oauth2_client(provider) as client:
+            yield Session(client, context.store, name)
+    except ReauthenticationRequired as exc:
+        reason = str(exc).split(": sign in", 1)[0].rstrip(";,. ")
+        _fail(f"{reason}: run  oauthkit login {name}", EXIT_SIGN_IN)
+
+
+@contextmanager
+def _client_refused(provider: ResolvedProvider) -> Iterator[None]:
+    """A refusal of the client's own credentials (``invalid_client``) named with where they
+    come from."""
+    from ..errors import InvalidClient, UnauthorizedClient
+
+    try:
+        yield
+    except (InvalidClient, UnauthorizedClient) as exc:
+        _fail(f"{exc} — {_client_hint(provider)}", EXIT_REFUSED)
+
+
+def _client_hint(provider: ResolvedProvider) -> str:
+    """Where the client's credentials come from, for a refusal of them (``invalid_client``):
+    the user's token is not the problem, and stays stored."""
+    source = provider.source or "the configuration"
+    sources = {
+        "client_secret_env": "${}",
+        "client_secret_command": "the command {!r}",
+        "client_secret_keyring": "the keyring entry {!r}",
+    }
+    for key, spelling in sources.items():
+        value = provider.get(key)
+        if value:
+            what = spelling.format(value)
+            return (
+                f"check client_id and the client secret from {what} ({source}); the stored "
+                "token is kept"
+            )
+    if provider.get("client_secret"):
+        return f"check client_id and client_secret in {source}; the stored token is kept"
+    return f"check client_id in {source} (a public client: no secret); the stored token is kept"
 
 
 def _is_url(name: str) -> bool:
@@ -358,16 +429,17 @@ def _request_url(name: str, base: str | None, url: str, outside: bool) -> str:
             "credentials may go: set api_base, or pass --outside-api-base",
             EXIT_USAGE,
         )
-    from ..protocol.url_policy import is_under
+    from ..protocol.url_policy import under
 
-    if not is_under(str(target), base):
+    inside = under(str(target), base) if "\\" not in url else None
+    if inside is None:
         _fail(
             f"{target.copy_with(query=None, fragment=None)} is outside {name}'s api_base "
             f"{base}: the credentials go only there (pass --outside-api-base to send them "
             "elsewhere)",
             EXIT_USAGE,
         )
-    return str(target)
+    return inside
 
 
 def _emit(response: Any, output: str | None) -> None:
@@ -666,9 +738,15 @@ def run(args: list[str]) -> int:
     """Run the click application and map oauthkit's errors to exit codes and one line."""
     try:
         cli.main(args=args, prog_name="oauthkit", standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            _say("interrupted")
+            return EXIT_INTERRUPTED
         _say("aborted")
         return EXIT_ERROR
+    except KeyboardInterrupt:
+        _say("interrupted")
+        return EXIT_INTERRUPTED
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code

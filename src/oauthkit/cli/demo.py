@@ -172,7 +172,26 @@ def run_demo(store: TokenStore, *, interactive_browser: bool, say: Callable[[str
                 f"The refresh token bought a new access token and {rotated};",
                 f"both are stored in {where} before they are used.",
             )
-    say("\nDone. See what is stored with:  oauthkit status")
-    say(
-        "Remove the demo's tokens with:  oauthkit logout demo:oauth1 && oauthkit logout demo:oauth2"
-    )
+    me = invocation()
+    say(f"\nDone. See what is stored with:  {me} status")
+    say(f"Remove the demo's tokens with:  {me} logout demo:oauth1 && {me} logout demo:oauth2")
+
+
+def invocation() -> str:
+    """How to run this command again from here: ``oauthkit`` when that name on PATH is this
+    program; else its path (``./run demo`` runs ``.venv/bin/oauthkit``, which is not on
+    PATH); else ``python -m oauthkit``."""
+    import os
+    import shlex
+    import shutil
+    import sys
+
+    program = sys.argv[0] if sys.argv else ""
+    found = shutil.which("oauthkit")
+    if found and program and os.path.realpath(found) == os.path.realpath(program):
+        return "oauthkit"
+    if os.path.basename(program) == "oauthkit" and os.path.isfile(program):
+        relative = os.path.relpath(program)
+        path = relative if not relative.startswith("..") else os.path.abspath(program)
+        return shlex.quote(path if "/" in path else f"./{path}")
+    return f"{shlex.quote(sys.executable)} -m oauthkit"

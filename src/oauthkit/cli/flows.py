@@ -58,7 +58,7 @@ DATABASE_SCHEMES = ("postgresql", "postgres", "sqlite+", "mysql", "mariadb")
 def open_store(spec: str | None) -> TokenStore:
     """The store a ``--store`` value or the config's ``store`` names: a file path (SQLite),
     ``redis://…``, ``keyring``, a database URL (``postgresql+psycopg://…``: its table is
-    created if missing); default the SQLite store in the user data folder."""
+    created on first use if missing); default the SQLite store in the user data folder."""
     from ..stores.sqlite import SQLiteStore
     from .config import store_file
 
@@ -74,9 +74,7 @@ def open_store(spec: str | None) -> TokenStore:
         from ..stores.sqlalchemy import SQLAlchemyStore
 
         url = "postgresql" + spec[len("postgres") :] if spec.startswith("postgres:") else spec
-        database = SQLAlchemyStore(url)
-        database.create_table()
-        return database
+        return SQLAlchemyStore(url)  # its table is made on first use when missing
     if spec == "keyring":
         from ..stores.keyring import KeyringStore
 
@@ -196,11 +194,13 @@ def login_browser(
         _show(printer, request.url)
         if printer.read_line is not None:
             _accept_pasted(redirect, printer)
-        code = redirect.wait(
-            request.state, lambda params: client.validate_callback(request, params), timeout
+        # The exchange happens before the browser is answered: its page then says whether
+        # the sign-in worked (a wrong client secret is refused only at the token endpoint).
+        token: Token = redirect.wait(
+            request.state,
+            lambda params: client.exchange_code(client.validate_callback(request, params)),
+            timeout,
         )
-        printer.say("Authorization received; exchanging the code…")
-        token = client.exchange_code(code)
         return token, who_am_i(provider, token, client)
 
 
@@ -312,16 +312,19 @@ def login_oauth1(
             temporary = client.fetch_request_token(callback="oob")
             _show(printer, client.authorization_url(temporary))
             verifier = printer.ask("Enter the PIN the provider shows")
-        else:
-            redirect = _redirect(provider, "oauth_token")
-            temporary = client.fetch_request_token(callback=redirect.redirect_uri)
-            _show(printer, client.authorization_url(temporary))
-            verifier = redirect.wait(
-                temporary.token,
-                lambda params: client.parse_callback(temporary, params),
-                timeout,
-            )
-        return client.fetch_access_token(temporary, verifier)  # type: ignore[no-any-return]
+            return client.fetch_access_token(temporary, verifier)  # type: ignore[no-any-return]
+        redirect = _redirect(provider, "oauth_token")
+        temporary = client.fetch_request_token(callback=redirect.redirect_uri)
+        _show(printer, client.authorization_url(temporary))
+        # As for OAuth 2: the browser's page waits for the access token's answer.
+        credentials: OAuth1Credentials = redirect.wait(
+            temporary.token,
+            lambda params: client.fetch_access_token(
+                temporary, client.parse_callback(temporary, params)
+            ),
+            timeout,
+        )
+        return credentials
 
 
 def who_am_i(provider: ResolvedProvider, token: Token, client: Any) -> str | None:

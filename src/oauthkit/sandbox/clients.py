@@ -38,8 +38,15 @@ AUTH_METHODS: Final = ("client_secret_basic", "client_secret_post", "none")
 SCOPES: Final = ("profile", "email", "read", "write")
 #: Loopback IP literals whose redirect URIs match on any port (RFC 8252 §7.3).
 LOOPBACK_IPS: Final = frozenset({"127.0.0.1", "::1"})
-#: The loopback redirect URIs of the default clients: any port, path ``/callback``.
-LOOPBACK_CALLBACKS: Final = ("http://127.0.0.1/callback", "http://[::1]/callback")
+#: The loopback redirect URIs of the default clients: any port, path ``/callback`` (the
+#: command's) or ``/callback/<name>`` (a web app's: :class:`oauthkit.web.WebFlow`'s default
+#: ``/callback/{provider}``).
+LOOPBACK_CALLBACKS: Final = (
+    "http://127.0.0.1/callback",
+    "http://[::1]/callback",
+    "http://127.0.0.1/callback/*",
+    "http://[::1]/callback/*",
+)
 
 _GRANT_ALIASES: Final = {"device_code": DEVICE_CODE_GRANT}
 
@@ -66,7 +73,9 @@ class SandboxClient:
     secret gets a random one when a :class:`~oauthkit.sandbox.Sandbox` registers it.
 
     ``redirect_uris`` are compared exactly (RFC 6749 §3.1.2.3), except that an ``http`` URI
-    on ``127.0.0.1`` or ``[::1]`` matches any port (RFC 8252 §7.3).
+    on ``127.0.0.1`` or ``[::1]`` matches any port (RFC 8252 §7.3), and one of those whose
+    path ends in ``/*`` matches any one path segment there (a development convenience of the
+    sandbox: a web app's ``/callback/{provider}``).
     """
 
     name: str
@@ -162,8 +171,9 @@ class SandboxClient:
 
 def redirect_uri_matches(registered: str, requested: str) -> bool:
     """RFC 6749 §3.1.2.3 simple string comparison, except that a registered ``http`` URI on a
-    loopback IP literal matches the same URI on any port (RFC 8252 §7.3). ``localhost`` gets no
-    such exception (RFC 8252 §8.3)."""
+    loopback IP literal matches the same URI on any port (RFC 8252 §7.3) — and, ending in
+    ``/*``, any one last path segment. ``localhost`` gets no such exception (RFC 8252
+    §8.3)."""
     if registered == requested:
         return True
     try:
@@ -177,7 +187,12 @@ def redirect_uri_matches(registered: str, requested: str) -> bool:
         return False
     literal = f"[{host}]" if ":" in host else host
     netloc = literal if port is None else f"{literal}:{port}"
-    return req.netloc == netloc and req.path == reg.path and req.query == reg.query
+    if reg.path.endswith("/*"):
+        segment = req.path.removeprefix(reg.path[:-1])
+        path = segment != req.path and segment != "" and "/" not in segment
+    else:
+        path = req.path == reg.path
+    return req.netloc == netloc and path and req.query == reg.query
 
 
 def with_generated_secret(client: SandboxClient) -> SandboxClient:

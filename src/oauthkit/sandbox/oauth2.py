@@ -232,9 +232,16 @@ class OAuth2Provider:
         try:
             scopes, info = self.endpoints.validate_authorization_request(**req.oauthlib_args())
         except FatalClientError as error:
-            return pages.message_page(
-                400, "This request cannot be completed", f"{error.error}: {error.description}"
-            )
+            text = f"{error.error}: {error.description}"
+            asked = req.query_params().get("redirect_uri", "")
+            if "redirect" in str(error.description).lower() and asked:
+                text += (
+                    f" The redirect URI {asked} is not registered for this client: start the "
+                    f"sandbox with  oauthkit sandbox --redirect-uri {asked}  (or give the "
+                    "client redirect_uris=), or use http://127.0.0.1:PORT/callback or "
+                    "/callback/NAME, which every default client accepts."
+                )
+            return pages.message_page(400, "This request cannot be completed", text)
         except OAuth2Error:
             return self._respond(req.origin + req.path + "?" + req.query, {})
         client: SandboxClient = info["request"].client
