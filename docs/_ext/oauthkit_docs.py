@@ -5,6 +5,8 @@
   the click application, so the page cannot disagree with the program.
 * ``oauthkit-presets``: the table of provider presets, from :mod:`oauthkit.providers`.
 * ``oauthkit-hooks``: every quirk hook with its whole description (``Hook.doc``).
+* ``oauthkit-messages``: every message oauthkit can show, read from its source
+  (:mod:`oauthkit_messages`), for the troubleshooting page.
 """
 
 from __future__ import annotations
@@ -43,13 +45,18 @@ def command_help(name: str | None = None) -> str:
 
 
 class CommandReference(Directive):
-    """The whole command, then each subcommand in the order the program declares them."""
+    """The whole command, then each subcommand in the order the program declares them; with
+    an argument, that one subcommand's help alone."""
 
     has_content = False
+    optional_arguments = 1
 
     def run(self) -> list[nodes.Node]:
         from oauthkit.cli.app import cli
 
+        if self.arguments:
+            text = command_help(self.arguments[0])
+            return [nodes.literal_block(text, text, language="text")]
         document = self.state.document
         text = command_help()
         out: list[nodes.Node] = [nodes.literal_block(text, text, language="text")]
@@ -155,8 +162,44 @@ class HookList(Directive):
         return [listing]
 
 
+class MessageList(Directive):
+    """Every message oauthkit can show (:mod:`oauthkit_messages`), grouped by the error that
+    carries it, each group under the error's own description."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        from oauthkit_messages import COMMAND, messages
+
+        from oauthkit import errors
+
+        document = self.state.document
+        groups: dict[str, list[str]] = {}
+        for message in messages():
+            groups.setdefault(message.kind, []).append(message.text)
+        out: list[nodes.Node] = []
+        for kind in sorted(groups, key=lambda k: (k != COMMAND, k.lower())):
+            cls = getattr(errors, kind, None)
+            about = (cls.__doc__ or "").strip().split("\n\n")[0] if cls is not None else ""
+            children: list[nodes.Node] = []
+            if kind == COMMAND:
+                about = "The command's own failures (exit status 1, 2 or as the message says)."
+            if about:
+                text = " ".join(about.split())
+                children.append(nodes.paragraph(text, text))
+            listing = nodes.bullet_list()
+            for text in groups[kind]:
+                item = nodes.list_item()
+                item += nodes.paragraph("", "", nodes.literal(text, text))
+                listing += item
+            children.append(listing)
+            out.append(_section(document, kind, *children))
+        return out
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("oauthkit-command", CommandReference)
     app.add_directive("oauthkit-presets", PresetTable)
     app.add_directive("oauthkit-hooks", HookList)
+    app.add_directive("oauthkit-messages", MessageList)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

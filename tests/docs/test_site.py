@@ -128,3 +128,34 @@ def test_screenshots_are_in_the_site(site: Path) -> None:
         image = site / "_images" / name
         assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
         assert image.stat().st_size > 10_000, name
+
+
+def test_the_troubleshooting_page_lists_every_message(site: Path) -> None:
+    """Every message raised in the code (read from the source) is on the page, and the
+    text each hand-written entry quotes is the code's own (its pieces between the ``…``)."""
+    import ast
+
+    sys.path.insert(0, str(DOCS / "_ext"))
+    from oauthkit_messages import PACKAGE, messages
+
+    page = _text(site / "reference" / "troubleshooting.html")
+    found = messages()
+    assert len(found) > 300
+    for message in found:
+        assert message.text in page, message
+    from oauthkit_messages import _text as template
+
+    corpus = [  # every string the package builds, "…" for what it fills in
+        " ".join(text.split())
+        for path in PACKAGE.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text("utf-8")))
+        if isinstance(node, ast.Constant | ast.JoinedStr | ast.BinOp)
+        and (text := template(node)) is not None
+    ]
+    source = (DOCS / "reference" / "troubleshooting.md").read_text("utf-8")
+    quoted = re.findall(r"^`([^`]+)`", source.split("## Every message")[0], re.MULTILINE)
+    assert len(quoted) >= 12
+    for quote in quoted:
+        for piece in (" ".join(p.split()).strip(" :;,.()—") for p in quote.split("…")):
+            if len(piece) > 8 and not piece.startswith("invalid_client"):
+                assert any(piece in text for text in corpus), (quote, piece)

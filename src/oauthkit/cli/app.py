@@ -129,32 +129,33 @@ def login(
         return
     provider = context.provider(name)
     with _client_refused(provider):
-        _login(
+        _sign_in(
             context,
             name,
             provider,
             device,
             ciba,
-            login_hint,
-            binding_message,
             pin,
             no_browser,
             timeout,
+            login_hint,
+            binding_message,
         )
 
 
-def _login(
+def _sign_in(
     context: _Context,
     name: str,
     provider: ResolvedProvider,
     device: bool,
     ciba: bool,
-    login_hint: str | None,
-    binding_message: str | None,
     pin: bool,
     no_browser: bool,
     timeout: float,
+    login_hint: str | None,
+    binding_message: str | None,
 ) -> None:
+    """``login`` for a configured provider (not a resource's URL)."""
     from . import flows
 
     printer = flows.Printer(
