@@ -86,10 +86,22 @@ scrubbed wherever it appears (see :mod:`oauthkit.protocol.redaction`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from .protocol.http import HttpResponse
+from .protocol.redaction import BODY_PREVIEW, redact, scrub
+
+
+class Answer(Protocol):
+    """What an error keeps of a server's answer: an
+    :class:`oauthkit.protocol.http.HttpResponse` (a module above this one)."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def secrets(self) -> frozenset[str]: ...
+
 
 __all__ = [
     "SERVER_ERRORS",
@@ -157,28 +169,6 @@ __all__ = [
 ]
 
 
-#: How many characters of a server body a message shows.
-BODY_PREVIEW = 300
-
-
-def redact(body: bytes | str, limit: int = BODY_PREVIEW, secrets: Iterable[str] = ()) -> str:
-    """A short, secret-free preview of a server body for an error message: see
-    :func:`oauthkit.protocol.redaction.redact` (imported on first use, so that importing the
-    errors stays cheap for the command's fast path)."""
-    from .protocol.redaction import redact as _redact
-
-    return _redact(body, limit, secrets)
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """``text`` without any of ``secrets``: :func:`oauthkit.protocol.redaction.scrub`."""
-    if not secrets:
-        return text
-    from .protocol.redaction import scrub as _scrub
-
-    return _scrub(text, secrets)
-
-
 class OAuthKitError(Exception):
     """The root of every error oauthkit raises."""
 
@@ -228,7 +218,7 @@ class InvalidResponse(OAuthKitError):
         self,
         message: str,
         *,
-        response: HttpResponse | None = None,
+        response: Answer | None = None,
     ) -> None:
         self.response = response
         self.status_code = response.status_code if response is not None else None
@@ -271,7 +261,7 @@ class ProfileViolation(InvalidResponse):
     the profile forbids, a server that does not announce what the profile needs. ``clause``
     names the requirement; the answer is not used."""
 
-    def __init__(self, message: str, *, clause: str, response: HttpResponse | None = None) -> None:
+    def __init__(self, message: str, *, clause: str, response: Answer | None = None) -> None:
         self.clause = clause
         super().__init__(f"{message} ({clause})", response=response)
 
@@ -294,7 +284,7 @@ class OAuthServerError(OAuthKitError):
         error_description: str | None = None,
         error_uri: str | None = None,
         status_code: int | None = None,
-        response: HttpResponse | None = None,
+        response: Answer | None = None,
     ) -> None:
         secrets = response.secrets if response is not None else frozenset()
         self.error = error if error is not None else self.code
@@ -461,7 +451,7 @@ class OAuth1ServerError(OAuthServerError):
     def __init__(
         self,
         what: str,
-        response: HttpResponse,
+        response: Answer,
         *,
         problem: str | None = None,
         advice: str | None = None,
@@ -653,9 +643,7 @@ SERVER_ERRORS: Mapping[str, type[OAuthServerError]] = {
 }
 
 
-def server_error_from_response(
-    fields: Mapping[str, Any], response: HttpResponse
-) -> OAuthServerError:
+def server_error_from_response(fields: Mapping[str, Any], response: Answer) -> OAuthServerError:
     """Build the typed error for an RFC 6749 §5.2 error body already parsed into ``fields``."""
     error = fields.get("error")
     code = error if isinstance(error, str) else None

@@ -21,8 +21,9 @@ from oauthkit.errors import (
 from oauthkit.oauth2 import AuthorizationCode, AuthorizationRequest, code_challenge
 from oauthkit.protocol.oauth2.authorization import build_authorization_request, validate_callback
 from oauthkit.protocol.oauth2.client_auth import ClientAuth
-from oauthkit.protocol.oauth2.config import ClientConfig, MetadataCache
+from oauthkit.protocol.oauth2.config import ClientConfig
 from oauthkit.protocol.oauth2.metadata import ServerMetadata
+from oauthkit.protocol.oauth2.server import MetadataCache
 
 ISSUER = "https://as.example"
 

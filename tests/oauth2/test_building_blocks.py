@@ -24,8 +24,9 @@ from oauthkit.oauth2 import ClientAuth, bearer_challenge_error, code_challenge, 
 from oauthkit.protocol.http import HttpRequest, HttpResponse, Wait
 from oauthkit.protocol.oauth2 import device as device_grant
 from oauthkit.protocol.oauth2 import grants
-from oauthkit.protocol.oauth2.config import ClientConfig, MetadataCache
+from oauthkit.protocol.oauth2.config import ClientConfig
 from oauthkit.protocol.oauth2.metadata import ServerMetadata, discover, metadata_urls
+from oauthkit.protocol.oauth2.server import MetadataCache
 
 PKCE = json.loads((Path(__file__).parents[1] / "vectors" / "rfc7636.json").read_text())
 

@@ -14,7 +14,7 @@ from joserfc.jwk import ECKey, OctKey, RSAKey
 
 from oauthkit.oauth2 import ClientAuth, Token
 from oauthkit.protocol.http import HttpRequest, HttpResponse
-from oauthkit.protocol.oauth2.config import ClientConfig, MetadataCache
+from oauthkit.protocol.oauth2.config import ClientConfig
 from oauthkit.protocol.oauth2.metadata import ServerMetadata
 from oauthkit.protocol.oauth2.oidc import (
     IdTokenError,
@@ -22,6 +22,7 @@ from oauthkit.protocol.oauth2.oidc import (
     half_hash,
     validate_id_token,
 )
+from oauthkit.protocol.oauth2.server import MetadataCache
 
 ISSUER = "https://id.example"
 NOW = 1_800_000_000

@@ -27,10 +27,11 @@ from ..protocol.oauth2.authorization import (
     validate_callback,
 )
 from ..protocol.oauth2.client_auth import ClientAuth, load_private_key
-from ..protocol.oauth2.config import ClientConfig, MetadataCache, server_metadata
+from ..protocol.oauth2.config import ClientConfig
 from ..protocol.oauth2.device import DeviceAuthorization
 from ..protocol.oauth2.hooks import Hook
 from ..protocol.oauth2.metadata import ServerMetadata
+from ..protocol.oauth2.server import MetadataCache, server_metadata
 from ..protocol.oauth2.token import Token
 from ._lifecycle import AsyncLifecycle, SyncLifecycle, new_http
 from ._presets import MadeFromPreset
@@ -149,6 +150,8 @@ class _OAuth2Base(MadeFromPreset, Generic[H]):
                 else load_private_key(decryption_key, "decryption_key")
             ),
         )
+        if profile is not None:
+            fapi.check_config(self.config)  # refused when made, not at the first request
         self._cache = MetadataCache()
         self._verify = _tls_context(tls_client_cert)
         self._owns_http = http is None

@@ -117,7 +117,14 @@ def fetch(request: HttpRequest) -> Step[HttpResponse]:
     response = yield request
     if not isinstance(response, HttpResponse):
         raise TypeError("a driver must answer an HttpRequest with an HttpResponse")
-    return replace(response, secrets=response.secrets | request_secrets(request))
+    form = request.body if request.header("content-type") and _is_form(request) else b""
+    carried = request_secrets(request.secrets, request.header("authorization"), request.url, form)
+    return replace(response, secrets=response.secrets | carried)
+
+
+def _is_form(request: HttpRequest) -> bool:
+    media = (request.header("content-type") or "").split(";", 1)[0].strip().lower()
+    return media == FORM_TYPE
 
 
 def add_query(url: str, params: Iterable[tuple[str, str]]) -> str:

@@ -18,16 +18,15 @@ import binascii
 import json
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, unquote_plus, urlsplit
 
-from ..errors import BODY_PREVIEW
 from .jsontext import JSONTextError, loads
 
-if TYPE_CHECKING:
-    from .http import HttpRequest
-
 __all__ = ["BODY_PREVIEW", "SECRET_FIELDS", "redact", "request_secrets", "scrub"]
+
+#: How many characters of a server body a message shows.
+BODY_PREVIEW = 300
 
 #: Field names whose values never appear in a message.
 SECRET_FIELDS = frozenset(
@@ -136,14 +135,15 @@ def _form_values(text: str) -> Iterable[str]:
             yield value
 
 
-def request_secrets(request: HttpRequest) -> frozenset[str]:
-    """Every secret ``request`` carries or was keyed with: its ``secrets``, the credentials
-    of its Authorization header (and, for Basic, the decoded password; for OAuth 1.0a, the
-    signature), and the values of :data:`SECRET_FIELDS` in its query and form body."""
-    from .http import FORM_TYPE  # http imports this module: no cycle at import time
-
-    found = set(request.secrets)
-    authorization = request.header("authorization")
+def request_secrets(
+    secrets: Iterable[str], authorization: str | None, url: str, form_body: bytes
+) -> frozenset[str]:
+    """Every secret a request carries or was keyed with: ``secrets`` (those it knows without
+    showing them), the credentials of its ``authorization`` header (and, for Basic, the
+    decoded password; for OAuth 1.0a, the signature), and the values of
+    :data:`SECRET_FIELDS` in the query of ``url`` and in ``form_body`` (its body when it is
+    form-encoded)."""
+    found = set(secrets)
     if authorization:
         scheme, _, credentials = authorization.strip().partition(" ")
         credentials = credentials.strip()
@@ -159,10 +159,9 @@ def request_secrets(request: HttpRequest) -> frozenset[str]:
             for name, value in _OAUTH_PARAM_RE.findall(credentials):
                 if name in SECRET_FIELDS:
                     found.update({value, unquote_plus(value)})
-    query = urlsplit(request.url).query
+    query = urlsplit(url).query
     if query:
         found.update(_form_values(query))
-    content_type = (request.header("content-type") or "").split(";", 1)[0].strip().lower()
-    if request.body and content_type == FORM_TYPE:
-        found.update(_form_values(request.body.decode("utf-8", "replace")))
+    if form_body:
+        found.update(_form_values(form_body.decode("utf-8", "replace")))
     return frozenset(s for s in found if len(s) >= MIN_SECRET)

@@ -74,8 +74,8 @@ from ..protocol.oauth2.authorization import (
     parse_callback_parameters,
     validate_callback,
 )
-from ..protocol.oauth2.config import server_metadata
 from ..protocol.oauth2.jarm import is_jwt_response_mode, response_parameters, unverified_state
+from ..protocol.oauth2.server import server_metadata
 from ..protocol.oauth2.token import Token
 from ..protocol.url_policy import under
 from ..providers.identity import Identity

@@ -14,8 +14,8 @@ from ..protocol.http import HttpRequest, Step, fetch
 from ..protocol.oauth1.credentials import OAuth1Credentials
 from ..protocol.oauth2 import oidc
 from ..protocol.oauth2.bearer import authorization_header
-from ..protocol.oauth2.config import server_metadata
 from ..protocol.oauth2.response import parse_json_object, raise_for_error
+from ..protocol.oauth2.server import server_metadata
 from ..protocol.oauth2.token import Token
 from ..providers.identity import Identity, WhoAmI
 

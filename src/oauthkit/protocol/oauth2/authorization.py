@@ -25,10 +25,11 @@ from ...errors import (
 from ..http import FORM_TYPE, HttpRequest, Step, add_query
 from ..redirect import callback_query
 from . import fapi
-from .config import ClientConfig, MetadataCache, server_metadata
+from .config import ClientConfig
 from .hooks import Params, fetch_with_hooks, hook_authorization_params
 from .pkce import code_challenge, make_code_verifier
 from .response import parse_json_object, raise_for_error
+from .server import MetadataCache, server_metadata
 
 __all__ = [
     "AuthorizationCode",

@@ -17,11 +17,12 @@ from typing import Any, Final
 
 from ...errors import ConfigurationError, InvalidResponse
 from ..http import Step
-from .config import ClientConfig, MetadataCache, server_metadata
+from .config import ClientConfig
 from .device import lifetime_and_interval, poll_token_endpoint
 from .hooks import fetch_with_hooks
 from .oidc import checked_id_token
 from .response import parse_json_object, raise_for_error
+from .server import MetadataCache, server_metadata
 from .token import Token
 from .token_endpoint import authenticated_post, token_form, token_request
 

@@ -1,4 +1,5 @@
-"""A client's configuration and its view of the server, shared by every OAuth 2 step."""
+"""A client's configuration, shared by every OAuth 2 step (what it knows of its server is in
+:mod:`.server`)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ...errors import ConfigurationError
-from ..http import Step
 from ..url_policy import check_endpoint
 from .client_auth import ClientAuth
 from .hooks import Hook
-from .metadata import ENDPOINTS, ServerMetadata, discover
+from .metadata import ENDPOINTS
 from .pkce import CODE_CHALLENGE_METHODS
 
-__all__ = ["ClientConfig", "MetadataCache", "check_resource_indicator", "server_metadata"]
+__all__ = ["ClientConfig", "check_resource_indicator"]
 
 
 def check_resource_indicator(resource: str) -> str:
@@ -36,7 +36,9 @@ def check_resource_indicator(resource: str) -> str:
 @dataclass(frozen=True, slots=True)
 class ClientConfig:
     """Everything a step needs to know about the client: how it authenticates, where the
-    server is, its redirect URI and default scope, and its security settings."""
+    server is, its redirect URI and default scope, and its security settings. A profile's
+    rules (``profile="fapi2"``: :func:`.fapi.check_config`) are checked before the first
+    request (:func:`.server.server_metadata`) and by the clients when they are made."""
 
     auth: ClientAuth
     issuer: str | None = None
@@ -89,10 +91,6 @@ class ClientConfig:
             raise ConfigurationError("dpop is True (ES256), 'ES256' or 'EdDSA'")
         if self.pkce is not None and self.pkce not in CODE_CHALLENGE_METHODS:
             raise ConfigurationError("pkce is 'S256', 'plain' or None (no PKCE)")
-        if self.profile is not None:
-            from .fapi import check_config
-
-            check_config(self)
 
     def assertion_audience(self, endpoint: str) -> str:
         """The ``aud`` of a client assertion sent to ``endpoint``: the endpoint (OIDC Core
@@ -105,44 +103,3 @@ class ClientConfig:
     def now(self) -> datetime:
         """The client's clock as an aware datetime."""
         return datetime.fromtimestamp(self.clock(), UTC)
-
-
-@dataclass
-class JwksCache:
-    """The provider's keys, when they were last fetched, and when an unknown ``kid`` last
-    made oauthkit fetch them again (at most once per ``oidc.JWKS_REFETCH_INTERVAL``)."""
-
-    keys: list[dict[str, Any]] = field(default_factory=list)
-    fetched_at: float = 0.0
-    refetched_at: float = float("-inf")
-
-
-class MetadataCache:
-    """Server metadata, fetched once per client and kept (RFC 8414), and the JWKS."""
-
-    __slots__ = ("jwks", "value")
-
-    def __init__(self, value: ServerMetadata | None = None) -> None:
-        self.value = value
-        self.jwks = JwksCache()
-
-
-def server_metadata(config: ClientConfig, cache: MetadataCache) -> Step[ServerMetadata]:
-    """The server's metadata: from the cache, from discovery when an issuer is configured, or
-    from the explicit endpoints alone (no request). Explicit endpoints take precedence."""
-    if cache.value is not None:
-        return cache.value
-    if config.issuer is None:
-        metadata = ServerMetadata(endpoints=config.endpoints)
-    else:
-        discovered = yield from discover(
-            config.issuer,
-            allow_insecure_http=config.allow_insecure_http,
-            allow_private_endpoints=config.allow_private_endpoints,
-            configured=frozenset(config.endpoints),
-        )
-        if config.mtls:
-            discovered = discovered.with_overrides(discovered.mtls_endpoint_aliases())
-        metadata = discovered.with_overrides(config.endpoints)
-    cache.value = metadata
-    return metadata

@@ -10,9 +10,10 @@ from typing import Any, Final
 
 from ...errors import AuthorizationPending, InvalidResponse, PollingTimeout, SlowDown
 from ..http import HttpResponse, Step, Wait
-from .config import ClientConfig, MetadataCache, server_metadata
+from .config import ClientConfig
 from .hooks import fetch_with_hooks
 from .response import parse_expires_in, parse_json_object, raise_for_error
+from .server import MetadataCache, server_metadata
 from .token import Token
 from .token_endpoint import authenticated_post, token_form, token_request
 

@@ -36,6 +36,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from ...errors import ConfigurationError, ProfileError, ProfileViolation
+from .modes import JWT_RESPONSE_MODES
 
 if TYPE_CHECKING:
     from ..http import HttpResponse
@@ -263,8 +264,6 @@ def authorization_options(
             "object (RFC 9101)",
             clause="FAPI 2.0 Message Signing, signing authorization requests",
         )
-    from .jarm import JWT_RESPONSE_MODES
-
     mode = extra.setdefault("response_mode", "jwt")
     if mode not in JWT_RESPONSE_MODES:
         raise ProfileError(

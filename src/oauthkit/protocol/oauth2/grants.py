@@ -13,9 +13,10 @@ from ...errors import ConfigurationError, InvalidResponse, IssuerMismatch, Profi
 from ..http import Step
 from . import fapi
 from .authorization import AuthorizationCode, AuthorizationRequest
-from .config import ClientConfig, MetadataCache, server_metadata
+from .config import ClientConfig
 from .metadata import ServerMetadata
 from .oidc import IdTokenError, checked_id_token
+from .server import MetadataCache, server_metadata
 from .token import Token
 from .token_endpoint import token_form, token_request
 

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from typing import Any
 
 from ...errors import JarmError
 from ..http import Step
 from . import fapi
 from .authorization import AuthorizationRequest, parse_callback_parameters
-from .config import ClientConfig, MetadataCache, server_metadata
+from .config import ClientConfig
+from .modes import JWT_RESPONSE_MODES, is_jwt_response_mode
 from .oidc import (
     DEFAULT_ALGORITHMS,
     JWKS_REFETCH_INTERVAL,
@@ -34,17 +35,9 @@ from .oidc import (
     jwks_step,
     verify_jws,
 )
+from .server import MetadataCache, server_metadata
 
 __all__ = ["JWT_RESPONSE_MODES", "is_jwt_response_mode", "response_parameters", "unverified_state"]
-
-#: JARM §2.3: the response modes whose answer is a JWT.
-JWT_RESPONSE_MODES: Final = ("jwt", "query.jwt", "fragment.jwt", "form_post.jwt")
-
-
-def is_jwt_response_mode(mode: str | None) -> bool:
-    """Whether ``mode`` is one of JARM's response modes."""
-    return mode in JWT_RESPONSE_MODES
-
 
 def unverified_state(response: str, config: ClientConfig | None = None) -> str | None:
     """The ``state`` a response JWT carries, read without verifying anything: only for

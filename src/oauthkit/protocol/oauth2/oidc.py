@@ -25,10 +25,11 @@ from ...errors import InvalidResponse
 from ..http import HttpRequest, Step, fetch
 from ..jsontext import loads
 from . import fapi
-from .config import ClientConfig, JwksCache, MetadataCache, server_metadata
+from .config import ClientConfig
 from .dpop import make_proof, wants_nonce
 from .hooks import fetch_with_hooks
 from .response import parse_json_object, raise_for_error
+from .server import JwksCache, MetadataCache, server_metadata
 from .token import Token
 
 __all__ = [

@@ -13,10 +13,11 @@ from urllib.parse import urlencode
 from ...errors import ConfigurationError
 from ..http import FORM_TYPE, HttpRequest, Step
 from . import fapi
-from .config import ClientConfig, MetadataCache, server_metadata
+from .config import ClientConfig
 from .dpop import make_key, make_proof, wants_nonce
 from .hooks import fetch_with_hooks
 from .response import error_fields, parse_token_response
+from .server import MetadataCache, server_metadata
 from .token import Token
 
 __all__ = ["authenticated_post", "token_form", "token_request"]

@@ -7,9 +7,10 @@ from typing import Any
 
 from ...errors import InvalidResponse
 from ..http import Step
-from .config import ClientConfig, MetadataCache, server_metadata
+from .config import ClientConfig
 from .hooks import fetch_with_hooks
 from .response import parse_json_object, raise_for_error
+from .server import MetadataCache, server_metadata
 from .token import Token
 from .token_endpoint import authenticated_post, token_form
 
