@@ -1,5 +1,9 @@
-"""Run protocol steps over httpx2: :func:`run` with a ``Client``, :func:`arun` with an
-``AsyncClient``.
+"""The plan loops, and protocol steps run over httpx2.
+
+:func:`drive` and :func:`adrive` are the one plan loop of each colour: a plan (a generator)
+yields operations, a handler answers each, and the answer goes back in. Every plan of oauthkit
+runs through them — a protocol step (:func:`run` with a ``Client``, :func:`arun` with an
+``AsyncClient``), a renewal under a store's lease, a web flow, a store's transaction.
 
 A driver sends each :class:`~oauthkit.protocol.http.HttpRequest` the step yields, never
 following redirects, reads at most :data:`~oauthkit.protocol.http.MAX_BODY` bytes of the
@@ -17,7 +21,7 @@ import sys
 import threading
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import Any, TypeVar
 
 import anyio
@@ -26,7 +30,17 @@ import httpx2
 from .errors import InvalidResponse, TransportError
 from .protocol.http import MAX_BODY, HttpRequest, HttpResponse, Step, Wait
 
-__all__ = ["ABeforeSend", "BeforeSend", "arun", "run", "transport_error"]
+__all__ = [
+    "ABeforeSend",
+    "BeforeSend",
+    "adrive",
+    "arun",
+    "asend",
+    "drive",
+    "run",
+    "send",
+    "transport_error",
+]
 
 #: Each exchange at DEBUG: method, URL without its query (which may carry codes), status and
 #: duration; never a header or a body.
@@ -36,6 +50,52 @@ T = TypeVar("T")
 #: What runs before a request leaves (see :func:`run`), and its ``await`` twin.
 BeforeSend = Callable[[HttpRequest], None]
 ABeforeSend = Callable[[HttpRequest], Awaitable[None]]
+
+
+def drive(
+    plan: Generator[Any, Any, T],
+    handle: Callable[[Any], Any],
+    *,
+    failures: tuple[type[BaseException], ...] = (),
+) -> T:
+    """The one synchronous plan loop: each operation ``plan`` yields goes to ``handle``, and
+    its answer back into the plan, until the plan returns its result. An exception of
+    ``failures`` that ``handle`` raises is thrown into the plan (which may catch it); any
+    other ends the plan. A protocol step's operations are requests and waits (:func:`run`);
+    a renewal's, a web flow's and a store's are their own."""
+    answer: Any = None
+    failure: BaseException | None = None
+    while True:
+        try:
+            op = plan.throw(failure) if failure is not None else plan.send(answer)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        answer, failure = None, None
+        try:
+            answer = handle(op)
+        except failures as exc:
+            failure = exc
+
+
+async def adrive(
+    plan: Generator[Any, Any, T],
+    handle: Callable[[Any], Awaitable[Any]],
+    *,
+    failures: tuple[type[BaseException], ...] = (),
+) -> T:
+    """The ``await`` twin of :func:`drive`: ``handle`` is awaited."""
+    answer: Any = None
+    failure: BaseException | None = None
+    while True:
+        try:
+            op = plan.throw(failure) if failure is not None else plan.send(answer)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        answer, failure = None, None
+        try:
+            answer = await handle(op)
+        except failures as exc:
+            failure = exc
 
 
 def run(
@@ -49,18 +109,16 @@ def run(
     pauses a step asks for (a command line passes one that shows a countdown);
     ``before_send`` runs before each request leaves (a renewal extends its lease there) and
     may raise to stop the step before it sends anything more."""
-    try:
-        request = next(step)
-        while True:
-            if isinstance(request, Wait):
-                wait(request.seconds)
-                request = step.send(None)
-            else:
-                if before_send is not None:
-                    before_send(request)
-                request = step.send(_send(http, request))
-    except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
+
+    def handle(op: HttpRequest | Wait) -> HttpResponse | None:
+        if isinstance(op, Wait):
+            wait(op.seconds)
+            return None
+        if before_send is not None:
+            before_send(op)
+        return send(http, op)
+
+    return drive(step, handle)
 
 
 async def arun(
@@ -72,18 +130,16 @@ async def arun(
 ) -> T:
     """Drive ``step`` to its result with the asynchronous ``http`` client; ``wait`` awaits
     the pauses a step asks for, ``before_send`` runs before each request (see :func:`run`)."""
-    try:
-        request = next(step)
-        while True:
-            if isinstance(request, Wait):
-                await wait(request.seconds)
-                request = step.send(None)
-            else:
-                if before_send is not None:
-                    await before_send(request)
-                request = step.send(await _asend(http, request))
-    except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
+
+    async def handle(op: HttpRequest | Wait) -> HttpResponse | None:
+        if isinstance(op, Wait):
+            await wait(op.seconds)
+            return None
+        if before_send is not None:
+            await before_send(op)
+        return await asend(http, op)
+
+    return await adrive(step, handle)
 
 
 def _to_httpx(http: httpx2.Client | httpx2.AsyncClient, request: HttpRequest) -> httpx2.Request:
@@ -274,7 +330,8 @@ def _logged(request: HttpRequest, started: float, outcome: str) -> None:
         log.debug("%s %s -> %s (%.0f ms)", request.method, where, outcome, elapsed)
 
 
-def _send(http: httpx2.Client, request: HttpRequest) -> HttpResponse:
+def send(http: httpx2.Client, request: HttpRequest) -> HttpResponse:
+    """One request over ``http``, read with every bound (see the module docstring)."""
     started = time.monotonic()
     try:
         response = _send_once(http, request)
@@ -285,7 +342,8 @@ def _send(http: httpx2.Client, request: HttpRequest) -> HttpResponse:
     return response
 
 
-async def _asend(http: httpx2.AsyncClient, request: HttpRequest) -> HttpResponse:
+async def asend(http: httpx2.AsyncClient, request: HttpRequest) -> HttpResponse:
+    """The ``await`` twin of :func:`send`."""
     started = time.monotonic()
     try:
         response = await _asend_once(http, request)

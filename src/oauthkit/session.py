@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from .auth.oauth2 import OAuth2Auth, TokenHolder, TokenRenewer, insecure_allowed
-from .drivers import ABeforeSend, BeforeSend
+from .drivers import ABeforeSend, BeforeSend, adrive, drive
 from .errors import (
     ConfigurationError,
     InvalidGrant,
@@ -127,6 +127,9 @@ class _Extend:
 
 
 _Op = _Load | _Renew | _Save | _Pause | _Extend
+#: What an operation of a renewal may fail with and the renewal decides about (it is thrown
+#: back into the plan): a refusal, a lost exchange, a store that failed.
+_FAILURES = (InvalidGrant, TransportError, StoreError)
 
 
 def _lease_needed() -> float:
@@ -411,27 +414,18 @@ class Session:
             if before_send is not None:
                 before_send(request)
 
-        answer: Any = None
-        failure: BaseException | None = None
-        while True:
-            try:
-                op = steps.throw(failure) if failure else steps.send(answer)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
-            answer, failure = None, None
-            try:
-                if isinstance(op, _Load):
-                    answer = transaction.load()
-                elif isinstance(op, _Renew):
-                    answer = self.client._renew(op.token, before_send=extend)
-                elif isinstance(op, _Save):
-                    answer = transaction.save(op.token, op.version)
-                elif isinstance(op, _Pause):
-                    time.sleep(op.seconds)
-                else:
-                    transaction.extend(_lease_needed())
-            except (InvalidGrant, TransportError, StoreError) as exc:
-                failure = exc
+        def handle(op: _Op) -> Any:
+            if isinstance(op, _Load):
+                return transaction.load()
+            if isinstance(op, _Renew):
+                return self.client._renew(op.token, before_send=extend)
+            if isinstance(op, _Save):
+                return transaction.save(op.token, op.version)
+            if isinstance(op, _Pause):
+                return time.sleep(op.seconds)
+            return transaction.extend(_lease_needed())
+
+        return drive(steps, handle, failures=_FAILURES)
 
     async def _adrive(
         self,
@@ -444,27 +438,18 @@ class Session:
             if before_send is not None:
                 await before_send(request)
 
-        answer: Any = None
-        failure: BaseException | None = None
-        while True:
-            try:
-                op = steps.throw(failure) if failure else steps.send(answer)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
-            answer, failure = None, None
-            try:
-                if isinstance(op, _Load):
-                    answer = await transaction.load()
-                elif isinstance(op, _Renew):
-                    answer = await self.client._arenew(op.token, before_send=extend)
-                elif isinstance(op, _Save):
-                    answer = await transaction.save(op.token, op.version)
-                elif isinstance(op, _Pause):
-                    await anyio.sleep(op.seconds)
-                else:
-                    await transaction.extend(_lease_needed())
-            except (InvalidGrant, TransportError, StoreError) as exc:
-                failure = exc
+        async def handle(op: _Op) -> Any:
+            if isinstance(op, _Load):
+                return await transaction.load()
+            if isinstance(op, _Renew):
+                return await self.client._arenew(op.token, before_send=extend)
+            if isinstance(op, _Save):
+                return await transaction.save(op.token, op.version)
+            if isinstance(op, _Pause):
+                return await anyio.sleep(op.seconds)
+            return await transaction.extend(_lease_needed())
+
+        return await adrive(steps, handle, failures=_FAILURES)
 
     def __repr__(self) -> str:
         return f"Session(key={self.key!r}, store={self.store!r})"

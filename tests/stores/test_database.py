@@ -389,7 +389,9 @@ def test_workers_starting_together_each_create_the_table(postgres: PostgresPeer)
 
 
 def test_a_missing_table_is_a_clear_error(database: str) -> None:
-    db_store = SQLAlchemyStore(database, table_name="never_created")
+    """For a team that makes its schema itself (create_missing=False): the error names the
+    way to make it."""
+    db_store = SQLAlchemyStore(database, table_name="never_created", create_missing=False)
     with pytest.raises(StoreError, match=r"does not exist: call store\.create_table"):
         db_store.get("k")
     db_store.dispose()

@@ -39,6 +39,7 @@ from .server import MetadataCache, server_metadata
 
 __all__ = ["JWT_RESPONSE_MODES", "is_jwt_response_mode", "response_parameters", "unverified_state"]
 
+
 def unverified_state(response: str, config: ClientConfig | None = None) -> str | None:
     """The ``state`` a response JWT carries, read without verifying anything: only for
     finding the pending sign-in it answers (a web application's lookup); the JWT is verified
