@@ -69,7 +69,7 @@
     │                                            sign-ins (``.retry_after`` seconds)
     ├── PollingTimeout (also TimeoutError)       device flow: no answer before the deadline
     ├── LoopbackTimeout (also TimeoutError)      the command's loopback redirect never came
-    │                                            (oauthkit.cli.loopback)
+    │                                            (oauthkit.signin.loopback)
     ├── StoreError                               a token store failed or holds something foreign
     │   ├── StoreConflict                        a compare-and-set write lost: someone wrote first
     │   └── LockTimeout (also TimeoutError)      the store's lock for a key was not had in time

@@ -30,7 +30,7 @@ import time
 import webbrowser
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import anyio
@@ -59,8 +59,12 @@ from .protocol.oauth2.token import Token
 from .session import Session
 from .stores.base import TokenStore
 
+if TYPE_CHECKING:
+    import requests
+
 __all__ = [
     "DeviceSignIn",
+    "RequestsResourceAuth",
     "ResourceAuth",
     "SignIn",
     "browser_sign_in",
@@ -94,7 +98,7 @@ def browser_sign_in(timeout: float = 300.0, say: Callable[[str], None] = _stderr
     (which is also printed, for a browser on another machine)."""
 
     def sign_in(begin: Callable[[str], AuthorizationRequest]) -> Mapping[str, str]:
-        from .cli.loopback import LoopbackRedirect
+        from .signin.loopback import LoopbackRedirect
 
         redirect: LoopbackRedirect[Mapping[str, str]] = LoopbackRedirect()
         request = begin(redirect.redirect_uri)
@@ -269,19 +273,13 @@ class ResourceAuth(httpx2.Auth):
                 return
             session = self._authorize(challenge, None)
         for attempt in range(2):
-            response = _NEEDS_SIGN_IN
-            flow = session.auth().sync_auth_flow(request)
             try:
-                outgoing = next(flow)
-                while True:
-                    response = yield outgoing
-                    outgoing = flow.send(response)
-            except StopIteration:
-                pass
+                response = yield from session.auth().sync_auth_flow(request)
             except (ReauthenticationRequired, InvalidClient) as exc:
                 if attempt == 1:
                     raise
                 self._forget(session, exc)
+                response = _NEEDS_SIGN_IN
             challenge = self._challenge(response)
             if challenge is None or attempt == 1:
                 return
@@ -302,6 +300,7 @@ class ResourceAuth(httpx2.Auth):
                 return
             session = await anyio.to_thread.run_sync(self._authorize, challenge, None)
         for attempt in range(2):
+            # An async generator cannot ``yield from``: the one delegation loop left.
             response = _NEEDS_SIGN_IN
             flow = session.auth().async_auth_flow(request)
             try:
@@ -416,10 +415,8 @@ class ResourceAuth(httpx2.Auth):
             http=self.http,
             allow_insecure_http=self.allow_insecure_http,
             allow_private_endpoints=self.allow_private_endpoints,
+            metadata=self._server_metadata.get(registration.issuer),
         )
-        known = self._server_metadata.get(registration.issuer)
-        if known is not None:
-            client._cache.value = known
         return client
 
     def _forget(self, session: Session, failure: BaseException) -> None:
@@ -627,14 +624,57 @@ class ResourceAuth(httpx2.Auth):
 
     # -- other HTTP libraries ---------------------------------------------------------------------
 
-    def requests_auth(self) -> Any:
+    def requests_auth(self) -> RequestsResourceAuth:
         """A ``requests`` auth that does the same (extra ``requests``)."""
-        from .auth.requests import RequestsResourceAuth
-
         return RequestsResourceAuth(self)
 
     def __repr__(self) -> str:
         return f"ResourceAuth({self.resource!r}, client_name={self.client_name!r})"
+
+
+class RequestsResourceAuth:
+    """The ``requests`` twin of :func:`oauthkit.for_resource`'s auth object
+    (``auth.requests_auth()``): the stored token when there is one (renewed through its
+    session); on a 401 or ``insufficient_scope`` challenge it discovers, registers and signs
+    in as the httpx2 flow does, then sends the request once more. (A callable is all
+    ``requests`` asks of an auth: this module does not import it.)"""
+
+    def __init__(self, auth: ResourceAuth) -> None:
+        self.auth = auth
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Authorize with the stored token, if any; watch the response for a challenge."""
+        if not self.auth._ours(r.url):
+            return r
+        session = self.auth._stored_session()
+        if session is not None:
+            r = session.requests_auth()(r)
+        r.register_hook("response", self._after)  # type: ignore[no-untyped-call]
+        return r
+
+    def _after(self, response: requests.Response, **kwargs: Any) -> requests.Response:
+        request = response.request
+        if getattr(request, "_oauthkit_signed_in", False):
+            return response
+        challenge = self.auth._challenge(response)
+        replayable = request.body is None or isinstance(request.body, bytes | str)
+        if challenge is None or not replayable:
+            return response
+        session = self.auth._authorize(challenge, self.auth._session)
+        response.content  # noqa: B018 - read it so the connection can be reused
+        response.close()
+        retry = request.copy()
+        retry.headers.pop("Authorization", None)
+        retry.headers.pop("DPoP", None)
+        retry = session.requests_auth()(retry)
+        retry._oauthkit_signed_in = True  # type: ignore[attr-defined]
+        again = response.connection.send(retry, **kwargs)
+        again.history.append(response)
+        again.request = retry
+        return again
+
+    def __repr__(self) -> str:
+        return f"RequestsResourceAuth({self.auth!r})"
 
 
 class _NeedsSignIn:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from .auth.oauth2 import OAuth2Auth, TokenHolder, TokenRenewer, insecure_allowed
+from .auth.oauth2 import OAuth2Auth, SessionBacked, TokenHolder, TokenRenewer
 from .drivers import ABeforeSend, BeforeSend, adrive, drive
 from .errors import (
     ConfigurationError,
@@ -183,9 +183,9 @@ class Session:
         credentials do not expire: use ``OAuth1Client`` with the stored credentials)."""
         from pathlib import Path
 
-        from .cli.config import load_config
-        from .cli.flows import make_oauth2_client, open_store
-        from .cli.provider import ResolvedProvider
+        from .config.factories import make_oauth2_client, open_store
+        from .config.file import load_config
+        from .config.provider import ResolvedProvider
 
         config = load_config(Path(path) if path else None)
         table = config.providers.get(name)
@@ -222,15 +222,23 @@ class Session:
                 "sign in again"
             )
 
-    def _sync_holder(self) -> TokenHolder:
+    @property
+    def holder(self) -> TokenHolder | None:
+        """The token holder this session's auth objects share; ``None`` until first use."""
+        return self._holder
+
+    def load_holder(self) -> TokenHolder:
+        """:attr:`holder`, loaded from the store on first use
+        (:class:`~oauthkit.errors.ReauthenticationRequired` when nothing usable is stored)."""
         return self._holder or self._adopt_stored(self.store.get(self.key))
 
-    async def _async_holder(self) -> TokenHolder:
+    async def aload_holder(self) -> TokenHolder:
+        """The ``await`` twin of :meth:`load_holder`."""
         return self._holder or self._adopt_stored(await self.store.aget(self.key))
 
     def token(self) -> Token:
         """The current token, renewed first if it is due."""
-        holder = self._sync_holder()
+        holder = self.load_holder()
         current = holder.current
         if time.time() >= current.renew_at:
             current = holder.renew(current)
@@ -238,7 +246,7 @@ class Session:
 
     async def atoken(self) -> Token:
         """The ``await`` twin of :meth:`token`."""
-        holder = await self._async_holder()
+        holder = await self.aload_holder()
         current = holder.current
         if time.time() >= current.renew_at:
             current = await holder.arenew(current)
@@ -274,9 +282,9 @@ class Session:
 
     # -- renewal, called by the holder inside its single flight ---------------------------
 
-    def _can_renew(self, token: Token) -> bool:
+    def can_renew(self, token: Token) -> bool:
         """True when the client can refresh ``token`` or fetch it again."""
-        return self.client._can_renew(token)
+        return self.client.can_renew(token)
 
     def _renewal(self, stale: Token) -> Generator[_Op, Any, Token | _Refused]:
         """Steps 3-5 of the module docstring, for either driver below."""
@@ -372,7 +380,7 @@ class Session:
                 with contextlib.suppress(StoreError):  # the write says whether it is lost
                     yield _Extend()
 
-    def _renew(self, stale: Token, *, before_send: BeforeSend | None = None) -> Token:
+    def renew_token(self, stale: Token, *, before_send: BeforeSend | None = None) -> Token:
         """Renew under the store's lock (threads of this process are already in line)."""
         started = time.monotonic()
         with self.store.lock(self.key, timeout=self.lock_timeout) as transaction:
@@ -380,8 +388,8 @@ class Session:
             outcome = self._drive(self._renewal(stale), transaction, before_send)
         return self._checked(outcome)
 
-    async def _arenew(self, stale: Token, *, before_send: ABeforeSend | None = None) -> Token:
-        """The ``await`` twin of :meth:`_renew`."""
+    async def arenew_token(self, stale: Token, *, before_send: ABeforeSend | None = None) -> Token:
+        """The ``await`` twin of :meth:`renew_token`."""
         started = time.monotonic()
         async with self.store.alock(self.key, timeout=self.lock_timeout) as transaction:
             self._locked(started)
@@ -418,7 +426,7 @@ class Session:
             if isinstance(op, _Load):
                 return transaction.load()
             if isinstance(op, _Renew):
-                return self.client._renew(op.token, before_send=extend)
+                return self.client.renew_token(op.token, before_send=extend)
             if isinstance(op, _Save):
                 return transaction.save(op.token, op.version)
             if isinstance(op, _Pause):
@@ -442,7 +450,7 @@ class Session:
             if isinstance(op, _Load):
                 return await transaction.load()
             if isinstance(op, _Renew):
-                return await self.client._arenew(op.token, before_send=extend)
+                return await self.client.arenew_token(op.token, before_send=extend)
             if isinstance(op, _Save):
                 return await transaction.save(op.token, op.version)
             if isinstance(op, _Pause):
@@ -453,31 +461,6 @@ class Session:
 
     def __repr__(self) -> str:
         return f"Session(key={self.key!r}, store={self.store!r})"
-
-
-class SessionBacked:
-    """What every auth object of a :class:`Session` shares (httpx2's, requests'): the
-    session's token holder, loaded from the store on first use, renewals through the
-    session."""
-
-    holder: TokenHolder | None
-    allow_insecure_http: bool
-
-    def __init__(self, session: Session) -> None:
-        self._session = session
-        self.holder = session._holder  # shared with the session; loaded on first use if None
-        self.allow_insecure_http = insecure_allowed(session.client, None)
-
-    def _sync_holder(self) -> TokenHolder:
-        self.holder = self._session._sync_holder()
-        return self.holder
-
-    async def _async_holder(self) -> TokenHolder:
-        self.holder = await self._session._async_holder()
-        return self.holder
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._session!r})"
 
 
 class SessionAuth(SessionBacked, OAuth2Auth):

@@ -311,8 +311,8 @@ def test_headless_login_takes_the_pasted_redirect(cli: Cli, oidc_provider: OIDCP
 def test_a_provider_is_resolved_once(tmp_path: Any) -> None:
     """The table and its preset are merged once; each secret is read once however many
     steps of a command need it (a secret command runs once)."""
-    from oauthkit.cli.config import load_config
-    from oauthkit.cli.provider import ResolvedProvider
+    from oauthkit.config.file import load_config
+    from oauthkit.config.provider import ResolvedProvider
 
     counter = tmp_path / "reads"
     script = tmp_path / "secret.sh"

@@ -12,8 +12,8 @@ from typing import Any
 import httpx2
 import pytest
 
-from oauthkit.cli.loopback import LoopbackRedirect, LoopbackTimeout
 from oauthkit.errors import AuthorizationDenied, ConfigurationError
+from oauthkit.signin.loopback import LoopbackRedirect, LoopbackTimeout
 
 STATE = "expected-state-value"
 

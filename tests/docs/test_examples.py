@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 from blocks import CHECKED, LISTINGS, ROOT, Block, blocks, pages
 
-from oauthkit.cli.config import load_config
-from oauthkit.cli.provider import ResolvedProvider
+from oauthkit.config.file import load_config
+from oauthkit.config.provider import ResolvedProvider
 
 RUNNER = Path(__file__).with_name("run_page.py")
 BROWSER = ROOT / "tests" / "cli" / "browser_user.sh"

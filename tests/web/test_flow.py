@@ -418,7 +418,7 @@ def test_from_config_reads_the_providers_store_and_web_table(
     )
     config.chmod(0o600)
     flow = WebFlow.from_config(str(config))
-    assert (flow.pending_seconds, flow.base_url) == (5, APP)
+    assert (flow.settings.pending_seconds, flow.settings.base_url) == (5, APP)
     assert isinstance(flow.store, SQLiteStore)
     begun = flow.begin("a", request_url="http://ignored.example/x", user=None)
     assert begun.cookie.max_age == 5

@@ -9,7 +9,7 @@ import math
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 import anyio
@@ -30,15 +30,17 @@ log = logging.getLogger("oauthkit.auth")
 
 
 class TokenRenewer(Protocol):
-    """The one renewer seam (private members: not the clients' public surface): whether a
-    token can be renewed, and its renewal from sync and from async code. ``OAuth2Client``,
-    ``AsyncOAuth2Client`` and ``Session`` are renewers; a :class:`TokenHolder` uses one."""
+    """The one renewer seam: whether a token can be renewed, and its renewal from sync and
+    from async code. ``OAuth2Client``, ``AsyncOAuth2Client`` and ``Session`` are renewers;
+    a :class:`TokenHolder` uses one."""
 
-    def _can_renew(self, token: Token) -> bool: ...
+    def can_renew(self, token: Token) -> bool: ...
 
-    def _renew(self, token: Token, *, before_send: BeforeSend | None = None) -> Token: ...
+    def renew_token(self, token: Token, *, before_send: BeforeSend | None = None) -> Token: ...
 
-    async def _arenew(self, token: Token, *, before_send: ABeforeSend | None = None) -> Token: ...
+    async def arenew_token(
+        self, token: Token, *, before_send: ABeforeSend | None = None
+    ) -> Token: ...
 
 
 class Current(NamedTuple):
@@ -75,7 +77,7 @@ class TokenHolder:
         self.current = self._prepare(token)
 
     def _prepare(self, token: Token) -> Current:
-        at = token.renew_at(self._leeway) if self._client._can_renew(token) else None
+        at = token.renew_at(self._leeway) if self._client.can_renew(token) else None
         renew_at = at.timestamp() if at is not None else math.inf
         return Current(token, authorization_header(token.token_type, token.access_token), renew_at)
 
@@ -90,7 +92,7 @@ class TokenHolder:
         return (
             status == 401
             and challenge_error(www_authenticate, token.token_type) == "invalid_token"
-            and self._client._can_renew(token)
+            and self._client.can_renew(token)
         )
 
     def _adopt(self, new: Token) -> Current:
@@ -113,7 +115,7 @@ class TokenHolder:
             if self.current is not stale:
                 return self.current
             try:
-                new = self._client._renew(stale.token)
+                new = self._client.renew_token(stale.token)
             except InvalidGrant as exc:
                 log.warning("the token's renewal was refused (invalid_grant)")
                 raise self._renewal_failed() from exc
@@ -130,7 +132,7 @@ class TokenHolder:
             if self.current is not stale:
                 return self.current
             try:
-                new = await self._client._arenew(stale.token)
+                new = await self._client.arenew_token(stale.token)
             except InvalidGrant as exc:
                 log.warning("the token's renewal was refused (invalid_grant)")
                 raise self._renewal_failed() from exc
@@ -284,6 +286,46 @@ class HoldsToken:
         return f"{type(self).__name__}({self.token!r})"
 
 
+class HolderSource(Protocol):
+    """Where the auth objects of one stored token draw their shared :class:`TokenHolder`
+    (a :class:`~oauthkit.Session`): the holder once loaded, and the way to load it."""
+
+    @property
+    def client(self) -> object: ...
+
+    @property
+    def holder(self) -> TokenHolder | None: ...
+
+    def load_holder(self) -> TokenHolder: ...
+
+    async def aload_holder(self) -> TokenHolder: ...
+
+
+class SessionBacked:
+    """What every auth object of a :class:`~oauthkit.Session` shares (httpx2's, requests'):
+    the session's token holder, loaded from its store on first use; renewals go through the
+    session."""
+
+    holder: TokenHolder | None
+    allow_insecure_http: bool
+
+    def __init__(self, session: HolderSource) -> None:
+        self._session = session
+        self.holder = session.holder  # shared with the session; loaded on first use if None
+        self.allow_insecure_http = insecure_allowed(session.client, None)
+
+    def _sync_holder(self) -> TokenHolder:
+        self.holder = self._session.load_holder()
+        return self.holder
+
+    async def _async_holder(self) -> TokenHolder:
+        self.holder = await self._session.aload_holder()
+        return self.holder
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._session!r})"
+
+
 class OAuth2Auth(HoldsToken, httpx2.Auth):
     """An ``httpx2.Auth`` carrying an OAuth 2 token (RFC 6750 §2.1).
 
@@ -330,8 +372,10 @@ class OAuth2Auth(HoldsToken, httpx2.Auth):
 
     def sync_auth_flow(
         self, request: httpx2.Request
-    ) -> Generator[httpx2.Request, httpx2.Response, None]:
-        """Send with the token; renew when due, or once after an ``invalid_token`` 401."""
+    ) -> Generator[httpx2.Request, httpx2.Response, Any]:
+        """Send with the token; renew when due, or once after an ``invalid_token`` 401.
+        Returns the last response (for a flow that delegates to this one with ``yield
+        from``)."""
         holder = self.holder or self._sync_holder()
         current = holder.current
         if time.time() >= current.renew_at:
@@ -345,7 +389,8 @@ class OAuth2Auth(HoldsToken, httpx2.Auth):
         if self._retry(holder, replayable, request, response, current.token):
             _retrying(request)
             self._authorize(request, holder.renew(current))
-            yield request
+            response = yield request
+        return response
 
     async def async_auth_flow(
         self, request: httpx2.Request

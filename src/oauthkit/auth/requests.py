@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 try:
@@ -18,16 +18,11 @@ except ImportError as exc:
 from ..protocol.oauth1.credentials import OAuth1Credentials
 from ..protocol.oauth1.signing import Signer
 from ..protocol.oauth2.token import Token
-from ..session import SessionBacked
-from .oauth2 import HoldsToken, origin_of
-
-if TYPE_CHECKING:
-    from ..resource import ResourceAuth
+from .oauth2 import HoldsToken, SessionBacked, origin_of
 
 __all__ = [
     "RequestsOAuth1Auth",
     "RequestsOAuth2Auth",
-    "RequestsResourceAuth",
     "RequestsSessionAuth",
 ]
 
@@ -133,47 +128,3 @@ class RequestsSessionAuth(SessionBacked, RequestsOAuth2Auth):
     """The ``requests`` twin of ``Session.auth()``: the session's token, loaded from its
     store on first use and renewed through the session (one refresh per expiry across
     threads, processes and machines). ``requests_session.auth = session.requests_auth()``."""
-
-
-class RequestsResourceAuth(requests.auth.AuthBase):
-    """The ``requests`` twin of :func:`oauthkit.for_resource`'s auth object
-    (``auth.requests_auth()``): the stored token when there is one (renewed through its
-    session); on a 401 or ``insufficient_scope`` challenge it discovers, registers and signs
-    in as the httpx2 flow does, then sends the request once more."""
-
-    def __init__(self, auth: ResourceAuth) -> None:
-        self.auth = auth
-
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        """Authorize with the stored token, if any; watch the response for a challenge."""
-        if not self.auth._ours(r.url):
-            return r
-        session = self.auth._stored_session()
-        if session is not None:
-            r = session.requests_auth()(r)
-        r.register_hook("response", self._after)  # type: ignore[no-untyped-call]
-        return r
-
-    def _after(self, response: requests.Response, **kwargs: Any) -> requests.Response:
-        request = response.request
-        if getattr(request, "_oauthkit_signed_in", False):
-            return response
-        challenge = self.auth._challenge(response)
-        replayable = request.body is None or isinstance(request.body, bytes | str)
-        if challenge is None or not replayable:
-            return response
-        session = self.auth._authorize(challenge, self.auth._session)
-        response.content  # noqa: B018 - read it so the connection can be reused
-        response.close()
-        retry = request.copy()
-        retry.headers.pop("Authorization", None)
-        retry.headers.pop("DPoP", None)
-        retry = session.requests_auth()(retry)
-        retry._oauthkit_signed_in = True  # type: ignore[attr-defined]
-        again = response.connection.send(retry, **kwargs)
-        again.history.append(response)
-        again.request = retry
-        return again
-
-    def __repr__(self) -> str:
-        return f"RequestsResourceAuth({self.auth!r})"

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from ..config.file import Config, load_config
 from ..errors import (
     ConfigurationError,
     OAuthKitError,
@@ -19,11 +20,10 @@ from ..errors import (
     ReauthenticationRequired,
     TransportError,
 )
-from .config import Config, load_config
 from .display import inert
 
 if TYPE_CHECKING:
-    from .provider import ResolvedProvider
+    from ..config.provider import ResolvedProvider
 
 EXIT_ERROR, EXIT_USAGE, EXIT_SIGN_IN, EXIT_NETWORK, EXIT_REFUSED, EXIT_HTTP = 1, 2, 3, 4, 5, 22
 #: Ctrl-C, as shells report a command ended by SIGINT (128 + 2).
@@ -63,7 +63,7 @@ class _Context:
                 config = configured.provider(name)
             except ConfigurationError as exc:
                 _fail(str(exc), EXIT_USAGE)
-            from .provider import ResolvedProvider
+            from ..config.provider import ResolvedProvider
 
             self._resolved[name] = ResolvedProvider(config)
         return self._resolved[name]
@@ -71,7 +71,7 @@ class _Context:
     @property
     def store(self) -> Any:
         if self._store is None:
-            from .flows import open_store
+            from ..config.factories import open_store
 
             self._store = open_store(self._store_spec or self.config.store)
         return self._store
@@ -156,9 +156,10 @@ def _sign_in(
     binding_message: str | None,
 ) -> None:
     """``login`` for a configured provider (not a resource's URL)."""
-    from . import flows
+    from ..signin.prompts import Printer
+    from . import login
 
-    printer = flows.Printer(
+    printer = Printer(
         say=_say,
         ask=lambda q: click.prompt(q, err=True),
         open_browser=not no_browser,
@@ -167,7 +168,7 @@ def _sign_in(
     if provider.type == "oauth1":
         if device:
             _fail(f"{name} uses OAuth 1.0a, which has no device flow; try --pin", EXIT_USAGE)
-        credentials = flows.login_oauth1(provider, printer, pin=pin, timeout=timeout)
+        credentials = login.login_oauth1(provider, printer, pin=pin, timeout=timeout)
         context.store.put(name, credentials)
         who = credentials.extra.get("screen_name") or credentials.extra.get("user_id")
         _say(f"Signed in to {name}" + (f" as {who}" if who else "") + ".")
@@ -177,7 +178,7 @@ def _sign_in(
     if ciba != (login_hint is not None):
         _fail("--ciba and --login-hint USER go together", EXIT_USAGE)
     if ciba and login_hint is not None:
-        token, who = flows.login_ciba(
+        token, who = login.login_ciba(
             provider,
             printer,
             login_hint=login_hint,
@@ -185,13 +186,13 @@ def _sign_in(
             timeout=timeout,
         )
     elif device:
-        token, who = flows.login_device(
+        token, who = login.login_device(
             provider, printer, show_qr=sys.stderr.isatty(), countdown=_countdown()
         )
     else:
-        token, who = flows.login_browser(provider, printer, timeout=timeout)
+        token, who = login.login_browser(provider, printer, timeout=timeout)
     if who:
-        token = token.replace(extra={**token.extra, flows.ACCOUNT: who})
+        token = token.replace(extra={**token.extra, login.ACCOUNT: who})
     context.store.put(name, token)
     _say(
         f"Signed in to {name}"
@@ -222,8 +223,8 @@ def _session(context: _Context, name: str) -> Iterator[Any]:
     """A Session for ``name``; its client (and HTTP connections) closed afterwards. A sign-in
     the provider no longer honours is one line saying what to run; a client the provider
     refuses names where its secret came from."""
+    from ..config.factories import make_oauth2_client
     from ..session import Session
-    from .flows import make_oauth2_client
 
     provider = context.provider(name)
     try:
@@ -304,7 +305,7 @@ def token(context: _Context, name: str) -> None:
         _fail(f"{name} uses OAuth 1.0a: its requests are signed, use  oauthkit request {name}")
     with _session(context, name) as session:
         fresh = session.token()
-        renewable = session._can_renew(fresh)
+        renewable = session.can_renew(fresh)
     if fresh.is_expired() and not renewable:
         _fail(
             f"the token for {name} expired and cannot be renewed: run  oauthkit login {name}",
@@ -351,7 +352,7 @@ def request(
     """An authenticated request to NAME's API, curl-like. URL is relative to NAME's api_base,
     or an absolute URL under it; the credentials never go elsewhere unless
     --outside-api-base says so."""
-    from .flows import api_base
+    from ..config.factories import api_base
 
     provider = context.provider(name)
     url = _request_url(name, api_base(provider, context.store.get(name)), url, outside_api_base)
@@ -382,7 +383,7 @@ def request(
     if stored is None:
         _fail(f"not signed in to {name}: run  oauthkit login {name}", EXIT_SIGN_IN)
     if provider.type == "oauth1":
-        from .flows import make_oauth1_client
+        from ..config.factories import make_oauth1_client
 
         with make_oauth1_client(provider) as client:
             response = client.request(
@@ -540,7 +541,7 @@ def logout(context: _Context, name: str, revoke: bool) -> None:
         _say(f"Not signed in to {name}.")
         return
     if revoke and isinstance(stored, Token):
-        from .flows import make_oauth2_client
+        from ..config.factories import make_oauth2_client
 
         with make_oauth2_client(context.provider(name)) as client:
             client.revoke(stored)

@@ -10,8 +10,8 @@ import webbrowser
 from collections.abc import Callable
 from typing import Any
 
+from ..signin.loopback import LoopbackRedirect
 from ..stores.base import TokenStore
-from .loopback import LoopbackRedirect
 
 __all__ = ["run_demo"]
 

@@ -3,7 +3,7 @@ SQLite store and print it when it is not due. Standard library only (and oauthki
 stdlib-only modules).
 
 It reads the configuration and resolves the store exactly as the full command does
-(:func:`~oauthkit.cli.config.load_config`, :func:`~oauthkit.cli.config.store_file`), so the
+(:func:`~oauthkit.config.file.load_config`, :func:`~oauthkit.config.file.store_file`), so the
 two cannot disagree: a name that is not a configured provider, a store that is not a file, a
 token due for renewal, or any error at all returns ``None`` and the full command takes over,
 which gives the answer or the proper error.
@@ -33,7 +33,7 @@ def _timestamp(value: object) -> float | None:
 def fresh_token(name: str) -> str | None:
     """The access token stored under ``name`` when it is fresh, else ``None``."""
     try:
-        from .config import load_config, store_file
+        from ..config.file import load_config, store_file
 
         config = load_config()
         if name not in config.providers:

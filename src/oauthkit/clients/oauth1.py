@@ -12,13 +12,13 @@ import httpx2
 from ..auth.oauth1 import OAuth1Auth
 from ..drivers import arun, run, transport_error
 from ..errors import ConfigurationError
-from ..protocol.http import Step
 from ..protocol.oauth1 import flow
 from ..protocol.oauth1.credentials import OAuth1Credentials, TemporaryCredentials
 from ..protocol.oauth1.signing import Placement, Signer
 from ..protocol.url_policy import check_endpoint
 from ._lifecycle import AsyncLifecycle, SyncLifecycle, new_http
 from ._presets import MadeFromPreset
+from .steps import OAuth1Steps
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -64,6 +64,11 @@ class _OAuth1Base(MadeFromPreset, Generic[H]):
         self.request_token_url = self._endpoint(request_token_url, "the request-token URL")
         self.authorize_url = self._endpoint(authorize_url, "the authorization URL")
         self.access_token_url = self._endpoint(access_token_url, "the access-token URL")
+        #: The flow's steps (:class:`~oauthkit.clients.steps.OAuth1Steps`): what the methods
+        #: below run, and what a web flow runs itself.
+        self.steps = OAuth1Steps(
+            self.consumer, self.signer, self.request_token_url, self.access_token_url
+        )
         self._owns_http = http is None
         self.http: H = http if http is not None else new_http(self._http_class)
 
@@ -99,21 +104,6 @@ class _OAuth1Base(MadeFromPreset, Generic[H]):
         """Token credentials you already hold (from a store, say) with this client's consumer."""
         return self.consumer.with_token(token, token_secret)
 
-    def _signing(self, credentials: OAuth1Credentials) -> OAuth1Credentials:
-        """``credentials``' token credentials with this client's own client credentials (a
-        stored copy holds none; a rotated consumer secret is the client's)."""
-        if credentials.consumer_key != self.consumer.consumer_key:
-            raise ConfigurationError(
-                f"these token credentials were issued to the consumer key "
-                f"{credentials.consumer_key!r:.60}, not to this client's "
-                f"{self.consumer.consumer_key!r:.60}"
-            )
-        if credentials.token is None:
-            return self.consumer
-        return self.consumer.with_token(
-            credentials.token, credentials.token_secret, extra=credentials.extra
-        )
-
     def authorization_url(self, temporary: TemporaryCredentials, **params: str) -> str:
         """RFC 5849 §2.2: the URL to send the user to (``params`` are added to its query)."""
         return flow.authorization_url(
@@ -134,29 +124,7 @@ class _OAuth1Base(MadeFromPreset, Generic[H]):
     def auth(self, credentials: OAuth1Credentials) -> OAuth1Auth:
         """An ``httpx2.Auth`` signing with ``credentials``' token and this client's own client
         credentials, the way this client signs."""
-        return OAuth1Auth(self._signing(credentials), signer=self.signer)
-
-    def _request_token_step(
-        self, callback: str, params: Mapping[str, str]
-    ) -> Step[TemporaryCredentials]:
-        return flow.request_temporary_credentials(
-            self.signer,
-            self.consumer,
-            self._need(self.request_token_url, "request_token_url"),
-            callback,
-            params,
-        )
-
-    def _access_token_step(
-        self, temporary: TemporaryCredentials, verifier: str
-    ) -> Step[OAuth1Credentials]:
-        return flow.request_token_credentials(
-            self.signer,
-            self.consumer,
-            self._need(self.access_token_url, "access_token_url"),
-            temporary,
-            verifier,
-        )
+        return OAuth1Auth(self.steps.signing(credentials), signer=self.signer)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.consumer!r}, {self.signer.signature_method})"
@@ -172,13 +140,13 @@ class OAuth1Client(_OAuth1Base[httpx2.Client], SyncLifecycle):
 
     def fetch_request_token(self, callback: str = "oob", **params: str) -> TemporaryCredentials:
         """RFC 5849 §2.1: temporary credentials for ``callback`` (a URL, or ``"oob"``)."""
-        return run(self._request_token_step(callback, params), self.http)
+        return run(self.steps.request_token(callback, params), self.http)
 
     def fetch_access_token(
         self, temporary: TemporaryCredentials, verifier: str
     ) -> OAuth1Credentials:
         """RFC 5849 §2.3: token credentials for the verifier (or the PIN, for ``oob``)."""
-        return run(self._access_token_step(temporary, verifier), self.http)
+        return run(self.steps.access_token(temporary, verifier), self.http)
 
     def request(
         self, method: str, url: str, *, credentials: OAuth1Credentials, **kwargs: Any
@@ -220,13 +188,13 @@ class AsyncOAuth1Client(_OAuth1Base[httpx2.AsyncClient], AsyncLifecycle):
         self, callback: str = "oob", **params: str
     ) -> TemporaryCredentials:
         """RFC 5849 §2.1: temporary credentials for ``callback`` (a URL, or ``"oob"``)."""
-        return await arun(self._request_token_step(callback, params), self.http)
+        return await arun(self.steps.request_token(callback, params), self.http)
 
     async def fetch_access_token(
         self, temporary: TemporaryCredentials, verifier: str
     ) -> OAuth1Credentials:
         """RFC 5849 §2.3: token credentials for the verifier (or the PIN, for ``oob``)."""
-        return await arun(self._access_token_step(temporary, verifier), self.http)
+        return await arun(self.steps.access_token(temporary, verifier), self.http)
 
     async def request(
         self, method: str, url: str, *, credentials: OAuth1Credentials, **kwargs: Any

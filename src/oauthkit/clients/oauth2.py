@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
 
 import anyio
@@ -18,30 +18,27 @@ from ..auth.oauth2 import OAuth2Auth
 from ..drivers import ABeforeSend, BeforeSend, arun, run
 from ..errors import ConfigurationError
 from ..protocol.http import HttpRequest, Step
-from ..protocol.oauth2 import ciba, fapi, grants, jarm, oidc, token_management
-from ..protocol.oauth2 import device as device_grant
+from ..protocol.oauth2 import ciba, fapi
 from ..protocol.oauth2.authorization import (
     AuthorizationCode,
     AuthorizationRequest,
-    build_authorization_request,
-    validate_callback,
 )
 from ..protocol.oauth2.client_auth import ClientAuth, load_private_key
 from ..protocol.oauth2.config import ClientConfig
 from ..protocol.oauth2.device import DeviceAuthorization
 from ..protocol.oauth2.hooks import Hook
 from ..protocol.oauth2.metadata import ServerMetadata
-from ..protocol.oauth2.server import MetadataCache, server_metadata
+from ..protocol.oauth2.server import MetadataCache
 from ..protocol.oauth2.token import Token
 from ._lifecycle import AsyncLifecycle, SyncLifecycle, new_http
 from ._presets import MadeFromPreset
+from .steps import Callback, OAuth2Steps
 
 __all__ = ["AsyncOAuth2Client", "OAuth2Client"]
 
 TLS_AUTH_METHODS = ("tls_client_auth", "self_signed_tls_client_auth")
 H = TypeVar("H", httpx2.Client, httpx2.AsyncClient)
 T = TypeVar("T")
-Callback = str | Mapping[str, str | Iterable[str]]
 
 
 def _tls_context(cert: tuple[str, str] | str | None) -> ssl.SSLContext | bool:
@@ -90,6 +87,7 @@ class _OAuth2Base(MadeFromPreset, Generic[H]):
         resource: str | None = None,
         profile: Literal["fapi2", "fapi2-message-signing"] | None = None,
         decryption_key: Any = None,
+        metadata: ServerMetadata | None = None,
     ) -> None:
         if auth_method is None:
             auth_method = (
@@ -152,7 +150,9 @@ class _OAuth2Base(MadeFromPreset, Generic[H]):
         )
         if profile is not None:
             fapi.check_config(self.config)  # refused when made, not at the first request
-        self._cache = MetadataCache()
+        #: Every operation as a protocol step (:class:`~oauthkit.clients.steps.OAuth2Steps`):
+        #: what the methods below run, and what a web flow or a custom driver runs itself.
+        self.steps = OAuth2Steps(self.config, MetadataCache(metadata))
         self._verify = _tls_context(tls_client_cert)
         self._owns_http = http is None
         self.http: H = http if http is not None else new_http(self._http_class, verify=self._verify)
@@ -216,30 +216,28 @@ class _OAuth2Base(MadeFromPreset, Generic[H]):
             functools.partial(run, step, self.http, before_send=hook)
         )
 
-    def _renew(self, token: Token, *, before_send: BeforeSend | None = None) -> Token:
-        """Renew ``token`` (refresh, or client credentials again) from sync code;
-        ``before_send`` runs before each request (a session extends its store lease)."""
-        return self._run_sync(self._renew_step(token), before_send)
+    # The renewer seam (oauthkit.auth.oauth2.TokenRenewer), for auth objects and sessions.
 
-    async def _arenew(self, token: Token, *, before_send: ABeforeSend | None = None) -> Token:
-        """Renew ``token`` from async code."""
-        return await self._run_async(self._renew_step(token), before_send)
+    def can_renew(self, token: Token) -> bool:
+        """Whether ``token`` can be renewed: refreshed, or fetched again (client
+        credentials)."""
+        return self.steps.can_renew(token)
+
+    def renew_token(self, token: Token, *, before_send: BeforeSend | None = None) -> Token:
+        """``token`` renewed from sync code, whatever this client's colour (an async one
+        refuses); ``before_send`` runs before each request (a session extends its lease)."""
+        return self._run_sync(self.steps.renew(token), before_send)
+
+    async def arenew_token(self, token: Token, *, before_send: ABeforeSend | None = None) -> Token:
+        """``token`` renewed from async code (a sync client in a worker thread)."""
+        return await self._run_async(self.steps.renew(token), before_send)
 
     def validate_callback(
         self, request: AuthorizationRequest, callback: Callback
     ) -> AuthorizationCode:
         """Check the redirect back (RFC 6749 §4.1.2, RFC 9207) without exchanging the code;
         a JWT-secured response (JARM) is verified first, with the provider's keys."""
-        return self._run_sync(self._validate_step(request, callback))
-
-    def _validate_step(
-        self, request: AuthorizationRequest, callback: Callback
-    ) -> Step[AuthorizationCode]:
-        if jarm.is_jwt_response_mode(request.response_mode):
-            callback = yield from jarm.response_parameters(
-                self.config, self._cache, request, callback
-            )
-        return validate_callback(request, callback)
+        return self._run_sync(self.steps.validate(request, callback))
 
     def auth(
         self,
@@ -251,35 +249,6 @@ class _OAuth2Base(MadeFromPreset, Generic[H]):
         """An ``httpx2.Auth`` that sends ``token`` (RFC 6750 §2.1) and renews it when due or
         refused as ``invalid_token``; ``on_token`` receives every renewed token."""
         return OAuth2Auth(self, token, leeway=leeway, on_token=on_token)
-
-    # The steps, for the shells below and for OAuth2Auth.
-
-    def _renew_step(self, token: Token) -> Step[Token]:
-        """Refresh ``token``, or fetch a client-credentials token again."""
-        if token.refresh_token:
-            return grants.refresh(self.config, self._cache, token)
-        if token.grant == "client_credentials":
-            return grants.client_credentials(self.config, self._cache, scope=token.scope)
-        raise ConfigurationError("this token cannot be renewed: it has no refresh token")
-
-    def _can_renew(self, token: Token) -> bool:
-        """True when :meth:`_renew_step` has a way to renew ``token``."""
-        return bool(token.refresh_token) or token.grant == "client_credentials"
-
-    def _exchange_step(
-        self, request: AuthorizationRequest | AuthorizationCode, callback: Callback | None
-    ) -> Step[Token]:
-        if isinstance(request, AuthorizationCode):
-            if callback is not None:
-                raise ConfigurationError(
-                    "a validated AuthorizationCode is exchanged alone: pass no callback"
-                )
-            code = request
-        elif callback is None:
-            raise ConfigurationError("exchange_code(request, callback): the callback is missing")
-        else:
-            code = yield from self._validate_step(request, callback)
-        return (yield from grants.exchange_code(self.config, self._cache, code))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(client_id={self.client_id!r})"
@@ -299,7 +268,7 @@ class OAuth2Client(_OAuth2Base[httpx2.Client], SyncLifecycle):
 
     def metadata(self) -> ServerMetadata:
         """The server's metadata (RFC 8414 / OIDC Discovery), fetched once."""
-        return run(server_metadata(self.config, self._cache), self.http)
+        return run(self.steps.metadata(), self.http)
 
     def authorization_request(
         self,
@@ -314,14 +283,8 @@ class OAuth2Client(_OAuth2Base[httpx2.Client], SyncLifecycle):
         where to send the user; keep the request for :meth:`exchange_code`. ``par=True``
         pushes the parameters first (RFC 9126; automatic when the server requires it);
         ``jar=True`` signs them into a request object (RFC 9101)."""
-        step = build_authorization_request(
-            self.config,
-            self._cache,
-            scope=scope,
-            redirect_uri=redirect_uri,
-            extra=extra,
-            par=par,
-            jar=jar,
+        step = self.steps.authorization_request(
+            scope, redirect_uri=redirect_uri, extra=extra, par=par, jar=jar
         )
         return run(step, self.http)
 
@@ -330,34 +293,34 @@ class OAuth2Client(_OAuth2Base[httpx2.Client], SyncLifecycle):
     ) -> Token:
         """RFC 6749 §4.1.3: validate the callback (error, state, iss first), then exchange
         its code — or exchange a code :meth:`validate_callback` already returned."""
-        return run(self._exchange_step(request, callback), self.http)
+        return run(self.steps.exchange(request, callback), self.http)
 
     def refresh(self, token: Token, *, scope: str | None = None) -> Token:
         """RFC 6749 §6; the old refresh token is kept when the server returns none."""
-        return run(grants.refresh(self.config, self._cache, token, scope=scope), self.http)
+        return run(self.steps.refresh(token, scope=scope), self.http)
 
     def client_credentials(self, scope: str | None = None, **extra: str) -> Token:
         """RFC 6749 §4.4."""
-        step = grants.client_credentials(self.config, self._cache, scope=scope, extra=extra)
+        step = self.steps.client_credentials(scope, extra)
         return run(step, self.http)
 
     def password(self, username: str, password: str, *, scope: str | None = None) -> Token:
         """RFC 6749 §4.3. Discouraged (RFC 9700 §2.4): for legacy servers only."""
-        step = grants.password(self.config, self._cache, username, password, scope=scope)
+        step = self.steps.password(username, password, scope=scope)
         return run(step, self.http)
 
     def jwt_bearer(self, assertion: str, *, scope: str | None = None) -> Token:
         """RFC 7523 §2.1: a token for a signed JWT assertion."""
-        return run(grants.jwt_bearer(self.config, self._cache, assertion, scope=scope), self.http)
+        return run(self.steps.jwt_bearer(assertion, scope=scope), self.http)
 
     def token_exchange(self, **params: Any) -> Token:
         """RFC 8693: ``subject_token=``, ``subject_token_type=`` and the optional parameters
         of :func:`oauthkit.protocol.oauth2.grants.token_exchange`."""
-        return run(grants.token_exchange(self.config, self._cache, **params), self.http)
+        return run(self.steps.token_exchange(**params), self.http)
 
     def device_authorization(self, scope: str | None = None, **extra: str) -> DeviceAuthorization:
         """RFC 8628 §3.1: show ``user_code`` and ``verification_uri`` to the user."""
-        step = device_grant.device_authorization(self.config, self._cache, scope=scope, extra=extra)
+        step = self.steps.device_authorization(scope, extra)
         return run(step, self.http)
 
     def poll_device(
@@ -369,7 +332,7 @@ class OAuth2Client(_OAuth2Base[httpx2.Client], SyncLifecycle):
     ) -> Token:
         """RFC 8628 §3.4: wait for the user's approval (honours pending and slow_down);
         ``wait`` does the pauses between polls (a command line shows a countdown in it)."""
-        step = device_grant.poll_device(self.config, self._cache, device, timeout=timeout)
+        step = self.steps.poll_device(device, timeout)
         return run(step, self.http, wait=wait)
 
     def backchannel_authentication(
@@ -379,9 +342,7 @@ class OAuth2Client(_OAuth2Base[httpx2.Client], SyncLifecycle):
         exactly one of ``login_hint``, ``id_token_hint``, ``login_hint_token``; and
         ``binding_message``, ``requested_expiry``, ``acr_values``, ``user_code`` as needed.
         ``ping=True`` for a client registered for ping mode."""
-        step = ciba.backchannel_authentication(
-            self.config, self._cache, scope=scope, ping=ping, **params
-        )
+        step = self.steps.backchannel_authentication(scope=scope, ping=ping, **params)
         return run(step, self.http)
 
     def poll_backchannel(
@@ -393,27 +354,25 @@ class OAuth2Client(_OAuth2Base[httpx2.Client], SyncLifecycle):
     ) -> Token:
         """CIBA Core §7.3 (poll mode): wait for the user's decision, as :meth:`poll_device`
         does (the same ``wait`` hook, ``slow_down``, ``access_denied``, ``expired_token``)."""
-        step = ciba.poll_backchannel(self.config, self._cache, request, timeout=timeout)
+        step = self.steps.poll_backchannel(request, timeout)
         return run(step, self.http, wait=wait)
 
     def backchannel_token(self, request: ciba.BackchannelAuthentication) -> Token:
         """CIBA Core §10.2 (ping mode): the token, once the server's notification came (check
         it with :func:`oauthkit.protocol.oauth2.ciba.check_notification`)."""
-        return run(ciba.token_after_ping(self.config, self._cache, request), self.http)
+        return run(self.steps.backchannel_token(request), self.http)
 
     def revoke(self, token: Token | str, *, hint: str | None = None) -> None:
         """RFC 7009: revoke the refresh token if there is one, else the access token."""
-        run(token_management.revoke(self.config, self._cache, token, hint=hint), self.http)
+        run(self.steps.revoke(token, hint=hint), self.http)
 
     def userinfo(self, token: Token) -> dict[str, Any]:
         """OIDC Core §5.3: the user's claims, ``sub`` checked against the ID token."""
-        return run(oidc.userinfo(self.config, self._cache, token), self.http)
+        return run(self.steps.userinfo(token), self.http)
 
     def introspect(self, token: Token | str, *, hint: str | None = None) -> dict[str, Any]:
         """RFC 7662: the server's view of the token (``active`` and more)."""
-        return run(
-            token_management.introspect(self.config, self._cache, token, hint=hint), self.http
-        )
+        return run(self.steps.introspect(token, hint=hint), self.http)
 
 
 class AsyncOAuth2Client(_OAuth2Base[httpx2.AsyncClient], AsyncLifecycle):
@@ -423,7 +382,7 @@ class AsyncOAuth2Client(_OAuth2Base[httpx2.AsyncClient], AsyncLifecycle):
 
     async def metadata(self) -> ServerMetadata:
         """The server's metadata (RFC 8414 / OIDC Discovery), fetched once."""
-        return await arun(server_metadata(self.config, self._cache), self.http)
+        return await arun(self.steps.metadata(), self.http)
 
     async def authorization_request(
         self,
@@ -436,14 +395,8 @@ class AsyncOAuth2Client(_OAuth2Base[httpx2.AsyncClient], AsyncLifecycle):
     ) -> AuthorizationRequest:
         """RFC 6749 §4.1.1 with PKCE, ``state`` and (for ``openid``) ``nonce``; ``par`` and
         ``jar`` as in :meth:`OAuth2Client.authorization_request` (RFC 9126, RFC 9101)."""
-        step = build_authorization_request(
-            self.config,
-            self._cache,
-            scope=scope,
-            redirect_uri=redirect_uri,
-            extra=extra,
-            par=par,
-            jar=jar,
+        step = self.steps.authorization_request(
+            scope, redirect_uri=redirect_uri, extra=extra, par=par, jar=jar
         )
         return await arun(step, self.http)
 
@@ -451,36 +404,36 @@ class AsyncOAuth2Client(_OAuth2Base[httpx2.AsyncClient], AsyncLifecycle):
         self, request: AuthorizationRequest | AuthorizationCode, callback: Callback | None = None
     ) -> Token:
         """The ``await`` twin of :meth:`OAuth2Client.exchange_code`."""
-        return await arun(self._exchange_step(request, callback), self.http)
+        return await arun(self.steps.exchange(request, callback), self.http)
 
     async def refresh(self, token: Token, *, scope: str | None = None) -> Token:
         """RFC 6749 §6; the old refresh token is kept when the server returns none."""
-        return await arun(grants.refresh(self.config, self._cache, token, scope=scope), self.http)
+        return await arun(self.steps.refresh(token, scope=scope), self.http)
 
     async def client_credentials(self, scope: str | None = None, **extra: str) -> Token:
         """RFC 6749 §4.4."""
-        step = grants.client_credentials(self.config, self._cache, scope=scope, extra=extra)
+        step = self.steps.client_credentials(scope, extra)
         return await arun(step, self.http)
 
     async def password(self, username: str, password: str, *, scope: str | None = None) -> Token:
         """RFC 6749 §4.3. Discouraged (RFC 9700 §2.4): for legacy servers only."""
-        step = grants.password(self.config, self._cache, username, password, scope=scope)
+        step = self.steps.password(username, password, scope=scope)
         return await arun(step, self.http)
 
     async def jwt_bearer(self, assertion: str, *, scope: str | None = None) -> Token:
         """RFC 7523 §2.1: a token for a signed JWT assertion."""
-        step = grants.jwt_bearer(self.config, self._cache, assertion, scope=scope)
+        step = self.steps.jwt_bearer(assertion, scope=scope)
         return await arun(step, self.http)
 
     async def token_exchange(self, **params: Any) -> Token:
         """RFC 8693 (see :meth:`OAuth2Client.token_exchange`)."""
-        return await arun(grants.token_exchange(self.config, self._cache, **params), self.http)
+        return await arun(self.steps.token_exchange(**params), self.http)
 
     async def device_authorization(
         self, scope: str | None = None, **extra: str
     ) -> DeviceAuthorization:
         """RFC 8628 §3.1: show ``user_code`` and ``verification_uri`` to the user."""
-        step = device_grant.device_authorization(self.config, self._cache, scope=scope, extra=extra)
+        step = self.steps.device_authorization(scope, extra)
         return await arun(step, self.http)
 
     async def poll_device(
@@ -492,16 +445,14 @@ class AsyncOAuth2Client(_OAuth2Base[httpx2.AsyncClient], AsyncLifecycle):
     ) -> Token:
         """RFC 8628 §3.4: wait for the user's approval (honours pending and slow_down);
         ``wait`` awaits the pauses between polls (a countdown can be shown in it)."""
-        step = device_grant.poll_device(self.config, self._cache, device, timeout=timeout)
+        step = self.steps.poll_device(device, timeout)
         return await arun(step, self.http, wait=wait)
 
     async def backchannel_authentication(
         self, *, scope: str | None = None, ping: bool = False, **params: Any
     ) -> ciba.BackchannelAuthentication:
         """CIBA Core §7.1: see :meth:`OAuth2Client.backchannel_authentication`."""
-        step = ciba.backchannel_authentication(
-            self.config, self._cache, scope=scope, ping=ping, **params
-        )
+        step = self.steps.backchannel_authentication(scope=scope, ping=ping, **params)
         return await arun(step, self.http)
 
     async def poll_backchannel(
@@ -512,22 +463,22 @@ class AsyncOAuth2Client(_OAuth2Base[httpx2.AsyncClient], AsyncLifecycle):
         wait: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> Token:
         """CIBA Core §7.3 (poll mode): wait for the user's decision, as :meth:`poll_device`."""
-        step = ciba.poll_backchannel(self.config, self._cache, request, timeout=timeout)
+        step = self.steps.poll_backchannel(request, timeout)
         return await arun(step, self.http, wait=wait)
 
     async def backchannel_token(self, request: ciba.BackchannelAuthentication) -> Token:
         """CIBA Core §10.2 (ping mode): the token, once the server's notification came."""
-        return await arun(ciba.token_after_ping(self.config, self._cache, request), self.http)
+        return await arun(self.steps.backchannel_token(request), self.http)
 
     async def revoke(self, token: Token | str, *, hint: str | None = None) -> None:
         """RFC 7009: revoke the refresh token if there is one, else the access token."""
-        await arun(token_management.revoke(self.config, self._cache, token, hint=hint), self.http)
+        await arun(self.steps.revoke(token, hint=hint), self.http)
 
     async def userinfo(self, token: Token) -> dict[str, Any]:
         """OIDC Core §5.3: the user's claims, ``sub`` checked against the ID token."""
-        return await arun(oidc.userinfo(self.config, self._cache, token), self.http)
+        return await arun(self.steps.userinfo(token), self.http)
 
     async def introspect(self, token: Token | str, *, hint: str | None = None) -> dict[str, Any]:
         """RFC 7662: the server's view of the token (``active`` and more)."""
-        step = token_management.introspect(self.config, self._cache, token, hint=hint)
+        step = self.steps.introspect(token, hint=hint)
         return await arun(step, self.http)

@@ -1,5 +1,5 @@
 """Each preset's name and aliases, protocol and options, as plain data for the one reader of
-the configuration (:mod:`oauthkit.cli.config`), which must stay cheap to import: the command's
+the configuration (:mod:`oauthkit.config.file`), which must stay cheap to import: the command's
 fast path reads the configuration too. The presets themselves (:mod:`.presets`) are the
 source; a test checks that this table says exactly what they say.
 """

@@ -7,15 +7,8 @@ adapters translate requests and responses and nothing more: :mod:`oauthkit.web.f
 """
 
 from .cookies import Cookie
-from .flow import (
-    CALLBACK_HEADERS,
-    PENDING_SECONDS,
-    Begun,
-    Completed,
-    Notified,
-    WebFlow,
-    safe_return_path,
-)
+from .flow import WebFlow
+from .plans import CALLBACK_HEADERS, PENDING_SECONDS, Begun, Completed, Notified, safe_return_path
 from .providers import WebProvider
 
 __all__ = [

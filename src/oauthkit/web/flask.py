@@ -12,7 +12,7 @@
 ``POST /disconnect/<provider>`` revokes and forgets; ``POST /backchannel/<provider>`` takes a
 CIBA ping (:meth:`~oauthkit.web.WebFlow.begin_backchannel`). ``oauth.auth(provider)`` and
 ``oauth.relay(provider, path)`` call the provider's API as the current user. The adapter only
-translates: every check is the flow's.
+translates (:mod:`oauthkit.web.routes` holds every route's checks and answers).
 """
 
 from __future__ import annotations
@@ -28,22 +28,16 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 
 import httpx2
 
+from ..drivers import drive
 from ..errors import OAuthKitError, ReauthenticationRequired
-from .flow import CALLBACK_HEADERS, Completed, WebFlow, safe_return_path
-from .responses import (
-    RELAY_HEADERS,
-    error_headers,
-    error_page,
-    login_redirect,
-    notification_answer,
-    relay,
-    same_origin,
-)
+from . import routes
+from .flow import WebFlow
+from .plans import Completed
 
 __all__ = ["OAuthKit"]
 
 
-def _params(multi: Any) -> dict[str, list[str]]:
+def _multi(multi: Any) -> dict[str, list[str]]:
     return {name: multi.getlist(name) for name in multi}
 
 
@@ -78,101 +72,42 @@ class OAuthKit:
 
     def _blueprint(self, url_prefix: str) -> flask.Blueprint:
         bp = flask.Blueprint("oauthkit", __name__, url_prefix=url_prefix or None)
-        bp.add_url_rule("/connect/<provider>", "connect", self._connect)
-        bp.add_url_rule("/signin/<provider>", "signin", self._signin)
-        bp.add_url_rule("/callback/<provider>", "callback", self._callback, methods=["GET", "POST"])
-        bp.add_url_rule("/disconnect/<provider>", "disconnect", self._disconnect, methods=["POST"])
-        bp.add_url_rule(
-            "/backchannel/<provider>", "backchannel", self._backchannel, methods=["POST"]
-        )
+        for name, methods, route in routes.table(self.login_url):
+            bp.add_url_rule(f"/{name}/<provider>", name, self._view(route), methods=methods)
         return bp
 
-    # -- routes ---------------------------------------------------------------------------
-
-    def _begin(self, provider: str, user: str | None) -> Response:
-        request = flask.request
-        try:
-            begun = self.flow.begin(
-                provider,
-                request_url=request.url,
-                user=user,
-                return_to=request.args.get("next"),
+    def _view(self, route: routes.Served) -> Callable[[str], Response]:
+        def view(provider: str) -> Response:
+            request = flask.request
+            posted = request.method == "POST"
+            incoming = routes.Incoming(
+                provider=provider,
+                method=request.method,
+                url=request.url,
+                query=_multi(request.args),
+                form=_multi(request.form) if posted else {},
+                cookies=request.cookies,
+                origin=request.headers.get("Origin"),
+                authorization=request.headers.get("Authorization"),
+                body=request.get_data() if posted else b"",
                 client_address=request.remote_addr,
             )
-        except OAuthKitError as exc:
-            return self._error(exc)
-        response = flask.redirect(begun.url, code=302)
-        response.headers.add("Set-Cookie", begun.cookie.header())
-        response.headers.update(CALLBACK_HEADERS)
-        return response
+            return self._serve(route(incoming))
 
-    def _connect(self, provider: str) -> Response:
-        user = self.current_user()
-        if user is None:
-            if self.login_url:
-                request = flask.request
-                back = request.full_path if request.query_string else request.path
-                return flask.redirect(login_redirect(self.login_url, back), code=302)
-            return flask.Response("sign in to the app first", status=401)
-        return self._begin(provider, user)
+        return view
 
-    def _signin(self, provider: str) -> Response:
-        return self._begin(provider, None)
+    def _serve(self, route: routes.Route) -> Response:
+        def handle(op: routes.Op) -> Any:
+            if isinstance(op, routes.CurrentUser):
+                return self.current_user()
+            if isinstance(op, routes.Call):
+                return getattr(self.flow, op.method)(*op.args, **op.kwargs)
+            if self.on_sign_in is not None:
+                self.on_sign_in(op.completed)
+            return None
 
-    def _callback(self, provider: str) -> Response:
-        request = flask.request
-        params = request.form if request.method == "POST" else request.args
-        try:
-            done = self.flow.complete(
-                provider,
-                request_url=request.base_url,
-                params=_params(params),
-                cookies=request.cookies,
-            )
-        except OAuthKitError as exc:
-            return self._error(exc)
-        if done.sign_in and self.on_sign_in is not None:
-            self.on_sign_in(done)
-        response = flask.redirect(done.return_to, code=303)
-        response.headers.add("Set-Cookie", done.cookie.header())
-        response.headers.update(CALLBACK_HEADERS)
-        return response
-
-    def _disconnect(self, provider: str) -> Response:
-        request = flask.request
-        if not same_origin(request.headers.get("Origin"), request.url):
-            return flask.Response("cross-site request refused", status=403)
-        user = self.current_user()
-        if user is None:
-            return flask.Response("sign in to the app first", status=401)
-        try:
-            self.flow.disconnect(provider, user)
-        except OAuthKitError as exc:
-            return self._error(exc)
-        try:
-            back = safe_return_path(request.args.get("next"))
-        except OAuthKitError as exc:
-            return self._error(exc)
-        return flask.redirect(back, code=303)
-
-    def _backchannel(self, provider: str) -> Response:
-        request = flask.request
-        failure: OAuthKitError | None = None
-        try:
-            self.flow.backchannel_notification(
-                provider,
-                authorization=request.headers.get("Authorization"),
-                body=request.get_data(),
-            )
-        except OAuthKitError as exc:
-            failure = exc
-        status, headers = notification_answer(provider, failure)
-        return flask.Response(status=status, headers=headers)
-
-    @staticmethod
-    def _error(exc: OAuthKitError) -> Response:
-        status, page = error_page(exc)
-        return flask.Response(page, status=status, headers=error_headers(exc))
+        answer = drive(route, handle, failures=(OAuthKitError,))
+        return Response(answer.body, status=answer.status, headers=list(answer.headers))
 
     # -- the current user's API -----------------------------------------------------------
 
@@ -185,11 +120,5 @@ class OAuthKit:
 
     def relay(self, provider: str, path: str) -> Response:
         """GET ``path`` of the provider's API as the current user: its status and JSON, or
-        401 with a reason (see :func:`oauthkit.web.responses.relay`)."""
-        status, body = relay(self.flow, provider, self.current_user(), path)
-        return flask.Response(
-            flask.json.dumps(body),
-            status=status,
-            mimetype="application/json",
-            headers=list(RELAY_HEADERS),
-        )
+        401 with a reason (:func:`oauthkit.web.routes.relay`)."""
+        return self._serve(routes.relay(provider, path))

@@ -1,12 +1,11 @@
-"""What every adapter answers, decided here once: the page of a failed callback, the checks
-of a state-changing POST, the answer to a CIBA ping, and the relay of an API call with the
-user's credentials."""
+"""What the routes answer (:mod:`oauthkit.web.routes`), decided here once: the page of a
+failed begin or callback, the check of a state-changing POST, the answer to a CIBA ping, the
+way to the app's login page, the headers of a relayed API answer."""
 
 from __future__ import annotations
 
 import html
 import logging
-from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import (
@@ -16,21 +15,18 @@ from ..errors import (
     NotificationRefused,
     OAuthKitError,
     OAuthServerError,
-    ReauthenticationRequired,
     TooManySignIns,
     TransportError,
 )
-from .flow import CALLBACK_HEADERS, WebFlow, safe_return_path
+from .plans import CALLBACK_HEADERS, safe_return_path
 
 __all__ = [
     "ERROR_HEADERS",
     "RELAY_HEADERS",
-    "arelay",
     "error_headers",
     "error_page",
     "login_redirect",
     "notification_answer",
-    "relay",
     "same_origin",
 ]
 
@@ -116,41 +112,3 @@ def same_origin(origin: str | None, request_url: str) -> bool:
 #: The headers of every relayed answer: a user's API data is never kept by a cache between
 #: the app and the browser, nor shown to the next user of a shared one.
 RELAY_HEADERS = (("Cache-Control", "no-store"),)
-
-
-def _answer(response: Any) -> tuple[int, Any]:
-    try:
-        return response.status_code, response.json()
-    except (ValueError, RecursionError):
-        return 502, {"error": "not_json", "status": response.status_code}
-
-
-def _refused(provider: str, exc: OAuthKitError) -> tuple[int, Any]:
-    if isinstance(exc, ReauthenticationRequired):
-        return 401, {"error": "sign_in_required", "provider": provider, "reason": str(exc)}
-    if isinstance(exc, ConfigurationError):
-        return 404, {"error": "not_found", "reason": str(exc)}
-    return 502, {"error": "provider_failed", "reason": str(exc)}
-
-
-def relay(flow: WebFlow, provider: str, user: str | None, path: str) -> tuple[int, Any]:
-    """GET ``path`` under the provider's ``api_base`` with ``user``'s credentials (renewed
-    first when due): the provider's status and JSON; 401 with a reason when no one is signed
-    in, nothing is connected or the provider wants a new sign-in. Adapters answer it with
-    :data:`RELAY_HEADERS`."""
-    if user is None:
-        return 401, {"error": "not_signed_in"}
-    try:
-        return _answer(flow.api(provider, user, path))
-    except OAuthKitError as exc:
-        return _refused(provider, exc)
-
-
-async def arelay(flow: WebFlow, provider: str, user: str | None, path: str) -> tuple[int, Any]:
-    """The ``await`` twin of :func:`relay`."""
-    if user is None:
-        return 401, {"error": "not_signed_in"}
-    try:
-        return _answer(await flow.aapi(provider, user, path))
-    except OAuthKitError as exc:
-        return _refused(provider, exc)

@@ -13,7 +13,7 @@
 
 The routes are those of :mod:`oauthkit.web.flask` (the CIBA ping's included); everything
 async (the store and the provider are awaited, never blocking the event loop). The adapter
-only translates: every check is the flow's.
+only translates (:mod:`oauthkit.web.routes` holds every route's checks and answers).
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ from typing import Any
 
 try:
     from starlette.requests import Request
-    from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
-    from starlette.responses import Response as StarletteResponse
+    from starlette.responses import Response
     from starlette.routing import Route
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError(
@@ -34,17 +33,11 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 
 import httpx2
 
+from ..drivers import adrive
 from ..errors import OAuthKitError, ReauthenticationRequired
-from .flow import CALLBACK_HEADERS, Completed, WebFlow, safe_return_path
-from .responses import (
-    RELAY_HEADERS,
-    arelay,
-    error_headers,
-    error_page,
-    login_redirect,
-    notification_answer,
-    same_origin,
-)
+from . import routes
+from .flow import WebFlow
+from .plans import Completed
 
 __all__ = ["OAuthKitRoutes"]
 
@@ -56,7 +49,7 @@ async def _maybe(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
 
-def _params(multi: Any) -> dict[str, list[str]]:
+def _multi(multi: Any) -> dict[str, list[str]]:
     return {name: [str(v) for v in multi.getlist(name)] for name in multi}
 
 
@@ -79,11 +72,8 @@ class OAuthKitRoutes:
         self.on_sign_in = on_sign_in
         self.login_url = login_url
         self.routes = [
-            Route("/connect/{provider}", self._connect, methods=["GET"]),
-            Route("/signin/{provider}", self._signin, methods=["GET"]),
-            Route("/callback/{provider}", self._callback, methods=["GET", "POST"]),
-            Route("/disconnect/{provider}", self._disconnect, methods=["POST"]),
-            Route("/backchannel/{provider}", self._backchannel, methods=["POST"]),
+            Route(f"/{name}/{{provider}}", self._endpoint(route), methods=methods)
+            for name, methods, route in routes.table(login_url)
         ]
 
     def install(self, app: Any) -> None:
@@ -94,84 +84,41 @@ class OAuthKitRoutes:
         """The app's signed-in user of ``request``."""
         return await _maybe(self.current_user(request))  # type: ignore[no-any-return]
 
-    # -- routes ---------------------------------------------------------------------------
-
-    async def _begin(self, request: Request, user: str | None) -> StarletteResponse:
-        try:
-            begun = await self.flow.abegin(
-                request.path_params["provider"],
-                request_url=str(request.url),
-                user=user,
-                return_to=request.query_params.get("next"),
+    def _endpoint(self, route: routes.Served) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            posted = request.method == "POST"
+            body = await request.body() if posted else b""
+            incoming = routes.Incoming(
+                provider=request.path_params["provider"],
+                method=request.method,
+                url=str(request.url),
+                query=_multi(request.query_params),
+                form=_multi(await request.form()) if posted else {},
+                cookies=request.cookies,
+                origin=request.headers.get("origin"),
+                authorization=request.headers.get("authorization"),
+                body=body,
                 client_address=request.client.host if request.client else None,
             )
-        except OAuthKitError as exc:
-            return self._error(exc)
-        response = RedirectResponse(begun.url, status_code=302, headers=dict(CALLBACK_HEADERS))
-        response.headers.append("Set-Cookie", begun.cookie.header())
+            return await self._serve(request, route(incoming))
+
+        return endpoint
+
+    async def _serve(self, request: Request, route: routes.Route) -> Response:
+        async def handle(op: routes.Op) -> Any:
+            if isinstance(op, routes.CurrentUser):
+                return await self.user(request)
+            if isinstance(op, routes.Call):
+                return await getattr(self.flow, "a" + op.method)(*op.args, **op.kwargs)
+            if self.on_sign_in is not None:
+                await _maybe(self.on_sign_in(request, op.completed))
+            return None
+
+        answer = await adrive(route, handle, failures=(OAuthKitError,))
+        response = Response(answer.body, status_code=answer.status)
+        for name, value in answer.headers:
+            response.headers.append(name, value)
         return response
-
-    async def _connect(self, request: Request) -> StarletteResponse:
-        user = await self.user(request)
-        if user is None:
-            if self.login_url:
-                query = request.url.query
-                back = request.url.path + (f"?{query}" if query else "")
-                return RedirectResponse(login_redirect(self.login_url, back), status_code=302)
-            return PlainTextResponse("sign in to the app first", status_code=401)
-        return await self._begin(request, user)
-
-    async def _signin(self, request: Request) -> StarletteResponse:
-        return await self._begin(request, None)
-
-    async def _callback(self, request: Request) -> StarletteResponse:
-        params = await request.form() if request.method == "POST" else request.query_params
-        try:
-            done = await self.flow.acomplete(
-                request.path_params["provider"],
-                request_url=str(request.url.replace(query="")),
-                params=_params(params),
-                cookies=request.cookies,
-            )
-        except OAuthKitError as exc:
-            return self._error(exc)
-        if done.sign_in and self.on_sign_in is not None:
-            await _maybe(self.on_sign_in(request, done))
-        response = RedirectResponse(done.return_to, status_code=303, headers=dict(CALLBACK_HEADERS))
-        response.headers.append("Set-Cookie", done.cookie.header())
-        return response
-
-    async def _disconnect(self, request: Request) -> StarletteResponse:
-        if not same_origin(request.headers.get("origin"), str(request.url)):
-            return PlainTextResponse("cross-site request refused", status_code=403)
-        user = await self.user(request)
-        if user is None:
-            return PlainTextResponse("sign in to the app first", status_code=401)
-        try:
-            back = safe_return_path(request.query_params.get("next"))
-            await self.flow.adisconnect(request.path_params["provider"], user)
-        except OAuthKitError as exc:
-            return self._error(exc)
-        return RedirectResponse(back, status_code=303)
-
-    async def _backchannel(self, request: Request) -> StarletteResponse:
-        provider = request.path_params["provider"]
-        failure: OAuthKitError | None = None
-        try:
-            await self.flow.abackchannel_notification(
-                provider,
-                authorization=request.headers.get("authorization"),
-                body=await request.body(),
-            )
-        except OAuthKitError as exc:
-            failure = exc
-        status, headers = notification_answer(provider, failure)
-        return StarletteResponse(status_code=status, headers=headers)
-
-    @staticmethod
-    def _error(exc: OAuthKitError) -> StarletteResponse:
-        status, page = error_page(exc)
-        return HTMLResponse(page, status_code=status, headers=dict(error_headers(exc)))
 
     # -- the current user's API -----------------------------------------------------------
 
@@ -187,8 +134,7 @@ class OAuthKitRoutes:
 
         return dependency
 
-    async def relay(self, request: Request, provider: str, path: str) -> JSONResponse:
+    async def relay(self, request: Request, provider: str, path: str) -> Response:
         """GET ``path`` of the provider's API as the current user: its status and JSON, or
-        401 with a reason (see :func:`oauthkit.web.responses.relay`)."""
-        status, body = await arelay(self.flow, provider, await self.user(request), path)
-        return JSONResponse(body, status_code=status, headers=dict(RELAY_HEADERS))
+        401 with a reason (:func:`oauthkit.web.routes.relay`)."""
+        return await self._serve(request, routes.relay(provider, path))

@@ -2,13 +2,11 @@
 
 from django.urls import path
 
+from .. import routes
 from . import views
 
 app_name = "oauthkit"
 urlpatterns = [
-    path("connect/<str:provider>", views.aconnect, name="connect"),
-    path("signin/<str:provider>", views.asignin, name="signin"),
-    path("callback/<str:provider>", views.acallback, name="callback"),
-    path("disconnect/<str:provider>", views.adisconnect, name="disconnect"),
-    path("backchannel/<str:provider>", views.abackchannel, name="backchannel"),
+    path(f"{name}/<str:provider>", getattr(views, f"a{name}"), name=name)
+    for name, _, _ in routes.table()
 ]

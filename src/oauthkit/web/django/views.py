@@ -1,5 +1,6 @@
 """The views of :mod:`oauthkit.web.django`, sync and async twins over one
-:class:`~oauthkit.web.WebFlow` per process."""
+:class:`~oauthkit.web.WebFlow` per process: each translates a request into the route of
+:mod:`oauthkit.web.routes` (which holds every check and answer) and its answer back."""
 
 from __future__ import annotations
 
@@ -8,23 +9,15 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from ...drivers import adrive, drive
 from ...errors import OAuthKitError
-from ..flow import CALLBACK_HEADERS, Begun, Completed, WebFlow, safe_return_path
-from ..responses import (
-    RELAY_HEADERS,
-    error_headers,
-    error_page,
-    login_redirect,
-    notification_answer,
-    same_origin,
-)
-from ..responses import arelay as arelay_api
-from ..responses import relay as relay_api
+from .. import routes
+from ..flow import WebFlow
 
 __all__ = [
     "abackchannel",
@@ -100,91 +93,74 @@ def current_user(request: HttpRequest) -> str | None:
     return None
 
 
-def _signed_in(request: HttpRequest, done: Completed) -> None:
+def _incoming(request: HttpRequest, provider: str) -> routes.Incoming:
+    posted = request.method == "POST"
+    body = request.body if posted else b""  # read before the form, which may stream it
+    return routes.Incoming(
+        provider=provider,
+        method=request.method or "GET",
+        url=request.build_absolute_uri(),
+        query={name: request.GET.getlist(name) for name in request.GET},
+        form={name: request.POST.getlist(name) for name in request.POST} if posted else {},
+        cookies=request.COOKIES,
+        origin=request.headers.get("Origin"),
+        authorization=request.headers.get("Authorization"),
+        body=body,
+        client_address=request.META.get("REMOTE_ADDR"),
+    )
+
+
+def _response(answer: routes.Answer) -> HttpResponse:
+    response = HttpResponse(answer.body, status=answer.status)
+    for name, value in answer.headers:
+        response.headers[name] = value
+    return response
+
+
+def _handle(request: HttpRequest, op: routes.Op) -> Any:
+    if isinstance(op, routes.CurrentUser):
+        return current_user(request)
+    if isinstance(op, routes.Call):
+        return getattr(flow(), op.method)(*op.args, **op.kwargs)
     hook = _setting("ON_SIGN_IN")
-    if hook and done.sign_in:
-        import_string(hook)(request, done)
+    if hook:
+        import_string(hook)(request, op.completed)
+    return None
 
 
-def _error(exc: OAuthKitError) -> HttpResponse:
-    status, page = error_page(exc)
-    response = HttpResponse(page, status=status)
-    for name, value in error_headers(exc):
-        response[name] = value
-    return response
+def _serve(request: HttpRequest, route: routes.Route) -> HttpResponse:
+    answer = drive(route, lambda op: _handle(request, op), failures=(OAuthKitError,))
+    return _response(answer)
 
 
-def _redirect(url: str, status: int, cookie_header: str) -> HttpResponse:
-    response = HttpResponseRedirect(url, status=status)
-    response.status_code = status
-    for name, value in CALLBACK_HEADERS:
-        response[name] = value
-    response.headers["Set-Cookie"] = cookie_header
-    return response
+async def _aserve(request: HttpRequest, route: routes.Route) -> HttpResponse:
+    from asgiref.sync import sync_to_async
 
+    async def handle(op: routes.Op) -> Any:
+        if isinstance(op, routes.Call):
+            return await getattr(flow(), "a" + op.method)(*op.args, **op.kwargs)
+        return await sync_to_async(_handle)(request, op)  # the app's hooks may use the ORM
 
-def _begun(begun: Begun) -> HttpResponse:
-    return _redirect(begun.url, 302, begun.cookie.header())
-
-
-def _completed(request: HttpRequest, done: Completed) -> HttpResponse:
-    _signed_in(request, done)
-    return _redirect(done.return_to, 303, done.cookie.header())
-
-
-def _params(request: HttpRequest) -> dict[str, list[str]]:
-    source = request.POST if request.method == "POST" else request.GET
-    return {name: source.getlist(name) for name in source}
-
-
-def _here(request: HttpRequest) -> str:
-    return str(request.build_absolute_uri(request.path))
-
-
-def _unauthorized(request: HttpRequest | None = None) -> HttpResponse:
-    """A browser not logged in to the app: to ``OAUTHKIT["LOGIN_URL"]`` (with ``?next=``
-    back) when set, else a 401."""
-    login_url = _setting("LOGIN_URL")
-    if login_url and request is not None:
-        return HttpResponseRedirect(login_redirect(login_url, request.get_full_path()))
-    return HttpResponse("sign in to the app first", status=401, content_type="text/plain")
-
-
-def _refused() -> HttpResponse:
-    return HttpResponse("cross-site request refused", status=403, content_type="text/plain")
+    return _response(await adrive(route, handle, failures=(OAuthKitError,)))
 
 
 # -- sync views ---------------------------------------------------------------------------
 
 
-def _begin(request: HttpRequest, provider: str, user: str | None) -> HttpResponse:
-    try:
-        return _begun(
-            flow().begin(
-                provider,
-                request_url=request.build_absolute_uri(),
-                user=user,
-                return_to=request.GET.get("next"),
-                client_address=request.META.get("REMOTE_ADDR"),
-            )
-        )
-    except OAuthKitError as exc:
-        return _error(exc)
-
-
 @_own_transactions
 @require_GET
 def connect(request: HttpRequest, provider: str) -> HttpResponse:
-    """Begin connecting the app user's account at ``provider``."""
-    user = current_user(request)
-    return _unauthorized(request) if user is None else _begin(request, provider, user)
+    """Begin connecting the app user's account at ``provider`` (to ``OAUTHKIT["LOGIN_URL"]``
+    with ``?next=`` back when no one is logged in, else 401)."""
+    route = routes.connect(_incoming(request, provider), _setting("LOGIN_URL"))
+    return _serve(request, route)
 
 
 @_own_transactions
 @require_GET
 def signin(request: HttpRequest, provider: str) -> HttpResponse:
     """Begin signing in as ``provider``'s user."""
-    return _begin(request, provider, None)
+    return _serve(request, routes.signin(_incoming(request, provider)))
 
 
 @_own_transactions
@@ -192,13 +168,7 @@ def signin(request: HttpRequest, provider: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def callback(request: HttpRequest, provider: str) -> HttpResponse:
     """Complete the flow."""
-    try:
-        done = flow().complete(
-            provider, request_url=_here(request), params=_params(request), cookies=request.COOKIES
-        )
-    except OAuthKitError as exc:
-        return _error(exc)
-    return _completed(request, done)
+    return _serve(request, routes.callback(_incoming(request, provider)))
 
 
 @_own_transactions
@@ -206,22 +176,7 @@ def callback(request: HttpRequest, provider: str) -> HttpResponse:
 @require_POST
 def disconnect(request: HttpRequest, provider: str) -> HttpResponse:
     """Revoke and forget the app user's token at ``provider``."""
-    if not same_origin(request.headers.get("Origin"), request.build_absolute_uri()):
-        return _refused()
-    user = current_user(request)
-    if user is None:
-        return _unauthorized()
-    try:
-        back = safe_return_path(request.GET.get("next"))
-        flow().disconnect(provider, user)
-    except OAuthKitError as exc:
-        return _error(exc)
-    return HttpResponseRedirect(back, status=303)
-
-
-def _notified(provider: str, failure: OAuthKitError | None) -> HttpResponse:
-    status, headers = notification_answer(provider, failure)
-    return HttpResponse(status=status, headers=headers)
+    return _serve(request, routes.disconnect(_incoming(request, provider)))
 
 
 @_own_transactions
@@ -229,105 +184,52 @@ def _notified(provider: str, failure: OAuthKitError | None) -> HttpResponse:
 @require_POST
 def backchannel(request: HttpRequest, provider: str) -> HttpResponse:
     """Take the provider's CIBA ping (see :meth:`~oauthkit.web.WebFlow.begin_backchannel`)."""
-    try:
-        flow().backchannel_notification(
-            provider, authorization=request.headers.get("Authorization"), body=request.body
-        )
-    except OAuthKitError as exc:
-        return _notified(provider, exc)
-    return _notified(provider, None)
+    return _serve(request, routes.backchannel(_incoming(request, provider)))
 
 
-def relay(request: HttpRequest, provider: str, path: str) -> JsonResponse:
+def relay(request: HttpRequest, provider: str, path: str) -> HttpResponse:
     """GET ``path`` of the provider's API as the current user: its status and JSON, or 401
     with a reason."""
-    status, body = relay_api(flow(), provider, current_user(request), path)
-    return JsonResponse(body, status=status, safe=False, headers=dict(RELAY_HEADERS))
+    return _serve(request, routes.relay(provider, path))
 
 
 # -- async views --------------------------------------------------------------------------
 
 
-async def _auser(request: HttpRequest) -> str | None:
-    from asgiref.sync import sync_to_async
-
-    return await sync_to_async(current_user)(request)
-
-
-async def _abegin(request: HttpRequest, provider: str, user: str | None) -> HttpResponse:
-    try:
-        return _begun(
-            await flow().abegin(
-                provider,
-                request_url=request.build_absolute_uri(),
-                user=user,
-                return_to=request.GET.get("next"),
-                client_address=request.META.get("REMOTE_ADDR"),
-            )
-        )
-    except OAuthKitError as exc:
-        return _error(exc)
-
-
 @require_GET
 async def aconnect(request: HttpRequest, provider: str) -> HttpResponse:
     """The async twin of :func:`connect`."""
-    user = await _auser(request)
-    return _unauthorized(request) if user is None else await _abegin(request, provider, user)
+    route = routes.connect(_incoming(request, provider), _setting("LOGIN_URL"))
+    return await _aserve(request, route)
 
 
 @require_GET
 async def asignin(request: HttpRequest, provider: str) -> HttpResponse:
     """The async twin of :func:`signin`."""
-    return await _abegin(request, provider, None)
+    return await _aserve(request, routes.signin(_incoming(request, provider)))
 
 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 async def acallback(request: HttpRequest, provider: str) -> HttpResponse:
     """The async twin of :func:`callback`."""
-    from asgiref.sync import sync_to_async
-
-    try:
-        done = await flow().acomplete(
-            provider, request_url=_here(request), params=_params(request), cookies=request.COOKIES
-        )
-    except OAuthKitError as exc:
-        return _error(exc)
-    return await sync_to_async(_completed)(request, done)
+    return await _aserve(request, routes.callback(_incoming(request, provider)))
 
 
 @csrf_exempt
 @require_POST
 async def adisconnect(request: HttpRequest, provider: str) -> HttpResponse:
     """The async twin of :func:`disconnect`."""
-    if not same_origin(request.headers.get("Origin"), request.build_absolute_uri()):
-        return _refused()
-    user = await _auser(request)
-    if user is None:
-        return _unauthorized()
-    try:
-        back = safe_return_path(request.GET.get("next"))
-        await flow().adisconnect(provider, user)
-    except OAuthKitError as exc:
-        return _error(exc)
-    return HttpResponseRedirect(back, status=303)
+    return await _aserve(request, routes.disconnect(_incoming(request, provider)))
 
 
 @csrf_exempt
 @require_POST
 async def abackchannel(request: HttpRequest, provider: str) -> HttpResponse:
     """The async twin of :func:`backchannel`."""
-    try:
-        await flow().abackchannel_notification(
-            provider, authorization=request.headers.get("Authorization"), body=request.body
-        )
-    except OAuthKitError as exc:
-        return _notified(provider, exc)
-    return _notified(provider, None)
+    return await _aserve(request, routes.backchannel(_incoming(request, provider)))
 
 
-async def arelay(request: HttpRequest, provider: str, path: str) -> JsonResponse:
+async def arelay(request: HttpRequest, provider: str, path: str) -> HttpResponse:
     """The async twin of :func:`relay`."""
-    status, body = await arelay_api(flow(), provider, await _auser(request), path)
-    return JsonResponse(body, status=status, safe=False, headers=dict(RELAY_HEADERS))
+    return await _aserve(request, routes.relay(provider, path))

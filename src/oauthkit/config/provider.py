@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .config import ProviderConfig
+from .file import ProviderConfig
 
 if TYPE_CHECKING:
     from ..providers.preset import Preset
