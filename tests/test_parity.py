@@ -6,12 +6,15 @@ callable differ: ``time.sleep`` against ``anyio.sleep``). Drift like
 from __future__ import annotations
 
 import inspect
+import re
 from typing import Any
 
 import pytest
 
 from oauthkit import AsyncOAuth1Client, AsyncOAuth2Client, OAuth1Client, OAuth2Client, Session
-from oauthkit.stores import KeyringStore, MemoryStore, RedisStore, SQLiteStore
+from oauthkit.resource import ResourceAuth
+from oauthkit.stores import KeyringStore, MemoryStore, RedisStore, SQLAlchemyStore, SQLiteStore
+from oauthkit.web import WebFlow, routes
 
 #: (sync, async, how the async twin of a name is named)
 PAIRS: list[tuple[type, type, Any]] = [
@@ -87,3 +90,35 @@ def test_every_io_method_of_an_async_client_is_awaited() -> None:
             )
         ):
             assert inspect.iscoroutinefunction(getattr(twin, name)), f"{twin.__name__}.{name}"
+
+
+#: Classes whose every a-prefixed public method is the ``await`` twin of the method without
+#: the ``a``: found, not listed, so that a new pair is checked the day it is written.
+WITH_TWINS = [Session, WebFlow, SQLAlchemyStore, SQLiteStore, MemoryStore, KeyringStore, RedisStore]
+
+
+@pytest.mark.parametrize("cls", WITH_TWINS, ids=lambda v: v.__name__)
+def test_every_a_prefixed_twin_matches(cls: type) -> None:
+    names = _public(cls)
+    twins = sorted(n for n in names if n.startswith("a") and n[1:] in names)
+    assert len(twins) >= 3, f"{cls.__name__} has hardly any twins: is the finder broken?"
+    for twin in twins:
+        sync, asynchronous = getattr(cls, twin[1:]), getattr(cls, twin)
+        assert _shape(sync) == _shape(asynchronous), f"{cls.__name__}.{twin[1:]} and {twin}"
+        if twin not in ("alock",):  # an async context manager, not a coroutine
+            assert inspect.iscoroutinefunction(asynchronous), f"{cls.__name__}.{twin}"
+
+
+def test_the_routes_call_flow_methods_that_have_twins() -> None:
+    """The adapters call ``"a" + name`` in async apps: every name a route calls has one."""
+    source = inspect.getsource(routes)
+    called = set(re.findall(r'Call\(\s*"(\w+)"', source))
+    assert called == {"begin", "complete", "disconnect", "backchannel_notification", "api"}
+    for name in called:
+        assert inspect.iscoroutinefunction(getattr(WebFlow, f"a{name}")), name
+
+
+def test_resource_auth_flows_match() -> None:
+    assert _shape(ResourceAuth.sync_auth_flow) == _shape(ResourceAuth.async_auth_flow)
+    assert inspect.isasyncgenfunction(ResourceAuth.async_auth_flow)
+    assert inspect.isgeneratorfunction(ResourceAuth.sync_auth_flow)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import hmac
 import string
+from collections.abc import Callable
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode
 
@@ -275,25 +276,11 @@ class OAuth1Provider:
 
     def request_token(self, req: Request) -> Response:
         """RFC 5849 §2.1 (POST, as the RFC requires)."""
-        if req.method != "POST":
-            return Response(405, [("Allow", "POST")])
-        endpoint = self.request_token_endpoint
-        response = Response.from_oauthlib(
-            *endpoint.create_request_token_response(**req.oauthlib_args())
-        )
-        response.set_header("Cache-Control", "no-store")
-        return response
+        return _credentials(req, self.request_token_endpoint.create_request_token_response)
 
     def access_token(self, req: Request) -> Response:
         """RFC 5849 §2.3 (POST)."""
-        if req.method != "POST":
-            return Response(405, [("Allow", "POST")])
-        endpoint = self.access_token_endpoint
-        response = Response.from_oauthlib(
-            *endpoint.create_access_token_response(**req.oauthlib_args())
-        )
-        response.set_header("Cache-Control", "no-store")
-        return response
+        return _credentials(req, self.access_token_endpoint.create_access_token_response)
 
     def authorize_page(self, req: Request) -> Response:
         """RFC 5849 §2.2: the sign-in and consent page for a request token."""
@@ -392,3 +379,12 @@ class OAuth1Provider:
         record = self.validator._access_token(request.client_key, request.resource_owner_key)
         user = record.user if record else ""
         return Response.json(200, {"user": user, "consumer_key": request.client_key})
+
+
+def _credentials(req: Request, create: Callable[..., Any]) -> Response:
+    """A POST to a credentials endpoint (RFC 5849 §2.1, §2.3), answered uncached."""
+    if req.method != "POST":
+        return Response(405, [("Allow", "POST")])
+    response = Response.from_oauthlib(*create(**req.oauthlib_args()))
+    response.set_header("Cache-Control", "no-store")
+    return response

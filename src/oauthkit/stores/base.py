@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -389,3 +390,15 @@ class BlockingStore(Reads):
         else:
             with anyio.CancelScope(shield=True):
                 await _in_thread(manager.__exit__, None, None, None)
+
+
+def needed(owner: str, extra: str, *modules: str) -> Any:
+    """``modules`` imported (a package and the submodules its store uses); the first is
+    returned. Missing: a :class:`~oauthkit.errors.ConfigurationError` naming the extra."""
+    try:
+        loaded = [importlib.import_module(name) for name in modules]
+    except ImportError:  # pragma: no cover - depends on the installed extras
+        raise ConfigurationError(
+            f"{owner} needs the {modules[0]} package: pip install 'oauthkit[{extra}]'"
+        ) from None
+    return loaded[0]

@@ -21,23 +21,21 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigurationError, LockTimeout, StoreConflict, StoreError
-from .base import DEFAULT_LOCK_TIMEOUT, BlockingStore, Entry, Stored, Transaction, decode, encode
+from ..errors import LockTimeout, StoreConflict, StoreError
+from .base import (
+    DEFAULT_LOCK_TIMEOUT,
+    BlockingStore,
+    Entry,
+    Stored,
+    Transaction,
+    decode,
+    encode,
+    needed,
+)
 
 __all__ = ["KeyringStore"]
 
 _INDEX = "__oauthkit_index__"
-
-
-def _keyring() -> Any:
-    try:
-        import keyring
-        import keyring.errors
-    except ImportError:  # pragma: no cover - depends on the installed extras
-        raise ConfigurationError(
-            "KeyringStore needs the keyring package: pip install 'oauthkit[keyring]'"
-        ) from None
-    return keyring
 
 
 @contextmanager
@@ -101,7 +99,7 @@ class KeyringStore(BlockingStore):
         backend: Any = None,
         lock_dir: str | os.PathLike[str] | None = None,
     ) -> None:
-        module = _keyring()
+        module = needed("KeyringStore", "keyring", "keyring", "keyring.errors")
         self.service = service
         self._backend = backend if backend is not None else module.get_keyring()
         self._explicit = backend is not None

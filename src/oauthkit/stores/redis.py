@@ -15,7 +15,7 @@ from typing import Any
 
 import anyio
 
-from ..errors import ConfigurationError, StoreConflict, StoreError
+from ..errors import StoreConflict, StoreError
 from .base import (
     DEFAULT_LOCK_TIMEOUT,
     Entry,
@@ -25,6 +25,7 @@ from .base import (
     await_for,
     decode,
     encode,
+    needed,
     released,
     wait_for,
 )
@@ -59,17 +60,6 @@ local new = redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('HSET', KEYS[1], 'value', ARGV[1])
 return new
 """
-
-
-def _redis() -> Any:
-    try:
-        import redis
-        import redis.asyncio
-    except ImportError:  # pragma: no cover - depends on the installed extras
-        raise ConfigurationError(
-            "RedisStore needs the redis package: pip install 'oauthkit[redis]'"
-        ) from None
-    return redis
 
 
 def _extended(result: int, key: str) -> None:
@@ -156,7 +146,7 @@ class RedisStore(Reads):
         prefix: str = "oauthkit",
         lock_ttl: float = 30.0,
     ) -> None:
-        self._module = _redis()
+        self._module = needed("RedisStore", "redis", "redis", "redis.asyncio")
         self.url = url
         self.prefix = prefix
         self.lock_ttl = lock_ttl

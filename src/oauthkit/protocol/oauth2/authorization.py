@@ -15,7 +15,6 @@ from ...errors import (
     AuthorizationResponseError,
     ConfigurationError,
     DuplicateParameter,
-    InvalidResponse,
     IssuerMismatch,
     MissingParameter,
     RequestAlreadyUsed,
@@ -28,7 +27,7 @@ from . import fapi
 from .config import ClientConfig
 from .hooks import Params, fetch_with_hooks, hook_authorization_params
 from .pkce import code_challenge, make_code_verifier
-from .response import parse_json_object, raise_for_error
+from .response import answer_fields, required_string
 from .server import MetadataCache, server_metadata
 
 __all__ = [
@@ -332,12 +331,8 @@ def _push(config: ClientConfig, endpoint: str, params: Params) -> Step[str]:
     )
     response = yield from fetch_with_hooks(config.hooks, request)
     what = "the pushed authorization request endpoint"
-    raise_for_error(response, what)
-    fields = parse_json_object(response, what)
-    request_uri = fields.get("request_uri")
-    if not isinstance(request_uri, str) or not request_uri:
-        raise InvalidResponse(f"{what} answered without request_uri", response=response)
-    return request_uri
+    fields = answer_fields(response, what)
+    return required_string(fields, "request_uri", response, what)
 
 
 def parse_callback_parameters(

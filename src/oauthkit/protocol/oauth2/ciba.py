@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from ...errors import ConfigurationError, InvalidResponse
+from ...errors import ConfigurationError
 from ..http import Step
 from .config import ClientConfig
 from .device import lifetime_and_interval, poll_token_endpoint
 from .hooks import fetch_with_hooks
 from .oidc import checked_id_token
-from .response import parse_json_object, raise_for_error
+from .response import answer_fields, required_string
 from .server import MetadataCache, server_metadata
 from .token import Token
 from .token_endpoint import authenticated_post, token_form, token_request
@@ -112,11 +112,8 @@ def backchannel_authentication(
         request = dataclasses.replace(request, secrets=request.secrets | {notification_token})
     response = yield from fetch_with_hooks(config.hooks, request)
     what = "the backchannel authentication endpoint"
-    raise_for_error(response, what)
-    fields = parse_json_object(response, what)
-    auth_req_id = fields.get("auth_req_id")
-    if not isinstance(auth_req_id, str) or not auth_req_id:
-        raise InvalidResponse(f"{what} answered without auth_req_id", response=response)
+    fields = answer_fields(response, what)
+    auth_req_id = required_string(fields, "auth_req_id", response, what)
     lifetime, interval = lifetime_and_interval(fields, response, what)
     return BackchannelAuthentication(
         auth_req_id=auth_req_id,

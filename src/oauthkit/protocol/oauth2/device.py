@@ -12,7 +12,7 @@ from ...errors import AuthorizationPending, InvalidResponse, PollingTimeout, Slo
 from ..http import HttpResponse, Step, Wait
 from .config import ClientConfig
 from .hooks import fetch_with_hooks
-from .response import parse_expires_in, parse_json_object, raise_for_error
+from .response import answer_fields, parse_expires_in, required_string
 from .server import MetadataCache, server_metadata
 from .token import Token
 from .token_endpoint import authenticated_post, token_form, token_request
@@ -69,14 +69,10 @@ def device_authorization(
     form = token_form({"scope": scope, "resource": config.resource}, extra)
     response = yield from fetch_with_hooks(config.hooks, authenticated_post(config, endpoint, form))
     what = "the device authorization endpoint"
-    raise_for_error(response, what)
-    fields = parse_json_object(response, what)
+    fields = answer_fields(response, what)
     strings = {}
     for name in ("device_code", "user_code", "verification_uri"):
-        value = fields.get(name)
-        if not isinstance(value, str) or not value:
-            raise InvalidResponse(f"{what} answered without {name}", response=response)
-        strings[name] = value
+        strings[name] = required_string(fields, name, response, what)
     complete = fields.get("verification_uri_complete")
     lifetime, interval = lifetime_and_interval(fields, response, what)
     return DeviceAuthorization(

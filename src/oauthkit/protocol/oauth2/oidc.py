@@ -28,7 +28,7 @@ from . import fapi
 from .config import ClientConfig
 from .dpop import make_proof, wants_nonce
 from .hooks import fetch_with_hooks
-from .response import parse_json_object, raise_for_error
+from .response import answer_fields
 from .server import JwksCache, MetadataCache, server_metadata
 from .token import Token
 
@@ -152,8 +152,7 @@ def half_hash(value: str, alg: str) -> str:
 def jwks_step(jwks_uri: str, cache: JwksCache, *, now: float) -> Step[JwksCache]:
     """Fetch the JWKS (RFC 7517 §5) into ``cache``."""
     response = yield from fetch(HttpRequest("GET", jwks_uri, (("Accept", "application/json"),)))
-    raise_for_error(response, "the JWKS endpoint")
-    document = parse_json_object(response, "the JWKS endpoint")
+    document = answer_fields(response, "the JWKS endpoint")
     keys = document.get("keys")
     if not isinstance(keys, list) or not all(isinstance(k, dict) for k in keys):
         raise InvalidResponse("the JWKS has no list of keys", response=response)
@@ -433,8 +432,7 @@ def userinfo(config: ClientConfig, cache: MetadataCache, token: Token) -> Step[d
         if token.dpop_key is None or nonce is None:
             break
     what = "the userinfo endpoint"
-    raise_for_error(response, what)
-    claims = parse_json_object(response, what)
+    claims = answer_fields(response, what)
     if not isinstance(claims.get("sub"), str):
         raise InvalidResponse(f"{what} answered without sub", response=response)
     expected = token.id_claims.get("sub") if token.id_claims else None

@@ -90,6 +90,21 @@ def raise_for_error(response: HttpResponse, what: str) -> None:
     )
 
 
+def answer_fields(response: HttpResponse, what: str) -> dict[str, Any]:
+    """A successful answer's JSON object: :func:`raise_for_error`, then
+    :func:`parse_json_object`."""
+    raise_for_error(response, what)
+    return parse_json_object(response, what)
+
+
+def required_string(fields: dict[str, Any], name: str, response: HttpResponse, what: str) -> str:
+    """``fields[name]``, a non-empty string, or :class:`InvalidResponse` naming it."""
+    value = fields.get(name)
+    if not isinstance(value, str) or not value:
+        raise InvalidResponse(f"{what} answered without {name}", response=response)
+    return value
+
+
 def parse_expires_in(value: Any, response: HttpResponse) -> timedelta | None:
     """RFC 6749 §5.1 ``expires_in``: a positive number of seconds, also accepted as a string of
     digits; absent means unknown. Anything else is :class:`InvalidResponse`."""
@@ -148,8 +163,7 @@ def parse_token_response(
     timezone-aware ``expires_at``; a granted ``scope`` that differs from the requested one is
     recorded as granted, not raised (§3.3). No message shows a secret.
     """
-    raise_for_error(response, what)
-    fields = parse_json_object(response, what)
+    fields = answer_fields(response, what)
     access_token = fields.pop("access_token", None)
     if not isinstance(access_token, str) or not _VSCHARS_RE.fullmatch(access_token):
         problem = "has no access_token" if access_token is None else "has a malformed access_token"

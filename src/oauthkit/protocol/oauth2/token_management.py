@@ -9,7 +9,7 @@ from ...errors import InvalidResponse
 from ..http import Step
 from .config import ClientConfig
 from .hooks import fetch_with_hooks
-from .response import parse_json_object, raise_for_error
+from .response import answer_fields, raise_for_error
 from .server import MetadataCache, server_metadata
 from .token import Token
 from .token_endpoint import authenticated_post, token_form
@@ -51,8 +51,7 @@ def introspect(
     form = token_form({"token": value, "token_type_hint": hint}, None)
     response = yield from fetch_with_hooks(config.hooks, authenticated_post(config, endpoint, form))
     what = "the introspection endpoint"
-    raise_for_error(response, what)
-    fields = parse_json_object(response, what)
+    fields = answer_fields(response, what)
     if not isinstance(fields.get("active"), bool):
         raise InvalidResponse(f"{what} answered without a boolean active", response=response)
     return fields
