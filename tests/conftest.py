@@ -1,4 +1,12 @@
-"""Shared pytest fixtures for the oauthkit test suite."""
+"""Shared pytest fixtures for the oauthkit test suite, and its layers as markers.
+
+Every test is one of: ``e2e`` (a real browser, the example apps on their servers, the docs'
+pages run as programs), ``peer`` (a real server of another project: oidc-provider, the OAuth
+1.0a peers, Redis, PostgreSQL), ``fuzz``, ``slow`` (processes of the command, many threads,
+waits of a second or more), or none of them: the unit layer, ``./run unit``. The first three
+are given here from a test's fixtures, parameters and folder, and ``slow`` to every test that
+runs the command as a process; other slow tests are marked where they are measured.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +22,41 @@ from peers.oauth1_common import OAuth1Peer
 from peers.oidc_provider import OIDCPeer, OIDCPeerUnavailable, start_oidc_provider
 from peers.postgres_server import PostgresPeer, PostgresUnavailable, start_postgres
 from peers.redis_server import RedisPeer, RedisUnavailable, start_redis
+
+#: Fixtures that start another project's server.
+PEER_FIXTURES = frozenset(
+    {
+        "oauthlib_peer",
+        "authlib_peer",
+        "oauth1_peer",
+        "oidc_provider",
+        "start_oidc",
+        "start_oidc_module",
+        "redis_server",
+        "redis_url",
+        "postgres",
+        "django_databases",
+    }
+)
+#: Fixtures of a real browser or of the example apps on their servers.
+E2E_FIXTURES = frozenset({"chromium", "chromium_paths", "browsers", "browser", "example", "setup"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        where = item.nodeid
+        if fixtures & E2E_FIXTURES or where.startswith(("tests/docs/", "tests/web/test_examples")):
+            item.add_marker(pytest.mark.e2e)
+        params = getattr(item, "callspec", None)
+        values = [str(v) for v in params.params.values()] if params is not None else []
+        on_peer = any("postgres" in v or "redis" in v for v in values)
+        if on_peer or fixtures & PEER_FIXTURES or where.startswith("tests/peers/"):
+            item.add_marker(pytest.mark.peer)
+        if where.startswith("tests/test_fuzz.py"):
+            item.add_marker(pytest.mark.fuzz)
+        if "cli" in fixtures:  # the command, run as a process
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture

@@ -6,12 +6,15 @@ module is imported."""
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import pkgutil
 import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+
+import pytest
 
 import oauthkit
 from oauthkit import errors
@@ -51,6 +54,7 @@ def test_every_error_class_is_drawn_in_the_tree() -> None:
             assert f" {cls.__name__} " in tree or f" {cls.__name__}\n" in tree, cls
 
 
+@pytest.mark.slow
 def test_a_missing_extra_is_named() -> None:
     """Without the extra's package, importing the module says which extra to install."""
     cases = {
@@ -135,6 +139,7 @@ def _imports(name: str, path: Path, package: bool, known: Mapping[str, object]) 
     return {m for m in found if m in known and m != name}
 
 
+@functools.cache
 def _graph() -> dict[str, set[str]]:
     modules = _modules()
     return {name: _imports(name, *where, modules) for name, where in modules.items()}

@@ -445,6 +445,7 @@ def test_request_timeout_against_a_silent_server(cli: Cli, recorder: _Recorder) 
     assert elapsed < 10
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sync", "async"])
 def test_oauth1_requests_raise_typed_network_errors(kind: str) -> None:
     import socket

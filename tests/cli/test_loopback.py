@@ -15,6 +15,8 @@ import pytest
 from oauthkit.errors import AuthorizationDenied, ConfigurationError
 from oauthkit.signin.loopback import LoopbackRedirect, LoopbackTimeout
 
+pytestmark = pytest.mark.slow
+
 STATE = "expected-state-value"
 
 

@@ -116,6 +116,7 @@ def test_a_refused_refresh_is_one_line_naming_the_command_to_run(
     assert lines[0].endswith("run  oauthkit login work"), lines
 
 
+@pytest.mark.slow
 def test_the_demos_hints_run_as_printed(tmp_path: Path) -> None:
     """``./run demo`` runs .venv/bin/oauthkit, which is not on PATH: the closing hints must
     name what does run."""

@@ -398,6 +398,7 @@ def test_the_device_flow_when_there_is_no_browser(
         ("foreign-metadata", "InvalidResourceMetadata", "another origin"),
     ],
 )
+@pytest.mark.slow
 def test_hostile_servers_are_refused_with_a_typed_error(
     way: str, error: str, words: str, tmp_path: Path
 ) -> None:

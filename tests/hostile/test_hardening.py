@@ -140,6 +140,7 @@ PARSERS: dict[str, Callable[[str], object]] = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("junk", sorted(JUNK))
 @pytest.mark.parametrize("parser", sorted(PARSERS))
 def test_every_parser_of_server_text_is_linear(parser: str, junk: str) -> None:
@@ -323,6 +324,7 @@ def test_oauth1_secrets_echoed_back_are_scrubbed(
 # --------------------------------------------------------------------------- 4. mix-up
 
 
+@pytest.mark.slow
 def test_a_code_goes_only_to_the_client_and_issuer_that_asked(
     hostile: HostileServer,
 ) -> None:
@@ -503,6 +505,7 @@ def _slow_headers(seen: Seen) -> tuple[int, dict[str, str], bytes]:
     raise AssertionError(seen.path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("connection", ["reused", "new"])
 def test_the_deadline_covers_slow_headers_sync(
     hostile: HostileServer, monkeypatch: pytest.MonkeyPatch, connection: str
@@ -523,6 +526,7 @@ def test_the_deadline_covers_slow_headers_sync(
     assert time.monotonic() - started < 5
 
 
+@pytest.mark.slow
 def test_the_deadline_covers_slow_headers_async(
     hostile: HostileServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -580,6 +584,7 @@ def test_an_error_redirect_without_iss_still_names_the_error(hostile: HostileSer
             client.exchange_code(request, {"error": "access_denied", "state": request.state})
 
 
+@pytest.mark.slow
 def test_a_slow_token_endpoint_is_waited_for(hostile: HostileServer) -> None:
     """A refresh answered after 6 s (a loaded server): the client waits for the answer, which
     carries the only copy of the rotated refresh token. httpx's own 5 s default would give up,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from functools import cache
 from urllib.parse import quote, urlencode, urlsplit
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oauthlib.common import Request, urldecode
@@ -14,6 +15,8 @@ from oauthlib.oauth1.rfc5849 import signature as oracle
 from oauthlib.oauth1.rfc5849 import utils as oracle_utils
 
 from oauthkit.oauth1 import SIGNATURE_METHODS, OAuth1Credentials, sign_request
+
+pytestmark = pytest.mark.slow
 
 
 @cache

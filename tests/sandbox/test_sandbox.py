@@ -427,6 +427,7 @@ def test_public_client_cannot_use_a_secret_or_client_credentials(sb: Sandbox) ->
 # ----------------------------------------------------------------------------- device flow
 
 
+@pytest.mark.slow
 def test_device_flow(sb: Sandbox) -> None:
     with cli_client(sb, scope="profile read") as client:
         device = client.device_authorization()
@@ -448,6 +449,7 @@ def test_device_flow(sb: Sandbox) -> None:
             client.poll_device(dataclasses.replace(device, interval=1), timeout=5)
 
 
+@pytest.mark.slow
 def test_device_flow_confidential_client(sb: Sandbox) -> None:
     tv = sb.register(SandboxClient("tv-app", grant_types=("device_code",)))
     with OAuth2Client(tv.client_id, tv.client_secret, issuer=sb.issuer) as client:
@@ -460,6 +462,7 @@ def test_device_flow_confidential_client(sb: Sandbox) -> None:
     assert me(sb, token).json() == {"sub": "alice", "client_id": "tv-app", "scope": "email"}
 
 
+@pytest.mark.slow
 def test_device_flow_denied(sb: Sandbox) -> None:
     with cli_client(sb) as client:
         device = client.device_authorization()
@@ -552,6 +555,7 @@ def test_api_me_challenges(sb: Sandbox) -> None:
     assert in_query.status_code == 401
 
 
+@pytest.mark.slow
 def test_expired_token_is_invalid_and_auth_renews_it() -> None:
     with Sandbox(access_token_ttl=1) as sandbox, web_client(sandbox) as client:
         token = login(sandbox, client)
@@ -675,6 +679,7 @@ def _consent_url(sb: Sandbox) -> str:
         return client.authorization_request().url
 
 
+@pytest.mark.slow
 def test_consent_page_is_self_contained_and_hardened(sb: Sandbox) -> None:
     response = httpx2.get(_consent_url(sb))
     assert response.status_code == 200
@@ -713,6 +718,7 @@ def test_pages_escape_what_they_echo() -> None:
         assert "<b>hi</b>" not in entry and "&lt;b&gt;hi&lt;/b&gt;" in entry
 
 
+@pytest.mark.slow
 def test_csrf_token_is_required_single_use_and_same_origin(sb: Sandbox) -> None:
     url = _consent_url(sb)
     csrf = CSRF.search(httpx2.get(url).text)

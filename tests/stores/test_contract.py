@@ -205,6 +205,7 @@ def test_lock_gives_compare_and_set(store: TokenStore) -> None:
         assert entry.version > second
 
 
+@pytest.mark.slow
 def test_the_lock_excludes_other_holders(store: TokenStore) -> None:
     inside = threading.Event()
     release = threading.Event()
@@ -260,6 +261,7 @@ async def test_async_twins(store: TokenStore) -> None:
     assert await store.aget("k") is None
 
 
+@pytest.mark.slow
 async def test_tasks_waiting_for_a_lock_do_not_starve_its_holder(store: TokenStore) -> None:
     """More tasks wait for one key than anyio lends worker threads (40): waiting must not
     hold a thread, or the holder finds none to read and write with, and everyone waits
@@ -470,6 +472,7 @@ def test_a_pending_flow_is_taken_once(pending_store: Any) -> None:
     assert pending_store.keys() == []  # pending flows are not tokens
 
 
+@pytest.mark.slow
 def test_an_expired_pending_flow_is_gone(pending_store: Any) -> None:
     import time
 
@@ -513,6 +516,7 @@ def test_the_keyring_store_says_it_keeps_no_pending_flows(tmp_path: Path) -> Non
         store.put_pending("h", "x", ttl=60)
 
 
+@pytest.mark.slow
 def test_processes_creating_one_sqlite_store_together_all_open_it(tmp_path: Path) -> None:
     """Programs started together (4 cold MCP clients, a web app's workers) each create the
     same new store file: a reader must never see the half-made file (tables, but no id yet)

@@ -39,7 +39,7 @@ from stores.test_session import (
     oidc_token,  # noqa: F401 - a fixture
 )
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 DATABASES = ["postgres", "sqlite"]
 

@@ -22,6 +22,8 @@ from peers.counting_server import CountingServer
 from peers.postgres_server import start_postgres
 from stores.test_session import KEY, _client, _seed_due
 
+pytestmark = pytest.mark.slow
+
 #: Stores whose lease runs out by itself (a thread lock or a file lock lasts as its holder).
 LEASED = ["sqlite", "redis", "sqlalchemy-postgres", "sqlalchemy-sqlite", "django-sqlite"]
 

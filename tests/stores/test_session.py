@@ -28,7 +28,7 @@ from oauthkit.stores.base import Stored
 from peers.counting_server import CLIENT_ID, CLIENT_SECRET, CountingServer
 from peers.oidc_provider import BASIC_SECRET, REDIRECT_URI, OIDCPeer
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 WORKER = Path(__file__).with_name("session_worker.py")
 KEY = "counting:me"

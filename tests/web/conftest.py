@@ -135,12 +135,21 @@ def browser(browsers: Callable[[], Browser]) -> Browser:
     return browsers()
 
 
-@pytest.fixture(scope="module", params=SANDBOX_EXAMPLES)
+#: The browser tests of what each framework translates (requests, cookies, redirects, its
+#: store and its worker model) run on every example; those of the flow's and the routes' own
+#: checks — the same code in every adapter (:mod:`oauthkit.web.routes`), tested in-process in
+#: ``test_flow.py`` — on one.
+EVERY_EXAMPLE = pytest.mark.parametrize("example", SANDBOX_EXAMPLES, indirect=True)
+ONE_EXAMPLE = pytest.mark.parametrize("example", ["flask"], indirect=True)
+
+
+@pytest.fixture(scope="module")
 def example(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningApp]:
-    """Each example on its production server with 4 workers and its own sandbox, exactly as
-    ``./run example NAME`` starts it on a fresh machine."""
+    """An example (``EVERY_EXAMPLE`` or ``ONE_EXAMPLE``) on its production server with 4
+    workers and its own sandbox, exactly as ``./run example NAME`` starts it on a fresh
+    machine."""
     app = start_example(request.param, tmp_path_factory.mktemp(f"example-{request.param}"))
     yield app
     app.stop()

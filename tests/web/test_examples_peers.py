@@ -57,7 +57,13 @@ def _oauth1_table(name: str, peer: OAuth1Peer) -> str:
     )
 
 
-@pytest.fixture(scope="module", params=EXAMPLES)
+#: Where each framework differs (the callback's POST, its store, its workers) the tests run
+#: on every example; the rest on one.
+EVERY_EXAMPLE = pytest.mark.parametrize("setup", EXAMPLES, indirect=True)
+ONE_EXAMPLE = pytest.mark.parametrize("setup", ["flask"], indirect=True)
+
+
+@pytest.fixture(scope="module")
 def setup(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
@@ -130,6 +136,7 @@ def _user() -> str:
     return "u" + secrets.token_hex(4)
 
 
+@EVERY_EXAMPLE
 def test_connect_to_an_openid_provider_20_times(setup: Setup, browser: Browser) -> None:
     base, user = setup.app.base, _user()
     browser.app_login(base, user)
@@ -139,12 +146,14 @@ def test_connect_to_an_openid_provider_20_times(setup: Setup, browser: Browser) 
         assert browser.json(f"{base}/api/oidc/me")["sub"] == "dora"  # the userinfo endpoint
 
 
+@EVERY_EXAMPLE
 def test_sign_in_with_an_openid_provider(setup: Setup, browser: Browser) -> None:
     base = setup.app.base
     browser.connect(base, "oidc", path="signin", consent=lambda: browser.oidc_consent(base, "erin"))
     assert browser.me(base) == {"user": "oidc:erin", "connected": ["oidc"]}  # the ID token's sub
 
 
+@EVERY_EXAMPLE
 def test_form_post_response_mode(setup: Setup, browser: Browser) -> None:
     base = setup.app.base
     browser.app_login(base, _user())
@@ -154,6 +163,7 @@ def test_form_post_response_mode(setup: Setup, browser: Browser) -> None:
     assert browser.json(f"{base}/api/oidc-post/me")["sub"] == "finn"
 
 
+@ONE_EXAMPLE
 @pytest.mark.parametrize("peer", ["oauthlib", "authlib"])
 def test_connect_to_the_oauth1_peers(setup: Setup, browser: Browser, peer: str) -> None:
     base = setup.app.base
@@ -164,6 +174,7 @@ def test_connect_to_the_oauth1_peers(setup: Setup, browser: Browser, peer: str) 
         assert (echo["peer"], echo["consumer_key"]) == (peer, getattr(setup, peer).consumer_key)
 
 
+@ONE_EXAMPLE
 def test_a_mix_up_is_refused(setup: Setup, browsers: Callable[[], Browser]) -> None:
     """A callback of the sandbox's flow delivered to the OpenID provider's route."""
     browser = browsers()
@@ -179,6 +190,7 @@ def _token_requests(oidc: OIDCPeer) -> int:
     return sum(1 for method, path in oidc.request_log if method == "POST" and path == "/token")
 
 
+@EVERY_EXAMPLE
 def test_50_concurrent_calls_across_workers_refresh_once(setup: Setup, browser: Browser) -> None:
     base = setup.app.base
     browser.app_login(base, _user())

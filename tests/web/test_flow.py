@@ -226,6 +226,7 @@ def test_an_error_callback_uses_the_flow_up(flow: WebFlow, sandbox: Sandbox) -> 
         flow.complete("a", request_url=APP + "/callback/a", params=callback, cookies=cookies)
 
 
+@pytest.mark.slow
 def test_an_expired_flow(sandbox: Sandbox) -> None:
     flow = WebFlow(_providers(sandbox), MemoryStore(), pending_seconds=1)
     begun = flow.begin("a", request_url=APP + "/c", user="42")
@@ -240,6 +241,7 @@ def test_an_expired_flow(sandbox: Sandbox) -> None:
         )
 
 
+@pytest.mark.slow
 def test_an_expired_sealed_flow(sandbox: Sandbox) -> None:
     flow = WebFlow(_providers(sandbox), MemoryStore(), pending_seconds=1, cookie_key=b"k" * 32)
     begun = flow.begin("a", request_url=APP + "/c", user="42")
@@ -313,6 +315,7 @@ def test_the_api_stays_under_api_base(flow: WebFlow) -> None:
             flow.api_url("a", path)
 
 
+@pytest.mark.slow
 def test_disconnect_revokes_then_forgets(flow: WebFlow, sandbox: Sandbox) -> None:
     done = _finish(flow, sandbox, "a")
     token = done.token
@@ -327,6 +330,7 @@ def test_disconnect_revokes_then_forgets(flow: WebFlow, sandbox: Sandbox) -> Non
     assert answer.status_code == 401  # revoked at the provider, not only forgotten
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 @pytest.mark.parametrize("cls", [OAuth2Client, AsyncOAuth2Client])
 async def test_the_await_twins(sandbox: Sandbox, tmp_path: Path, cls: Any) -> None:

@@ -210,6 +210,7 @@ def test_from_config_says_where_it_looked(tmp_path: Path, monkeypatch: pytest.Mo
     assert flow.providers == {}
 
 
+@pytest.mark.slow
 def test_a_relative_store_is_beside_the_configuration_not_the_working_folder(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:

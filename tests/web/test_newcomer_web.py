@@ -121,6 +121,7 @@ async def test_sqlalchemy_store_makes_its_table_on_first_use_async(tmp_path: Pat
     await store.adispose()
 
 
+@pytest.mark.slow
 def test_a_team_that_owns_its_schema_gets_the_instruction(tmp_path: Path) -> None:
     from oauthkit.stores import SQLAlchemyStore
 
