@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .protocol.oauth2.authorization import AuthorizationRequest
     from .protocol.oauth2.device import DeviceAuthorization
     from .protocol.oauth2.token import Token
+    from .protocol.retry import Retry
     from .resource import ResourceAuth, for_resource
     from .session import Session
 
@@ -42,6 +43,7 @@ _WHERE = {
     "OAuth2Client": ".clients.oauth2",
     "OAuthKitError": ".errors",
     "ResourceAuth": ".resource",
+    "Retry": ".protocol.retry",
     "Session": ".session",
     "for_resource": ".resource",
     "TemporaryCredentials": ".protocol.oauth1.credentials",
@@ -60,6 +62,7 @@ __all__ = [
     "OAuth2Client",
     "OAuthKitError",
     "ResourceAuth",
+    "Retry",
     "Session",
     "TemporaryCredentials",
     "Token",

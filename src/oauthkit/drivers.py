@@ -9,7 +9,8 @@ A driver sends each :class:`~oauthkit.protocol.http.HttpRequest` the step yields
 following redirects, reads at most :data:`~oauthkit.protocol.http.MAX_BODY` bytes of the
 answer, and sends the :class:`~oauthkit.protocol.http.HttpResponse` back into the step until
 it returns; a :class:`~oauthkit.protocol.http.Wait` is a sleep (``time.sleep`` or
-``anyio.sleep``). Network failures become :class:`~oauthkit.errors.TransportError`.
+``anyio.sleep``). Network failures become :class:`~oauthkit.errors.TransportError`, thrown
+back into the step (which may try again: :mod:`oauthkit.protocol.retry`).
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ import time
 import zlib
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import anyio
 import httpx2
 
+from . import telemetry
 from .errors import InvalidResponse, TransportError
 from .protocol.http import MAX_BODY, HttpRequest, HttpResponse, Step, Wait
 
@@ -118,7 +121,7 @@ def run(
             before_send(op)
         return send(http, op)
 
-    return drive(step, handle)
+    return drive(step, handle, failures=(TransportError,))
 
 
 async def arun(
@@ -139,7 +142,7 @@ async def arun(
             await before_send(op)
         return await asend(http, op)
 
-    return await adrive(step, handle)
+    return await adrive(step, handle, failures=(TransportError,))
 
 
 def _to_httpx(http: httpx2.Client | httpx2.AsyncClient, request: HttpRequest) -> httpx2.Request:
@@ -157,7 +160,7 @@ def _response(response: httpx2.Response, body: bytes) -> HttpResponse:
 
 #: How long a whole answer may take (seconds), from sending the request to the last byte of
 #: the body, headers included, however slowly it trickles. Past it the step fails with
-#: :class:`~oauthkit.errors.InvalidResponse`.
+#: :class:`~oauthkit.errors.TransportError` (``sent``: the server may have acted).
 READ_DEADLINE = 30.0
 
 
@@ -192,8 +195,9 @@ class _Body:
         if self._raw > MAX_BODY:
             raise self._too_large()
         if time.monotonic() > self._deadline:
-            raise InvalidResponse(
-                f"{self._where} did not finish its answer within {READ_DEADLINE:.0f} s"
+            raise TransportError(
+                f"{self._where} did not finish its answer within {READ_DEADLINE:.0f} s",
+                sent=True,
             )
         data = raw
         if self._decoder is not None:
@@ -316,10 +320,12 @@ def _connection_socket() -> socket.socket | None:
     return None
 
 
-def _deadline_passed(request: HttpRequest) -> InvalidResponse:
-    return InvalidResponse(
+def _deadline_passed(request: HttpRequest) -> TransportError:
+    """An answer that did not come in time: sent, and lost (the server may have acted)."""
+    return TransportError(
         f"{request.method} {request.url.split('?', 1)[0]} did not finish its answer within "
-        f"{READ_DEADLINE:.0f} s (headers included)"
+        f"{READ_DEADLINE:.0f} s (headers included)",
+        sent=True,
     )
 
 
@@ -327,31 +333,78 @@ def _logged(request: HttpRequest, started: float, outcome: str) -> None:
     if log.isEnabledFor(logging.DEBUG):
         elapsed = (time.monotonic() - started) * 1000
         where = request.url.split("?", 1)[0]
-        log.debug("%s %s -> %s (%.0f ms)", request.method, where, outcome, elapsed)
+        what = request.operation or "request"
+        if request.grant_type:
+            what += f" ({request.grant_type})"
+        if request.attempt > 1:
+            what += f", send {request.attempt}"
+        log.debug("%s %s %s -> %s (%.0f ms)", what, request.method, where, outcome, elapsed)
 
 
 def send(http: httpx2.Client, request: HttpRequest) -> HttpResponse:
-    """One request over ``http``, read with every bound (see the module docstring)."""
+    """One request over ``http``, read with every bound (see the module docstring), in a
+    span of its own (:mod:`oauthkit.telemetry`)."""
     started = time.monotonic()
-    try:
-        response = _send_once(http, request)
-    except Exception as exc:
-        _logged(request, started, type(exc).__name__)
-        raise
-    _logged(request, started, str(response.status_code))
+    with telemetry.span(*_span_of(request)) as span:
+        try:
+            response = _send_once(http, request)
+        except Exception as exc:
+            _finished(request, started, span, None, exc)
+            raise
+        _finished(request, started, span, response, None)
     return response
 
 
 async def asend(http: httpx2.AsyncClient, request: HttpRequest) -> HttpResponse:
     """The ``await`` twin of :func:`send`."""
     started = time.monotonic()
-    try:
-        response = await _asend_once(http, request)
-    except Exception as exc:
-        _logged(request, started, type(exc).__name__)
-        raise
-    _logged(request, started, str(response.status_code))
+    with telemetry.span(*_span_of(request)) as span:
+        try:
+            response = await _asend_once(http, request)
+        except Exception as exc:
+            _finished(request, started, span, None, exc)
+            raise
+        _finished(request, started, span, response, None)
     return response
+
+
+def _span_of(request: HttpRequest) -> tuple[str, dict[str, str | int]]:
+    """The span of a request: its operation, and what the protocol says of it (the URL's
+    host and path, never its query; no header, no body)."""
+    parts = urlsplit(request.url)
+    attributes: dict[str, str | int] = {
+        "http.request.method": request.method,
+        "server.address": parts.hostname or "",
+        "url.path": parts.path,
+        "oauthkit.attempt": request.attempt,
+    }
+    if request.grant_type:
+        attributes["oauthkit.grant_type"] = request.grant_type
+    if request.attempt > 1:
+        telemetry.count("oauthkit.retries", {"oauthkit.operation": request.operation})
+    return f"oauthkit {request.operation or 'request'}", attributes
+
+
+def _finished(
+    request: HttpRequest,
+    started: float,
+    span: telemetry.Span,
+    response: HttpResponse | None,
+    failure: BaseException | None,
+) -> None:
+    """Log the exchange (DEBUG) and close its span: status and outcome."""
+    if response is not None:
+        status = response.status_code
+        span.set_attribute("http.response.status_code", status)
+        outcome = (
+            "ok" if status < 400 else "unavailable" if status == 429 or status >= 500 else "refused"
+        )
+    elif isinstance(failure, TransportError):
+        outcome = "lost" if failure.sent else "unreachable"
+    else:
+        outcome = "invalid"
+    span.set_attribute("oauthkit.outcome", outcome)
+    _logged(request, started, str(response.status_code) if response else type(failure).__name__)
 
 
 def _send_once(http: httpx2.Client, request: HttpRequest) -> HttpResponse:

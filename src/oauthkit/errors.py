@@ -42,6 +42,8 @@
     │   ├── InvalidBindingMessage                invalid_binding_message (CIBA Core §13)
     │   ├── MissingUserCode                      missing_user_code (CIBA Core §13)
     │   ├── InvalidUserCode                      invalid_user_code (CIBA Core §13)
+    │   ├── TemporarilyUnavailable               temporarily_unavailable, server_error, or HTTP
+    │   │                                        429 / 5xx, after the retries (``.retry_after``)
     │   └── OAuth1ServerError                    an OAuth 1.0a endpoint answered non-2xx
     ├── AuthorizationResponseError               the authorization redirect carried an error
     │   └── AuthorizationDenied                  the user said no (OAuth 1.0a ``denied=``)
@@ -154,6 +156,7 @@ __all__ = [
     "StateMismatch",
     "StoreConflict",
     "StoreError",
+    "TemporarilyUnavailable",
     "TokenMismatch",
     "TooManySignIns",
     "TransportError",
@@ -409,6 +412,22 @@ class UnapprovedSoftwareStatement(OAuthServerError):
     code = "unapproved_software_statement"
 
 
+class TemporarilyUnavailable(OAuthServerError):
+    """The server cannot answer now: ``temporarily_unavailable`` or ``server_error`` (RFC 6749
+    §4.1.2.1, §5.2), or HTTP 429 or 5xx (RFC 6585 §4, RFC 9110 §15.6) — after the client's
+    retries (:class:`oauthkit.Retry`). ``retry_after`` is the server's ``Retry-After`` in
+    seconds, or ``None``. Nothing was refused: a refresh token is kept, and a later call may
+    succeed."""
+
+    code = "temporarily_unavailable"
+
+    def __init__(
+        self, message: str | None = None, *, retry_after: float | None = None, **fields: Any
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **fields)
+
+
 class UnknownUserId(OAuthServerError):
     """``unknown_user_id``: the hint names no user the server knows (CIBA Core §13)."""
 
@@ -638,9 +657,10 @@ SERVER_ERRORS: Mapping[str, type[OAuthServerError]] = {
         InvalidBindingMessage,
         MissingUserCode,
         InvalidUserCode,
+        TemporarilyUnavailable,
     )
     if cls.code is not None
-}
+} | {"server_error": TemporarilyUnavailable}
 
 
 def server_error_from_response(fields: Mapping[str, Any], response: Answer) -> OAuthServerError:

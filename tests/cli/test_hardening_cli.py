@@ -533,6 +533,30 @@ def test_a_refused_refresh_is_remembered(cli: Cli, recorder: _Recorder) -> None:
     assert stored.refresh_token is None
 
 
+def test_a_provider_that_cannot_answer_now_is_not_a_sign_in(cli: Cli, recorder: _Recorder) -> None:
+    """A 503 at the token endpoint: tried again (three sends in all), then exit 4 with
+    "try again", and the refresh token kept as it was."""
+    _signed_in(
+        cli, recorder, f"{recorder.base}/api/", expires_at=datetime.now(UTC) - timedelta(hours=1)
+    )
+    recorder.answer = (503, {"Retry-After": "1"}, b"<html>busy</html>")
+    done = cli.run("token", "work")
+    assert done.returncode == 4, done.stderr
+    assert "cannot answer now" in done.stderr and "nothing was lost: try again" in done.stderr
+    assert len(recorder.seen) == 3
+    stored = SQLiteStore(cli.home / "data" / "oauthkit" / "tokens.sqlite3").get("work")
+    assert isinstance(stored, Token)
+    assert stored.refresh_token == "stored-refresh-token-0123456789"
+
+
+def test_request_shows_a_429_and_its_retry_after(cli: Cli, recorder: _Recorder) -> None:
+    _signed_in(cli, recorder, f"{recorder.base}/api/")
+    recorder.answer = (429, {"Retry-After": "30"}, b'{"error": "rate_limited"}')
+    done = cli.run("request", "work", "GET", "me")
+    assert done.returncode == 0, done.stderr
+    assert "HTTP 429 Too Many Requests (Retry-After: 30)" in done.stderr
+
+
 # --------------------------------------------------------------------------- the sandbox command
 
 

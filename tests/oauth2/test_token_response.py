@@ -16,6 +16,7 @@ from oauthkit.errors import (
     InvalidResponse,
     OAuthKitError,
     OAuthServerError,
+    TemporarilyUnavailable,
 )
 from oauthkit.oauth2 import Token, parse_token_response
 from oauthkit.protocol.http import HttpResponse
@@ -90,8 +91,6 @@ def test_nonsense_expires_in_is_refused(value: Any) -> None:
         ({"access_token": "AT", "token_type": "mac"}, 200, "token_type 'mac'"),
         ({"access_token": "AT", "token_type": "Bearer", "refresh_token": 5}, 200, "refresh_token"),
         ({"access_token": "AT", "token_type": "Bearer", "scope": ["a"]}, 200, "scope"),
-        (b"<html>Bad Gateway</html>", 502, "HTTP 502 without an OAuth error"),
-        (b"", 500, "HTTP 500"),
         ({"message": "nope"}, 400, "without an OAuth error"),
     ],
 )
@@ -101,6 +100,26 @@ def test_malformed_responses_are_invalid_response(body: Any, status: int, fragme
     assert fragment in str(info.value)
     assert f"HTTP {status}" in str(info.value)
     assert info.value.status_code == status
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "fragment"),
+    [
+        (b"<html>Bad Gateway</html>", 502, "HTTP 502; body: <html>Bad Gateway</html>"),
+        (b"", 500, "HTTP 500"),
+        (b"slow down", 429, "HTTP 429"),
+        ({"error": "temporarily_unavailable"}, 400, "HTTP 400, temporarily_unavailable"),
+        ({"error": "server_error"}, 500, "HTTP 500, server_error"),
+    ],
+)
+def test_not_now_is_temporarily_unavailable(body: Any, status: int, fragment: str) -> None:
+    """RFC 6585 §4, RFC 9110 §15.6, RFC 6749 §5.2: "not now" is neither a refusal nor a
+    malformed answer."""
+    with pytest.raises(TemporarilyUnavailable) as info:
+        _parse(body, status)
+    assert fragment in str(info.value)
+    assert info.value.status_code == status
+    assert info.value.retry_after is None
 
 
 def test_messages_never_show_secrets_and_are_truncated() -> None:
@@ -125,9 +144,9 @@ def test_rfc6749_errors_map_by_table(code: str, cls: type[OAuthServerError]) -> 
 
 def test_unknown_error_codes_are_the_generic_server_error() -> None:
     with pytest.raises(OAuthServerError) as info:
-        _parse({"error": "temporarily_unavailable"}, 503)
+        _parse({"error": "not_a_code_anyone_defined"}, 400)
     assert type(info.value) is OAuthServerError
-    assert info.value.error == "temporarily_unavailable"
+    assert info.value.error == "not_a_code_anyone_defined"
 
 
 def test_error_classes_for_the_common_cases() -> None:

@@ -34,6 +34,16 @@ Routes:
   one ``401`` with ``WWW-Authenticate: Bearer error="invalid_token"``; no Bearer credentials
   at all ``401`` with a bare ``WWW-Authenticate: Bearer`` (RFC 6750 §3.1: no error code).
 
+Faults (:meth:`CountingServer.fault`): a queue of failures, each taken by the next ``/token``
+request (counted as ``"fault"`` besides its grant type): ``reset-before`` (the connection is
+reset before the grant is made), ``reset-after`` (the grant is made — a refresh token rotated
+— then the connection is reset: the answer is lost), ``503`` / ``500`` (an HTML page, nothing
+done), ``429:N`` (``Retry-After: N`` seconds), ``429-date:N`` (``Retry-After`` as the HTTP
+date N seconds ahead), ``unavailable`` (``400 {"error": "temporarily_unavailable"}``),
+``hang:N`` (N seconds of silence, then the request is served), ``bare-400`` / ``bare-401``
+(no body, no challenge), ``invalid_client`` (``401`` with a ``Basic`` challenge).
+``api-429:N`` faults wait for the next ``GET /api`` instead.
+
 Counting (under a lock, see :attr:`CountingServer.counts`): every ``/token`` request under
 its ``grant_type`` value (``"refresh_token"``, ``"client_credentials"``, any other value, or
 ``"(none)"``), counted before client authentication, whatever the outcome; plus
@@ -54,10 +64,12 @@ import json
 import math
 import secrets
 import socket
+import struct
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus, urlsplit
@@ -74,6 +86,7 @@ _COUNT_KEYS = (
     "invalid_client",
     "api_ok",
     "api_refused",
+    "fault",
 )
 
 
@@ -129,6 +142,7 @@ class CountingServer:
         self._access: dict[str, _Access] = {}
         self._refresh: dict[str, _Refresh] = {}
         self._counts: dict[str, int] = dict.fromkeys(_COUNT_KEYS, 0)
+        self._faults: list[str] = []
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
@@ -183,6 +197,19 @@ class CountingServer:
                 self.rotate = bool(rotate)
             if reuse_detection is not _UNSET:
                 self.reuse_detection = bool(reuse_detection)
+
+    def fault(self, *faults: str) -> None:
+        """Queue ``faults`` (see the module docstring), each for one request, in order."""
+        with self._lock:
+            self._faults.extend(faults)
+
+    def _take_fault(self, api: bool) -> str | None:
+        with self._lock:
+            for index, fault in enumerate(self._faults):
+                if fault.startswith("api-") == api:
+                    self._count("fault")
+                    return self._faults.pop(index)
+            return None
 
     def issue(self, ttl: float | None = None) -> dict[str, Any]:
         """A fresh family (an initial grant, as if the user had just logged in): the raw
@@ -452,10 +479,23 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch("POST")
 
     def _dispatch(self, method: str) -> None:
-        body = self._read_body()
         path = urlsplit(self.path).path
         owner = self.server.owner
+        fault = owner._take_fault(api=path == "/api") if path in ("/api", "/token") else None
+        if fault == "reset-before":
+            with owner._lock:  # still a request to /token, counted as one
+                owner._count("(none)")
+            self._reset()
+            return
+        if fault is not None and fault.startswith("hang:"):
+            time.sleep(float(fault.split(":", 1)[1]))
+            fault = None
+        body = self._read_body()
         if path == "/api":
+            if fault is not None and fault.startswith("api-429:"):
+                wait = fault.split(":", 1)[1]
+                self._send_json(429, {"error": "rate_limited"}, {"Retry-After": wait})
+                return
             status, payload, challenge = owner._api_request(self.headers.get("Authorization"))
             headers = {"WWW-Authenticate": challenge} if challenge else {}
             self._send_json(status, payload, headers)
@@ -474,14 +514,59 @@ class _Handler(BaseHTTPRequestHandler):
                 owner._count("(none)")
             self._send_json(exc.status, {"error": exc.error}, {**no_store, **exc.headers})
             return
+        if fault is not None and fault != "reset-after":
+            with owner._lock:
+                owner._count(form.get("grant_type") or "(none)")
+            self._send_fault(fault, no_store)
+            return
         try:
             payload, delay = owner._token_request(form, self.headers.get("Authorization"))
         except _OAuthError as exc:
             self._send_json(exc.status, {"error": exc.error}, {**no_store, **exc.headers})
             return
+        if fault == "reset-after":
+            self._reset()  # the grant is made (a refresh token rotated); its answer is lost
+            return
         if delay > 0:
             time.sleep(delay)  # the rotation is already done: this answer may be lost
         self._send_json(200, payload, no_store)
+
+    def _send_fault(self, fault: str, headers: dict[str, str]) -> None:
+        kind, _, arg = fault.partition(":")
+        if kind in ("503", "500"):
+            self._send_raw(int(kind), b"<html><body>Service Unavailable</body></html>", headers)
+        elif kind == "429":
+            self._send_raw(429, b"slow down", {**headers, "Retry-After": arg})
+        elif kind == "429-date":
+            when = formatdate(time.time() + float(arg), usegmt=True)
+            self._send_raw(429, b"slow down", {**headers, "Retry-After": when})
+        elif kind == "unavailable":
+            self._send_json(400, {"error": "temporarily_unavailable"}, headers)
+        elif kind in ("bare-400", "bare-401"):
+            self._send_raw(int(kind[-3:]), b"", headers)
+        elif kind == "invalid_client":
+            challenge = {"WWW-Authenticate": 'Basic realm="counting"'}
+            self._send_json(401, {"error": "invalid_client"}, {**headers, **challenge})
+        else:
+            raise AssertionError(f"unknown fault {fault!r}")
+
+    def _reset(self) -> None:
+        """Close the connection with a TCP reset, answering nothing."""
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.close()
+
+    def _send_raw(self, status: int, data: bytes, headers: dict[str, str]) -> None:
+        with contextlib.suppress(ConnectionError):
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)

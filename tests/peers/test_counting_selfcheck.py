@@ -56,6 +56,7 @@ ZERO = {
     "invalid_client": 0,
     "api_ok": 0,
     "api_refused": 0,
+    "fault": 0,
 }
 
 
@@ -319,6 +320,37 @@ def test_lost_answer_then_retry_revokes_the_family(
     assert resp.json() == {"error": "invalid_grant"}
     assert not counting_server.family_active(counting_server.family_of(token["access_token"]))
     assert_invalid_token(api(http, counting_server, token["access_token"]))
+
+
+def test_faults_are_taken_in_order_and_counted(
+    http: httpx2.Client, counting_server: CountingServer
+) -> None:
+    """Each queued fault answers one /token request; ``reset-after`` rotates before it resets,
+    the others grant nothing; ``api-`` faults wait for /api."""
+    token = counting_server.issue()
+    counting_server.fault("503", "429:7", "unavailable", "bare-400", "api-429:3", "reset-before")
+    first = refresh(http, counting_server, token["refresh_token"])
+    assert first.status_code == 503 and "Service Unavailable" in first.text
+    second = refresh(http, counting_server, token["refresh_token"])
+    assert (second.status_code, second.headers["retry-after"]) == (429, "7")
+    assert refresh(http, counting_server, token["refresh_token"]).json() == {
+        "error": "temporarily_unavailable"
+    }
+    bare = refresh(http, counting_server, token["refresh_token"])
+    assert (bare.status_code, bare.content) == (400, b"")
+    limited = api(http, counting_server, token["access_token"])
+    assert (limited.status_code, limited.headers["retry-after"]) == (429, "3")
+    with pytest.raises(httpx2.TransportError):
+        refresh(http, counting_server, token["refresh_token"])
+    assert counting_server.counts["refresh_ok"] == 0  # nothing was granted so far
+    counting_server.fault("reset-after")
+    with pytest.raises(httpx2.TransportError):
+        refresh(http, counting_server, token["refresh_token"])
+    assert counting_server.counts["refresh_ok"] == 1  # rotated, answer lost
+    assert counting_server.counts["fault"] == 7
+    assert refresh(http, counting_server, token["refresh_token"]).json() == {
+        "error": "invalid_grant"
+    }
 
 
 # --------------------------------------------------------------------------- client auth

@@ -30,6 +30,7 @@ from oauthkit.errors import (
     InvalidRequest,
     InvalidResponse,
     OAuthServerError,
+    TemporarilyUnavailable,
 )
 from oauthkit.protocol.oauth2.hooks import Hook
 from oauthkit.protocol.oauth2.token import Token
@@ -692,7 +693,7 @@ def test_reddit_user_agent() -> None:
 
     provider.check = throttle
     with oauth2(provider.answer("token"), hooks=without("reddit", "REDDIT_USER_AGENT")) as c:
-        with pytest.raises(InvalidResponse, match="HTTP 429"):
+        with pytest.raises(TemporarilyUnavailable, match="HTTP 429"):
             sign_in(c)
     provider.queue.clear()
     with oauth2(provider.answer("token")) as client:

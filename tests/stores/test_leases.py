@@ -144,7 +144,7 @@ def test_the_default_redis_lock_outlives_a_refresh_answered_inside_the_deadline(
     lock to 1 s): a refresh answered at 2.7 s — just inside it — by a server with reuse
     detection, two workers, one refresh and no revoked grant."""
     monkeypatch.setattr("oauthkit.drivers.READ_DEADLINE", 3.0)
-    monkeypatch.setattr("oauthkit.session.LEASE_MARGIN", 0.5)
+    monkeypatch.setattr("oauthkit.session.renewal.LEASE_MARGIN", 0.5)
     store = RedisStore(redis_url, lock_ttl=1.0)
     counting_server.set(rotate=True, reuse_detection=True, token_delay=2.7)
     _seed_due(counting_server, store)
@@ -275,7 +275,7 @@ def test_a_store_down_for_good_keeps_the_token_for_the_next_call(
     """The store refuses every write for longer than the retries last: the call says so
     (StoreError), the process keeps the token the provider issued, and the next call writes
     it — the rotated-out refresh token is never sent again."""
-    monkeypatch.setattr("oauthkit.session.SAVE_RETRY_SECONDS", 0.3)
+    monkeypatch.setattr("oauthkit.session.renewal.SAVE_RETRY_SECONDS", 0.3)
     counting_server.set(rotate=True, reuse_detection=True)
     seeded = _seed_due(counting_server, failing_writes)
     failing_writes.failures = 1000

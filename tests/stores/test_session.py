@@ -159,17 +159,30 @@ def test_a_refused_refresh_asks_for_a_new_sign_in(counting_server: CountingServe
         Session(client, store, KEY).token()
 
 
-def test_a_lost_refresh_answer_asks_for_a_new_sign_in(counting_server: CountingServer) -> None:
-    """The server rotated, then its answer did not arrive in time: the old refresh token may
-    be dead, so the session says so instead of pretending."""
+@pytest.mark.parametrize("rotate", [True, False])
+def test_a_lost_refresh_answer_keeps_the_refresh_token_and_the_next_call_decides(
+    counting_server: CountingServer, rotate: bool
+) -> None:
+    """The server refreshed, then its answer did not arrive in time: not a refusal. The
+    refresh token is kept and the next call sends it again — accepted when the server did
+    not rotate; answered invalid_grant by its reuse detection when it did, and only then is
+    a new sign-in asked for."""
     store = MemoryStore()
-    _seed_due(counting_server, store)
-    counting_server.set(token_delay=1.0)
+    seeded = _seed_due(counting_server, store)
+    counting_server.set(token_delay=1.0, rotate=rotate)
     with _client(counting_server, http=httpx2.Client(timeout=0.3)) as client:
-        with pytest.raises(ReauthenticationRequired, match="lost") as info:
-            Session(client, store, KEY).token()
-    assert isinstance(info.value.__cause__, TransportError)
-    assert counting_server.counts["refresh_ok"] == 1
+        session = Session(client, store, KEY)
+        with pytest.raises(TransportError, match="lost after it was sent") as info:
+            session.token()
+        assert info.value.sent is True
+        assert store.get(KEY) == seeded  # kept, not marked refused
+        assert counting_server.counts["refresh_ok"] == 1
+        counting_server.set(token_delay=0.0)
+        if rotate:
+            with pytest.raises(ReauthenticationRequired, match="invalid_grant"):
+                session.token()
+        else:
+            assert session.token().access_token != seeded.access_token
 
 
 def test_an_unreachable_server_keeps_the_stored_token(counting_server: CountingServer) -> None:

@@ -16,13 +16,32 @@ import anyio
 import httpx2
 
 from ..drivers import ABeforeSend, BeforeSend
-from ..errors import InsecureTransportError, InvalidGrant, ReauthenticationRequired
+from ..errors import (
+    InsecureTransportError,
+    InvalidGrant,
+    LockTimeout,
+    ReauthenticationRequired,
+    StoreError,
+    TemporarilyUnavailable,
+    TransportError,
+)
 from ..protocol.oauth2.bearer import authorization_header, challenge_error
 from ..protocol.oauth2.dpop import make_proof, wants_nonce
 from ..protocol.oauth2.token import Token
 from ..protocol.url_policy import is_loopback_host
 
-__all__ = ["HoldsToken", "OAuth2Auth", "TokenHolder", "TokenRenewer"]
+__all__ = [
+    "AHEAD_RETRY",
+    "DEFERRABLE",
+    "EXPIRY_MARGIN",
+    "HolderSource",
+    "HoldsToken",
+    "OAuth2Auth",
+    "SessionBacked",
+    "TokenHolder",
+    "TokenRenewer",
+    "still_valid",
+]
 
 #: Renewals (INFO), waits for another renewal (DEBUG), retries on ``invalid_token`` and on a
 #: DPoP nonce (INFO); never a token.
@@ -43,6 +62,22 @@ class TokenRenewer(Protocol):
     ) -> Token: ...
 
 
+#: A token with less than this left (seconds) counts as expired: callers wait for its
+#: renewal. Before that, one caller renews it while every other is served (refresh ahead).
+EXPIRY_MARGIN = 5.0
+#: When a renewal ahead of expiry found another holder renewing, or failed for a reason that
+#: may pass (:data:`DEFERRABLE`), it is tried again this many seconds later.
+AHEAD_RETRY = 2.0
+#: The failures a token that is still valid outlives: nothing was refused, and a later try
+#: may succeed.
+DEFERRABLE = (TransportError, TemporarilyUnavailable, StoreError)
+
+
+def still_valid(token: Token) -> bool:
+    """Whether ``token`` can still be sent: more than :data:`EXPIRY_MARGIN` seconds left."""
+    return not token.is_expired(EXPIRY_MARGIN)
+
+
 class Current(NamedTuple):
     """The token in use, its Authorization header, and when to renew it (epoch seconds)."""
 
@@ -58,7 +93,9 @@ class TokenHolder:
     allocation. Renewal takes a lock (a thread lock for sync callers, an anyio lock for async
     ones), checks whether another caller renewed meanwhile, renews, and hands the new token to
     ``on_token``. A refused refresh (``invalid_grant``) becomes
-    :class:`~oauthkit.errors.ReauthenticationRequired`.
+    :class:`~oauthkit.errors.ReauthenticationRequired`, and the refused refresh token is not
+    sent again. While the token is still valid, nobody waits for its renewal (refresh
+    ahead, :meth:`renew`).
     """
 
     def __init__(
@@ -74,6 +111,8 @@ class TokenHolder:
         self._on_token = on_token
         self._thread_lock = threading.Lock()
         self._task_lock: anyio.Lock | None = None
+        #: The refusal of this holder's refresh token: it is not sent again.
+        self._refused: InvalidGrant | None = None
         self.current = self._prepare(token)
 
     def _prepare(self, token: Token) -> Current:
@@ -83,6 +122,7 @@ class TokenHolder:
 
     def reset(self, token: Token) -> None:
         """Use ``token`` from now on (a new sign-in)."""
+        self._refused = None
         self.current = self._prepare(token)
 
     def retry_after(self, status: int, www_authenticate: str | None, token: Token) -> bool:
@@ -101,43 +141,96 @@ class TokenHolder:
             self._on_token(new)
         return self.current
 
-    @staticmethod
-    def _renewal_failed() -> ReauthenticationRequired:
-        return ReauthenticationRequired(
+    def _renewal_failed(self, refusal: InvalidGrant) -> ReauthenticationRequired:
+        """Remember the refusal (the dead refresh token is never sent again) and say so."""
+        if self._refused is None:
+            log.warning("the token's renewal was refused (invalid_grant)")
+        self._refused = refusal
+        failed = ReauthenticationRequired(
             "the token could not be renewed (the server answered invalid_grant): sign in again"
         )
+        failed.__cause__ = refusal
+        return failed
 
     def renew(self, stale: Current) -> Current:
-        """Renew ``stale`` unless another thread already did; return what to send now."""
+        """Renew ``stale`` unless another thread already did; return what to send now. While
+        ``stale`` is still valid (refresh ahead) nobody waits: a thread that finds another
+        renewing sends ``stale``, and a failure that may pass is put off (:meth:`_later`)."""
+        ahead = still_valid(stale.token)
         waited = time.monotonic()
-        with self._thread_lock:
+        if not self._thread_lock.acquire(blocking=not ahead):
+            return self.current  # another thread is renewing; the token is still good
+        try:
             started = _waited(waited)
             if self.current is not stale:
                 return self.current
+            if self._refused is not None:
+                raise self._renewal_failed(self._refused)
             try:
                 new = self._client.renew_token(stale.token)
             except InvalidGrant as exc:
-                log.warning("the token's renewal was refused (invalid_grant)")
-                raise self._renewal_failed() from exc
+                raise self._renewal_failed(exc) from exc
+            except DEFERRABLE as exc:
+                if not ahead:
+                    raise
+                return self._later(stale, exc)
             _renewed(stale.token, started)
             return self._adopt(new)
+        finally:
+            self._thread_lock.release()
 
     async def arenew(self, stale: Current) -> Current:
-        """Renew ``stale`` unless another task already did; return what to send now."""
+        """The ``await`` twin of :meth:`renew`: renew ``stale`` unless another task already
+        did."""
         if self._task_lock is None:
             self._task_lock = anyio.Lock()
+        ahead = still_valid(stale.token)
         waited = time.monotonic()
-        async with self._task_lock:
+        if not ahead:
+            await self._task_lock.acquire()
+        else:
+            try:
+                self._task_lock.acquire_nowait()
+            except anyio.WouldBlock:
+                return self.current  # another task is renewing; the token is still good
+        try:
             started = _waited(waited)
             if self.current is not stale:
                 return self.current
+            if self._refused is not None:
+                raise self._renewal_failed(self._refused)
             try:
                 new = await self._client.arenew_token(stale.token)
             except InvalidGrant as exc:
-                log.warning("the token's renewal was refused (invalid_grant)")
-                raise self._renewal_failed() from exc
+                raise self._renewal_failed(exc) from exc
+            except DEFERRABLE as exc:
+                if not ahead:
+                    raise
+                return self._later(stale, exc)
             _renewed(stale.token, started)
             return self._adopt(new)
+        finally:
+            self._task_lock.release()
+
+    def _later(self, stale: Current, failure: BaseException) -> Current:
+        """A renewal ahead of expiry that found another holder renewing, or failed for a
+        reason that may pass: ``stale`` is sent on, and renewed again in
+        :data:`AHEAD_RETRY` seconds (before it expires)."""
+        expires = stale.token.expires_at
+        last = expires.timestamp() - EXPIRY_MARGIN if expires is not None else math.inf
+        again = min(time.time() + AHEAD_RETRY, last)
+        if isinstance(failure, LockTimeout):
+            log.debug("another holder is renewing the token; it is used meanwhile")
+        else:
+            log.warning(
+                "renewing the token ahead of its expiry failed (%s: %s); it is used on and "
+                "renewed again in %.0f s",
+                type(failure).__name__,
+                failure,
+                AHEAD_RETRY,
+            )
+        self.current = stale._replace(renew_at=again)
+        return self.current
 
 
 def _waited(since: float) -> float:

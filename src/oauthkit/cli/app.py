@@ -18,6 +18,7 @@ from ..errors import (
     OAuthKitError,
     OAuthServerError,
     ReauthenticationRequired,
+    TemporarilyUnavailable,
     TransportError,
 )
 from .display import inert
@@ -446,7 +447,9 @@ def _request_url(name: str, base: str | None, url: str, outside: bool) -> str:
 
 def _emit(response: Any, output: str | None) -> None:
     if not 200 <= response.status_code < 300:
-        _say(f"HTTP {response.status_code} {response.reason_phrase}")
+        wait = response.headers.get("retry-after")
+        later = f" (Retry-After: {inert(wait)[:40]})" if wait else ""
+        _say(f"HTTP {response.status_code} {response.reason_phrase}{later}")
     if output:
         Path(output).write_bytes(response.content)
         return
@@ -757,6 +760,10 @@ def run(args: list[str]) -> int:
         return EXIT_SIGN_IN
     except TransportError as exc:
         _say(f"oauthkit: {exc}")
+        return EXIT_NETWORK
+    except TemporarilyUnavailable as exc:  # not a refusal: nothing is lost, try again
+        later = f" in {exc.retry_after:.0f} s" if exc.retry_after is not None else " later"
+        _say(f"oauthkit: {exc}; nothing was lost: try again{later}")
         return EXIT_NETWORK
     except OAuthServerError as exc:
         _say(f"oauthkit: {exc}")

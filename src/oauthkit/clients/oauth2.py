@@ -30,6 +30,7 @@ from ..protocol.oauth2.hooks import Hook
 from ..protocol.oauth2.metadata import ServerMetadata
 from ..protocol.oauth2.server import MetadataCache
 from ..protocol.oauth2.token import Token
+from ..protocol.retry import DEFAULT_RETRY, Retry
 from ._lifecycle import AsyncLifecycle, SyncLifecycle, new_http
 from ._presets import MadeFromPreset
 from .steps import Callback, OAuth2Steps
@@ -88,6 +89,7 @@ class _OAuth2Base(MadeFromPreset, Generic[H]):
         profile: Literal["fapi2", "fapi2-message-signing"] | None = None,
         decryption_key: Any = None,
         metadata: ServerMetadata | None = None,
+        retry: Retry | None = DEFAULT_RETRY,
     ) -> None:
         if auth_method is None:
             auth_method = (
@@ -147,6 +149,7 @@ class _OAuth2Base(MadeFromPreset, Generic[H]):
                 if decryption_key is None
                 else load_private_key(decryption_key, "decryption_key")
             ),
+            retry=retry,
         )
         if profile is not None:
             fapi.check_config(self.config)  # refused when made, not at the first request
@@ -262,7 +265,11 @@ class OAuth2Client(_OAuth2Base[httpx2.Client], SyncLifecycle):
     ``"fapi2-message-signing"`` also signs requests and asks for signed responses).
     ``decryption_key`` opens responses encrypted to the client (JARM, ID tokens).
     ``allow_private_endpoints`` lets a public issuer's metadata name endpoints on this
-    machine or a private network (refused otherwise: RFC 8414 §6)."""
+    machine or a private network (refused otherwise: RFC 8414 §6). ``retry``
+    (:class:`~oauthkit.Retry`; ``None``: off) tries token, metadata, JWKS, userinfo,
+    introspection and revocation requests again after HTTP 429, 5xx or
+    ``temporarily_unavailable``, honouring ``Retry-After`` — never an authorization code's
+    exchange, a pushed request, a poll or a registration (:mod:`oauthkit.protocol.retry`)."""
 
     _http_class = httpx2.Client
 

@@ -12,7 +12,7 @@ contract.
 - :mod:`.http` — the step, request, response and wait values; :mod:`.url_policy` — which
   URLs may carry credentials; :mod:`.redirect` — reading a callback; :mod:`.endpoints` — the
   endpoint names; :mod:`.jsontext` — JSON from a server; :mod:`.redaction` — secret-free
-  messages.
+  messages; :mod:`.retry` — transient failures tried again.
 - :mod:`.oauth1` — RFC 5849: :mod:`~.oauth1.encoding`, :mod:`~.oauth1.signature`,
   :mod:`~.oauth1.signing`, :mod:`~.oauth1.credentials`, :mod:`~.oauth1.flow`.
 - :mod:`.oauth2` — RFC 6749 and its extensions: :mod:`~.oauth2.config` (a client's settings

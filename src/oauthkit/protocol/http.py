@@ -44,13 +44,20 @@ class HttpRequest:
     ``secrets`` are values the step knows but that the request may not show as such (a
     client or consumer secret that only keys a signature): with the secrets found in the
     request itself (see :func:`~oauthkit.protocol.redaction.request_secrets`) they are
-    scrubbed from every error message about the answer."""
+    scrubbed from every error message about the answer.
+
+    ``operation`` (``"token"``, ``"discovery"``, ``"jwks"``, ``"userinfo"``, …) and
+    ``grant_type`` say what the request is for, and ``attempt`` which send of it this is
+    (:mod:`oauthkit.protocol.retry`), in the drivers' logs and traces."""
 
     method: str
     url: str
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
     secrets: frozenset[str] = field(default=frozenset(), compare=False)
+    operation: str = field(default="", compare=False)
+    grant_type: str | None = field(default=None, compare=False)
+    attempt: int = field(default=1, compare=False)
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), or ``None``."""

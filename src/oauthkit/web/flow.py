@@ -19,10 +19,12 @@ expiry by every worker that shares the store (:class:`~oauthkit.Session`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from ..errors import ConfigurationError
+from .. import telemetry
+from ..errors import ConfigurationError, OAuthKitError
 from ..protocol.oauth1.credentials import OAuth1Credentials
 from ..protocol.oauth2 import ciba
 from ..protocol.oauth2.token import Token
@@ -199,7 +201,8 @@ class WebFlow(Accounts):
         exchange it, learn who signed in, save the token (:func:`plans.complete
         <oauthkit.web.plans.complete>`: every check, and the typed error of each)."""
         p = self.provider(provider)
-        return self._drive(plans.complete(self.settings, p, request_url, params, cookies), p)
+        with _traced(p):
+            return self._drive(plans.complete(self.settings, p, request_url, params, cookies), p)
 
     async def acomplete(
         self,
@@ -211,8 +214,9 @@ class WebFlow(Accounts):
     ) -> Completed:
         """The ``await`` twin of :meth:`complete`."""
         p = self.provider(provider)
-        plan = plans.complete(self.settings, p, request_url, params, cookies)
-        return await self._adrive(plan, p)
+        with _traced(p):
+            plan = plans.complete(self.settings, p, request_url, params, cookies)
+            return await self._adrive(plan, p)
 
     # -- CIBA in ping mode -----------------------------------------------------------------
 
@@ -255,3 +259,16 @@ class WebFlow(Accounts):
         """The ``await`` twin of :meth:`backchannel_notification`."""
         p = self.provider(provider)
         return await self._adrive(plans.notified(self.settings, p, authorization, body), p)
+
+
+@contextlib.contextmanager
+def _traced(p: WebProvider) -> Iterator[None]:
+    """The span of a callback (:mod:`oauthkit.telemetry`): its provider and its outcome,
+    ``completed`` or the class of the error that ended it."""
+    with telemetry.span("oauthkit callback", {"oauthkit.provider": p.name}) as span:
+        try:
+            yield
+        except OAuthKitError as exc:
+            span.set_attribute("oauthkit.outcome", type(exc).__name__)
+            raise
+        span.set_attribute("oauthkit.outcome", "completed")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import logging
+import math
 from urllib.parse import urlsplit
 
 from ..errors import (
@@ -15,6 +16,7 @@ from ..errors import (
     NotificationRefused,
     OAuthKitError,
     OAuthServerError,
+    TemporarilyUnavailable,
     TooManySignIns,
     TransportError,
 )
@@ -43,22 +45,35 @@ ERROR_HEADERS = (
 
 def error_headers(exc: OAuthKitError) -> list[tuple[str, str]]:
     """The headers of :func:`error_page`'s answer: :data:`ERROR_HEADERS`, and
-    ``Retry-After`` when the client is to wait."""
-    if isinstance(exc, TooManySignIns):
-        return [*ERROR_HEADERS, ("Retry-After", str(exc.retry_after))]
+    ``Retry-After`` when the client is to wait (RFC 9110 §10.2.3)."""
+    wait = _retry_after(exc)
+    if wait is not None:
+        return [*ERROR_HEADERS, ("Retry-After", str(wait))]
     return list(ERROR_HEADERS)
+
+
+def _retry_after(exc: OAuthKitError) -> int | None:
+    if isinstance(exc, TooManySignIns):
+        return exc.retry_after
+    if isinstance(exc, TemporarilyUnavailable) and exc.retry_after is not None:
+        return max(1, math.ceil(exc.retry_after))
+    return None
 
 
 def error_page(exc: OAuthKitError) -> tuple[int, str]:
     """The status and HTML page of a failed begin or callback: 400 naming the check that
-    failed (the messages of oauthkit's errors hold no secret), 502 when the provider could not
-    be reached or answered wrongly, 429 when one client began too many sign-ins. Its headers
-    are :func:`error_headers`."""
-    status = 502 if isinstance(exc, TransportError | OAuthServerError) else 400
+    failed (the messages of oauthkit's errors hold no secret); 503 "try again" when the
+    provider could not answer now (unreachable, HTTP 429 or 5xx: nothing was refused, and a
+    new sign-in may succeed); 502 when it answered wrongly; 429 when one client began too
+    many sign-ins. Its headers are :func:`error_headers`."""
+    again = isinstance(exc, TransportError | TemporarilyUnavailable)
+    status = 503 if again else 502 if isinstance(exc, OAuthServerError) else 400
     if isinstance(exc, TooManySignIns):
         status, title = 429, "Too many sign-ins"
     elif isinstance(exc, AuthorizationDenied):
         title = "You did not authorize the app"
+    elif again:
+        title = "The provider cannot answer now: try again in a moment"
     elif status == 502:
         title = "The provider did not complete the sign-in"
     else:

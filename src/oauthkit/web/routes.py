@@ -18,11 +18,18 @@ and forget (same origin only: 403 otherwise). ``POST /backchannel/{provider}``: 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ConfigurationError, OAuthKitError, ReauthenticationRequired
+from ..errors import (
+    ConfigurationError,
+    OAuthKitError,
+    ReauthenticationRequired,
+    TemporarilyUnavailable,
+    TransportError,
+)
 from .plans import CALLBACK_HEADERS, Completed, safe_return_path
 from .responses import (
     RELAY_HEADERS,
@@ -227,8 +234,11 @@ def backchannel(incoming: Incoming) -> Route:
 
 def relay(provider: str, path: str) -> Route:
     """GET ``path`` under the provider's ``api_base`` as the signed-in app user (renewed
-    first when due): the provider's status and JSON; 401 with a reason when no one is signed
-    in, nothing is connected or the provider wants a new sign-in."""
+    first when due): the provider's status and JSON, with its ``Retry-After`` (a 429 or 503
+    passes through, RFC 6585 §4); 401 with a reason when no one is signed in, nothing is
+    connected or the provider wants a new sign-in; 503 with ``Retry-After`` when the
+    provider cannot renew the token now (nothing was lost)."""
+    headers: tuple[tuple[str, str], ...] = (("Content-Type", "application/json"), *RELAY_HEADERS)
     user = yield CurrentUser()
     if user is None:
         status, body = 401, {"error": "not_signed_in"}
@@ -237,10 +247,19 @@ def relay(provider: str, path: str) -> Route:
             response = yield Call("api", (provider, user, path))
         except OAuthKitError as exc:
             status, body = _relay_refused(provider, exc)
+            wait = _waited_for(exc)
         else:
             status, body = _relay_answer(response)
-    headers = (("Content-Type", "application/json"), *RELAY_HEADERS)
+            wait = response.headers.get("retry-after") if status in (429, 503) else None
+        if wait:
+            headers = (*headers, ("Retry-After", wait[:40]))
     return Answer(status, headers, json.dumps(body))
+
+
+def _waited_for(exc: OAuthKitError) -> str | None:
+    if isinstance(exc, TemporarilyUnavailable) and exc.retry_after is not None:
+        return str(max(1, math.ceil(exc.retry_after)))
+    return None
 
 
 def table(login_url: str | None = None) -> list[tuple[str, list[str], Served]]:
@@ -263,6 +282,8 @@ def _relay_answer(response: Any) -> tuple[int, Any]:
 
 
 def _relay_refused(provider: str, exc: OAuthKitError) -> tuple[int, Any]:
+    if isinstance(exc, TemporarilyUnavailable | TransportError):
+        return 503, {"error": "temporarily_unavailable", "provider": provider, "reason": str(exc)}
     if isinstance(exc, ReauthenticationRequired):
         return 401, {"error": "sign_in_required", "provider": provider, "reason": str(exc)}
     if isinstance(exc, ConfigurationError):

@@ -328,8 +328,9 @@ def _push(config: ClientConfig, endpoint: str, params: Params) -> Step[str]:
         tuple(headers.items()),
         urlencode(body).encode(),
         secrets=config.auth.secrets(),
+        operation="par",
     )
-    response = yield from fetch_with_hooks(config.hooks, request)
+    response = yield from fetch_with_hooks(config.hooks, request)  # never sent twice
     what = "the pushed authorization request endpoint"
     fields = answer_fields(response, what)
     return required_string(fields, "request_uri", response, what)

@@ -108,6 +108,7 @@ def backchannel_authentication(
         extra,
     )
     request = authenticated_post(config, endpoint, form)
+    request = dataclasses.replace(request, operation="backchannel_authentication")
     if notification_token is not None:  # never shown in an error built from the answer
         request = dataclasses.replace(request, secrets=request.secrets | {notification_token})
     response = yield from fetch_with_hooks(config.hooks, request)

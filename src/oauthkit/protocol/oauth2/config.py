@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ...errors import ConfigurationError
+from ..retry import Retry
 from ..url_policy import check_endpoint
 from .client_auth import ClientAuth
 from .hooks import Hook
@@ -64,6 +65,9 @@ class ClientConfig:
     #: The client's private key for responses encrypted to it (a joserfc key): JWT-secured
     #: authorization responses (JARM §2.3) and ID tokens (OIDC Core §10.2).
     decryption_key: Any = None
+    #: How transient failures are tried again (:class:`~oauthkit.protocol.retry.Retry`);
+    #: ``None``: never.
+    retry: Retry | None = field(default_factory=Retry)
     clock: Callable[[], float] = field(default=time.time, compare=False)
 
     def __post_init__(self) -> None:

@@ -4,7 +4,7 @@ user code (§3.1-3.2), then poll the token endpoint until the user approves (§3
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -67,7 +67,8 @@ def device_authorization(
     endpoint = metadata.endpoint("device_authorization_endpoint")
     scope = scope if scope is not None else config.scope
     form = token_form({"scope": scope, "resource": config.resource}, extra)
-    response = yield from fetch_with_hooks(config.hooks, authenticated_post(config, endpoint, form))
+    request = replace(authenticated_post(config, endpoint, form), operation="device_authorization")
+    response = yield from fetch_with_hooks(config.hooks, request)
     what = "the device authorization endpoint"
     fields = answer_fields(response, what)
     strings = {}

@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from ...errors import ConfigurationError, InvalidResponse, IssuerMismatch, ProfileError
+from ...errors import (
+    ConfigurationError,
+    InvalidClient,
+    InvalidGrant,
+    InvalidResponse,
+    IssuerMismatch,
+    ProfileError,
+)
 from ..http import Step
 from . import fapi
 from .authorization import AuthorizationCode, AuthorizationRequest
@@ -103,21 +110,45 @@ def refresh(
     extra: Mapping[str, str] | None = None,
 ) -> Step[Token]:
     """RFC 6749 §6: a new access token for ``token.refresh_token``. When the server returns no
-    new refresh token the old one is kept (§6: it MAY issue a new one)."""
+    new refresh token the old one is kept (§6: it MAY issue a new one). A 400 or 401 without
+    an OAuth error body is a refusal, as ``invalid_grant`` is."""
     if not token.refresh_token:
         raise ConfigurationError("this token has no refresh token; sign in again")
     form = token_form(
         {"grant_type": "refresh_token", "refresh_token": token.refresh_token, "scope": scope},
         extra,
     )
-    new = yield from token_request(
-        config,
-        cache,
-        form,
-        grant=token.grant or "refresh_token",
-        requested_scope=scope or token.scope,
-        dpop_key=token.dpop_key,
-    )
+    try:
+        new = yield from token_request(
+            config,
+            cache,
+            form,
+            grant=token.grant or "refresh_token",
+            requested_scope=scope or token.scope,
+            dpop_key=token.dpop_key,
+        )
+    except InvalidResponse as exc:
+        if exc.status_code not in (400, 401) or exc.response is None:
+            raise
+        headers = getattr(exc.response, "headers", {})
+        if exc.status_code == 401 and "www-authenticate" in headers:
+            # RFC 6749 §5.2: a challenge is the client's authentication refused, not the
+            # user's grant: the refresh token stays.
+            raise InvalidClient(
+                "the token endpoint refused this client's credentials (HTTP 401 with a "
+                "challenge and no OAuth error body)",
+                error="invalid_client",
+                response=exc.response,
+            ) from exc
+        # A refusal without an RFC 6749 §5.2 body (servers that answer a revoked grant with
+        # a bare 400): the refresh token is as dead as after invalid_grant, and sending it
+        # again each time would only be refused again.
+        raise InvalidGrant(
+            f"the token endpoint refused the refresh token with HTTP {exc.status_code} and "
+            "no OAuth error: taken as invalid_grant (RFC 6749 §5.2)",
+            error="invalid_grant",
+            response=exc.response,
+        ) from exc
     if new.refresh_token is None:
         new = new.replace(refresh_token=token.refresh_token)
     if new.id_token is None and token.id_token is not None:

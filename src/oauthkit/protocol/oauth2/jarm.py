@@ -89,7 +89,9 @@ def response_parameters(
     fapi.check_jws_alg(config, id_token_alg(response), "the response JWT")
     jwks = cache.jwks
     if not jwks.keys:
-        jwks = yield from jwks_step(metadata.endpoint("jwks_uri"), jwks, now=config.clock())
+        jwks = yield from jwks_step(
+            metadata.endpoint("jwks_uri"), jwks, now=config.clock(), retry=config.retry
+        )
     for attempt in range(2):
         try:
             _, claims = verify_jws(
@@ -109,7 +111,9 @@ def response_parameters(
                     "no key of the provider's JWKS matches the response JWT's kid"
                 ) from None
             jwks.refetched_at = config.clock()
-            jwks = yield from jwks_step(metadata.endpoint("jwks_uri"), jwks, now=config.clock())
+            jwks = yield from jwks_step(
+                metadata.endpoint("jwks_uri"), jwks, now=config.clock(), retry=config.retry
+            )
     _check(
         claims, issuer=issuer, client_id=config.auth.client_id, leeway=leeway, now=config.clock()
     )

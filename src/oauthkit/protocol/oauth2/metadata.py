@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 from ...errors import ConfigurationError, InvalidResponse
 from ..endpoints import OAUTH2_ENDPOINTS
-from ..http import HttpRequest, Step, fetch
+from ..http import HttpRequest, Step
+from ..retry import DEFAULT_RETRY, Retry, fetched, transient
 from ..url_policy import check_endpoint, check_named_endpoint
-from .response import parse_json_object
+from .response import parse_json_object, raise_for_error
 
 __all__ = ["ENDPOINTS", "ServerMetadata", "discover", "metadata_urls"]
 
@@ -91,6 +92,7 @@ def discover(
     allow_insecure_http: bool = False,
     allow_private_endpoints: bool = False,
     configured: frozenset[str] = frozenset(),
+    retry: Retry | None = DEFAULT_RETRY,
 ) -> Step[ServerMetadata]:
     """Fetch and validate the metadata of ``issuer``: OpenID Connect Discovery first, then
     RFC 8414 when that is not found. The document's ``issuer`` must equal ``issuer`` exactly
@@ -98,14 +100,18 @@ def discover(
     and no more local than the issuer (RFC 8414 §6: a public issuer does not send our
     requests to this machine or a private network), unless ``allow_private_endpoints``.
     Endpoints the client was ``configured`` with replace the document's: those are not
-    checked."""
+    checked. A transient failure is tried again under ``retry``."""
     check_endpoint(issuer, what="the issuer", allow_insecure_http=allow_insecure_http)
     oidc_url, rfc8414_url = metadata_urls(issuer)
     accept = (("Accept", "application/json"),)
-    response = yield from fetch(HttpRequest("GET", oidc_url, accept))
+    request = HttpRequest("GET", oidc_url, accept, operation="discovery")
+    response = yield from fetched(retry, request, "idempotent")
     if response.status_code == 404:
-        response = yield from fetch(HttpRequest("GET", rfc8414_url, accept))
+        request = replace(request, url=rfc8414_url)
+        response = yield from fetched(retry, request, "idempotent")
     if response.status_code != 200:
+        if transient(response):
+            raise_for_error(response, f"the metadata endpoint of {issuer}")
         raise InvalidResponse(f"the metadata of {issuer} could not be read", response=response)
     document = parse_json_object(response, "the metadata endpoint")
     if document.get("issuer") != issuer:

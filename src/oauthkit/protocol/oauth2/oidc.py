@@ -22,8 +22,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from ...errors import InvalidResponse
-from ..http import HttpRequest, Step, fetch
+from ..http import HttpRequest, HttpResponse, Step
 from ..jsontext import loads
+from ..retry import DEFAULT_RETRY, Retry, fetched, retrying
 from . import fapi
 from .config import ClientConfig
 from .dpop import make_proof, wants_nonce
@@ -149,9 +150,12 @@ def half_hash(value: str, alg: str) -> str:
     return base64.urlsafe_b64encode(full[: len(full) // 2]).rstrip(b"=").decode("ascii")
 
 
-def jwks_step(jwks_uri: str, cache: JwksCache, *, now: float) -> Step[JwksCache]:
-    """Fetch the JWKS (RFC 7517 §5) into ``cache``."""
-    response = yield from fetch(HttpRequest("GET", jwks_uri, (("Accept", "application/json"),)))
+def jwks_step(
+    jwks_uri: str, cache: JwksCache, *, now: float, retry: Retry | None = DEFAULT_RETRY
+) -> Step[JwksCache]:
+    """Fetch the JWKS (RFC 7517 §5) into ``cache`` (tried again under ``retry``)."""
+    request = HttpRequest("GET", jwks_uri, (("Accept", "application/json"),), operation="jwks")
+    response = yield from fetched(retry, request, "idempotent")
     document = answer_fields(response, "the JWKS endpoint")
     keys = document.get("keys")
     if not isinstance(keys, list) or not all(isinstance(k, dict) for k in keys):
@@ -376,7 +380,9 @@ def checked_id_token(
     jwks = cache.jwks
     needs_keys = not alg.startswith("HS") and alg != "none"
     if needs_keys and not jwks.keys:
-        jwks = yield from jwks_step(metadata.endpoint("jwks_uri"), jwks, now=config.clock())
+        jwks = yield from jwks_step(
+            metadata.endpoint("jwks_uri"), jwks, now=config.clock(), retry=config.retry
+        )
     for attempt in range(2):
         try:
             claims = validate_id_token(
@@ -396,7 +402,9 @@ def checked_id_token(
             allowed = config.clock() - jwks.refetched_at >= JWKS_REFETCH_INTERVAL
             if attempt == 0 and allowed:
                 jwks.refetched_at = config.clock()
-                jwks = yield from jwks_step(metadata.endpoint("jwks_uri"), jwks, now=config.clock())
+                jwks = yield from jwks_step(
+                    metadata.endpoint("jwks_uri"), jwks, now=config.clock(), retry=config.retry
+                )
                 continue
             raise IdTokenError("no key of the provider's JWKS matches the ID token's kid") from None
         return token.replace(id_claims=claims)
@@ -415,9 +423,10 @@ def userinfo(config: ClientConfig, cache: MetadataCache, token: Token) -> Step[d
         ("Authorization", authorization_header(token.token_type, token.access_token)),
     )
     nonce: str | None = None
-    for _ in range(2):  # RFC 9449 §7.1: a DPoP-bound token goes with a proof (§9: one nonce)
-        request = HttpRequest("GET", endpoint, headers)
-        if token.dpop_key is not None:
+
+    def send(attempt: int) -> Step[HttpResponse]:
+        request = HttpRequest("GET", endpoint, headers, operation="userinfo", attempt=attempt)
+        if token.dpop_key is not None:  # a fresh proof for each send (RFC 9449 §11.1)
             proof = make_proof(
                 token.dpop_key,
                 "GET",
@@ -427,7 +436,10 @@ def userinfo(config: ClientConfig, cache: MetadataCache, token: Token) -> Step[d
                 nonce=nonce,
             )
             request = dataclasses.replace(request, headers=(*headers, ("DPoP", proof)))
-        response = yield from fetch_with_hooks(config.hooks, request)
+        return fetch_with_hooks(config.hooks, request)
+
+    for _ in range(2):  # RFC 9449 §7.1: a DPoP-bound token goes with a proof (§9: one nonce)
+        response = yield from retrying(config.retry, send, "idempotent")
         nonce = wants_nonce(response.status_code, response.headers, None)
         if token.dpop_key is None or nonce is None:
             break

@@ -168,7 +168,9 @@ def register(
     policy = _Policy(issuer, allow_insecure_http, allow_private_endpoints)
     policy.check(endpoint, "the registration endpoint")
     request = _json_post("POST", endpoint, metadata, initial_access_token)
-    response = yield from fetch(request)
+    response = yield from fetch(
+        dataclasses.replace(request, operation="registration")
+    )  # never twice
     asked = {"method": metadata.get("token_endpoint_auth_method")}
     registration = _read(issuer, response, asked, "the registration endpoint")
     if registration.registration_client_uri is not None:

@@ -16,7 +16,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ...errors import ConfigurationError, InvalidResourceMetadata
-from ..http import HttpRequest, Step, fetch
+from ..http import HttpRequest, Step
+from ..retry import DEFAULT_RETRY, fetched
 from ..url_policy import check_endpoint, check_named_endpoint
 from .bearer import parse_challenges
 from .response import parse_json_object
@@ -133,7 +134,8 @@ def discover_resource(
     accept = (("Accept", "application/json"),)
     response = None
     for url in urls:
-        response = yield from fetch(HttpRequest("GET", url, accept))
+        request = HttpRequest("GET", url, accept, operation="resource_metadata")
+        response = yield from fetched(DEFAULT_RETRY, request, "idempotent")
         if response.status_code != 404:
             break
     assert response is not None

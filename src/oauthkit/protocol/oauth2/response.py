@@ -9,18 +9,23 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ...errors import InvalidResponse, server_error_from_response
+from ...errors import InvalidResponse, TemporarilyUnavailable, server_error_from_response
 from ..http import HttpResponse
 from ..jsontext import JSONTextError, loads
+from ..redaction import redact
+from ..retry import retry_after, transient
 from .token import Token
 
 __all__ = [
     "MAX_EXPIRES_IN",
+    "answer_fields",
     "error_fields",
     "json_object",
     "parse_expires_in",
     "parse_json_object",
     "parse_token_response",
+    "raise_for_error",
+    "required_string",
 ]
 
 #: RFC 6749 Appendix A.12, A.17: access-token = 1*VSCHAR, refresh-token = 1*VSCHAR (and a
@@ -79,14 +84,42 @@ def error_fields(response: HttpResponse) -> dict[str, Any] | None:
 
 def raise_for_error(response: HttpResponse, what: str) -> None:
     """RFC 6749 §5.2: a non-2xx answer becomes the typed error its ``error`` code names, or
-    :class:`InvalidResponse` when it carries no OAuth error at all."""
+    :class:`InvalidResponse` when it carries no OAuth error at all. A "not now" — HTTP 429 or
+    5xx, ``temporarily_unavailable``, ``server_error``
+    (:func:`~oauthkit.protocol.retry.transient`) — is
+    :class:`~oauthkit.errors.TemporarilyUnavailable`, with the server's ``Retry-After``."""
     if 200 <= response.status_code < 300:
         return
     fields = error_fields(response)
+    if transient(response):
+        raise _not_now(response, fields, what)
     if fields is not None:
         raise server_error_from_response(fields, response)
     raise InvalidResponse(
         f"{what} answered HTTP {response.status_code} without an OAuth error", response=response
+    )
+
+
+def _not_now(
+    response: HttpResponse, fields: dict[str, Any] | None, what: str
+) -> TemporarilyUnavailable:
+    wait = retry_after(response)
+    found = fields or {}
+    description, uri = found.get("error_description"), found.get("error_uri")
+    said = (
+        f", {fields['error']}"
+        if fields
+        else f"; body: {redact(response.body, secrets=response.secrets)}"
+    )
+    asked = f"; it asks to wait {wait:.0f} s" if wait is not None else ""
+    return TemporarilyUnavailable(
+        f"{what} cannot answer now (HTTP {response.status_code}{said}{asked})"
+        + (f": {' '.join(description.split())[:300]}" if isinstance(description, str) else ""),
+        retry_after=wait,
+        error=fields["error"] if fields else None,
+        error_description=description if isinstance(description, str) else None,
+        error_uri=uri if isinstance(uri, str) else None,
+        response=response,
     )
 
 

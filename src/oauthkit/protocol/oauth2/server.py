@@ -51,6 +51,7 @@ def server_metadata(config: ClientConfig, cache: MetadataCache) -> Step[ServerMe
             allow_insecure_http=config.allow_insecure_http,
             allow_private_endpoints=config.allow_private_endpoints,
             configured=frozenset(config.endpoints),
+            retry=config.retry,
         )
         if config.mtls:
             discovered = discovered.with_overrides(discovered.mtls_endpoint_aliases())

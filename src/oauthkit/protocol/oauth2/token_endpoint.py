@@ -11,7 +11,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from ...errors import ConfigurationError
-from ..http import FORM_TYPE, HttpRequest, Step
+from ..http import FORM_TYPE, HttpRequest, HttpResponse, Step
+from ..retry import RetryClass, retrying
 from . import fapi
 from .config import ClientConfig
 from .dpop import make_key, make_proof, wants_nonce
@@ -20,7 +21,21 @@ from .response import error_fields, parse_token_response
 from .server import MetadataCache, server_metadata
 from .token import Token
 
-__all__ = ["authenticated_post", "token_form", "token_request"]
+__all__ = ["RENEWABLE_GRANTS", "authenticated_post", "token_form", "token_request"]
+
+#: Grants whose request may be sent again after an answer that says "not now" (HTTP 429,
+#: 5xx, ``temporarily_unavailable``) or a connection that never reached the server
+#: (:mod:`oauthkit.protocol.retry`): the server acted on nothing. An authorization code, a
+#: device code and a CIBA request are single-use or paced by their own protocol: never.
+RENEWABLE_GRANTS = frozenset(
+    {
+        "refresh_token",
+        "client_credentials",
+        "password",
+        "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
+    }
+)
 
 
 def authenticated_post(config: ClientConfig, endpoint: str, form: dict[str, str]) -> HttpRequest:
@@ -75,12 +90,22 @@ def token_request(
         form = {**form, "resource": config.resource}  # RFC 8707 §2.2
     key = (dpop_key or make_key(config.dpop)) if config.dpop else None
     nonce: str | None = None
-    for _ in range(2):
+    grant_type = form.get("grant_type")
+
+    def send(attempt: int) -> Step[HttpResponse]:
+        # Made anew for each send: a client assertion or a DPoP proof is never sent twice.
         request = authenticated_post(config, endpoint, dict(form))
+        request = dataclasses.replace(
+            request, operation="token", grant_type=grant_type, attempt=attempt
+        )
         if key is not None:
             proof = make_proof(key, "POST", endpoint, now=config.clock(), nonce=nonce)
             request = dataclasses.replace(request, headers=(*request.headers, ("DPoP", proof)))
-        response = yield from fetch_with_hooks(config.hooks, request)
+        return fetch_with_hooks(config.hooks, request)
+
+    for _ in range(2):
+        what: RetryClass = "unsent" if grant_type in RENEWABLE_GRANTS else "never"
+        response = yield from retrying(config.retry, send, what)
         error = (error_fields(response) or {}).get("error")
         nonce = wants_nonce(response.status_code, response.headers, error)
         if key is None or nonce is None:

@@ -3,10 +3,12 @@ introspection (RFC 7662), both client-authenticated like a token request."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from ...errors import InvalidResponse
-from ..http import Step
+from ..http import HttpResponse, Step
+from ..retry import retrying
 from .config import ClientConfig
 from .hooks import fetch_with_hooks
 from .response import answer_fields, raise_for_error
@@ -33,7 +35,7 @@ def revoke(
     else:
         value = token
     form = token_form({"token": value, "token_type_hint": hint}, None)
-    response = yield from fetch_with_hooks(config.hooks, authenticated_post(config, endpoint, form))
+    response = yield from _idempotent(config, endpoint, form, "revocation")
     raise_for_error(response, "the revocation endpoint")
 
 
@@ -49,9 +51,24 @@ def introspect(
     else:
         value = token
     form = token_form({"token": value, "token_type_hint": hint}, None)
-    response = yield from fetch_with_hooks(config.hooks, authenticated_post(config, endpoint, form))
+    response = yield from _idempotent(config, endpoint, form, "introspection")
     what = "the introspection endpoint"
     fields = answer_fields(response, what)
     if not isinstance(fields.get("active"), bool):
         raise InvalidResponse(f"{what} answered without a boolean active", response=response)
     return fields
+
+
+def _idempotent(
+    config: ClientConfig, endpoint: str, form: dict[str, str], operation: str
+) -> Step[HttpResponse]:
+    """A request the server may act on twice without harm (RFC 7009 §2.2, RFC 7662 §2.1),
+    tried again under the client's policy; the client assertion made anew each time."""
+
+    def send(attempt: int) -> Step[HttpResponse]:
+        request = authenticated_post(config, endpoint, form)
+        return fetch_with_hooks(
+            config.hooks, dataclasses.replace(request, operation=operation, attempt=attempt)
+        )
+
+    return retrying(config.retry, send, "idempotent")
