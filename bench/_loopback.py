@@ -36,6 +36,7 @@ def _token_response(n: int) -> bytes:
 
 class _Handler(asyncio.Protocol):
     tokens: Any = None  # a multiprocessing.Value counting /token requests
+    token_delay = 0.0  # seconds before a token answer (a slow provider)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
@@ -57,13 +58,19 @@ class _Handler(asyncio.Protocol):
                 with self.tokens.get_lock():
                     self.tokens.value += 1
                     n = self.tokens.value
-                self.transport.write(_token_response(n))  # type: ignore[attr-defined]
+                answer = _token_response(n)
+                if self.token_delay:
+                    loop = asyncio.get_running_loop()
+                    loop.call_later(self.token_delay, self.transport.write, answer)  # type: ignore[attr-defined]
+                else:
+                    self.transport.write(answer)  # type: ignore[attr-defined]
             else:
                 self.transport.write(API_RESPONSE)  # type: ignore[attr-defined]
 
 
-def _serve(sock: socket.socket, tokens: Any) -> None:
+def _serve(sock: socket.socket, tokens: Any, token_delay: float) -> None:
     _Handler.tokens = tokens
+    _Handler.token_delay = token_delay
 
     async def main() -> None:
         server = await asyncio.get_running_loop().create_server(_Handler, sock=sock)
@@ -73,7 +80,11 @@ def _serve(sock: socket.socket, tokens: Any) -> None:
 
 
 class LoopbackServer:
-    """``with LoopbackServer() as server:`` — ``server.url``, ``server.token_requests``."""
+    """``with LoopbackServer() as server:`` — ``server.url``, ``server.token_requests``;
+    ``token_delay`` seconds before each token answer."""
+
+    def __init__(self, token_delay: float = 0.0) -> None:
+        self.token_delay = token_delay
 
     def __enter__(self) -> LoopbackServer:
         sock = socket.socket()
@@ -82,7 +93,7 @@ class LoopbackServer:
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         self._tokens = multiprocessing.get_context("fork").Value("i", 0)
         self._process = multiprocessing.get_context("fork").Process(
-            target=_serve, args=(sock, self._tokens), daemon=True
+            target=_serve, args=(sock, self._tokens, self.token_delay), daemon=True
         )
         self._process.start()
         sock.close()
