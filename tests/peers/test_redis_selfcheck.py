@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -107,3 +108,34 @@ def test_unavailable_without_redis_server(monkeypatch: pytest.MonkeyPatch, tmp_p
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(RedisUnavailable, match="install Debian's redis-server"):
         start_redis()
+
+
+# ------------------------------------------------------------- cluster, sentinel, TLS
+
+
+def test_the_cluster_has_three_primaries_each_with_a_replica(redis_cluster: Any) -> None:
+    with redis_cluster.nodes[0].client(decode_responses=True) as node:
+        roles = [n["flags"] for n in node.execute_command("CLUSTER NODES").values()]
+    assert sum("master" in r for r in roles) == 3 and sum("slave" in r for r in roles) == 3
+    with redis_cluster.client() as client:
+        client.set("selfcheck", "1")
+        assert client.get("selfcheck") == b"1"
+    assert redis_cluster.url.startswith("redis+cluster://127.0.0.1:")
+
+
+def test_the_sentinels_name_the_primary(redis_sentinel: Any) -> None:
+    port = redis_sentinel.master_port()
+    assert port in (redis_sentinel.primary.port, redis_sentinel.replica.port)
+    assert redis_sentinel.url.endswith("/mymaster")
+    node = redis_sentinel.primary if port == redis_sentinel.primary.port else redis_sentinel.replica
+    with node.client() as client:
+        assert client.info("replication")["role"] == "master"
+
+
+def test_the_tls_server_takes_tls_only(redis_tls: RedisPeer) -> None:
+    assert redis_tls.url.startswith("rediss://127.0.0.1:") and "ssl_ca_certs=" in redis_tls.url
+    with redis.Redis.from_url(redis_tls.url) as client:
+        assert client.ping()
+    plain = redis_tls.url.replace("rediss://", "redis://").split("?", 1)[0]
+    with redis.Redis.from_url(plain, socket_timeout=2) as client, pytest.raises(redis.RedisError):
+        client.ping()

@@ -29,15 +29,19 @@ DATABASE_SCHEMES = ("postgresql", "postgres", "sqlite+", "mysql", "mariadb")
 
 def open_store(spec: str | None) -> TokenStore:
     """The store a ``--store`` value or the config's ``store`` names: a file path (SQLite),
-    ``redis://…``, ``keyring``, a database URL (``postgresql+psycopg://…``: its table is
-    created on first use if missing); default the SQLite store in the user data folder."""
+    a Redis URL (``redis://``, ``rediss://``, ``unix://``, ``redis+cluster://``,
+    ``redis+sentinel://``: see :class:`~oauthkit.stores.RedisStore`), ``keyring``, a
+    database URL (``postgresql+psycopg://…``: its table is created on first use if missing);
+    default the SQLite store in the user data folder."""
     from ..stores.sqlite import SQLiteStore
 
     path = store_file(spec)
     if path is not None:
         return SQLiteStore(path)
     assert spec is not None
-    if spec.startswith(("redis://", "rediss://", "unix://")):
+    from ..stores.redis import SCHEMES as REDIS_SCHEMES
+
+    if spec.startswith(tuple(f"{scheme}://" for scheme in REDIS_SCHEMES)):
         from ..stores.redis import RedisStore
 
         return RedisStore(spec)

@@ -1,21 +1,51 @@
-"""``RedisStore`` (extra ``redis``): tokens shared by several machines.
+"""``RedisStore`` (extra ``redis``): tokens shared by several machines — one Redis, a Redis or
+Valkey Cluster, a Sentinel-managed primary, over TLS or not.
 
-Each key is a Redis hash (``value``, ``version``). The lock is a key set with ``NX`` to a
-random owner token and a TTL, released only by its owner (compare-and-delete); a write under
-the lock is a compare-and-set that also checks the lock is still ours, so a holder whose lock
-expired cannot overwrite what the next holder wrote.
+Each key is a Redis hash (``value``, ``version``) under ``{prefix}:{{tag}}:token:{key}``, and
+its lock a string under ``{prefix}:{{tag}}:lock:{key}``: the ``{tag}`` (a hash of the key) is
+a cluster hash tag, so that a token and its lock share one slot and the compare-and-set
+scripts that touch both run on a cluster as on one server. The lock is set with ``NX`` to a
+random owner token and a TTL, extended and released only by its owner; a write under it is a
+compare-and-set that also checks the lock is still ours, so a holder whose lock expired cannot
+overwrite what the next holder wrote.
+
+Where the store is (``url``):
+
+* ``redis://host:port/db``, ``rediss://…`` (TLS; ``?ssl_ca_certs=/path`` for a private CA),
+  ``unix:///path.sock``;
+* ``redis+cluster://host:port[,host:port…]`` (``rediss+cluster://`` over TLS): any nodes of a
+  cluster; the client finds the primaries and follows ``MOVED``, ``ASK`` and failovers;
+* ``redis+sentinel://host:port[,host:port…]/service[/db]`` (``rediss+sentinel://``): the
+  sentinels, and the name of the primary they watch; a failover is followed;
+* or the application's own clients: ``RedisStore(client=…, async_client=…)``.
+
+Every call is bounded (``timeout`` seconds a socket operation; a failed server is a
+:class:`~oauthkit.errors.StoreError`, never a hang), and the clients reconnect by themselves.
+
+A replica is written asynchronously: a primary that dies takes its last writes with it. A
+lock lost that way lets a second holder refresh with the same refresh token (a provider with
+reuse detection then revokes the grant), and a rotated token lost that way is a user to sign
+in again. So on a cluster or behind sentinels, taking a lock, writing a token and deleting
+one are followed by ``WAIT`` (on the same connection, to the primary that holds the key)
+until ``replicas`` replicas have it, for at most ``replica_timeout`` seconds (a replica that
+is down delays a write by that much, and the write stands).
+
+Keys written by versions before 0.1 (``{prefix}:token:{key}``) are moved to this layout by
+:meth:`RedisStore.migrate_keys`, once, before the new version serves.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import anyio
 
-from ..errors import StoreConflict, StoreError
+from ..errors import ConfigurationError, StoreConflict, StoreError
 from .base import (
     DEFAULT_LOCK_TIMEOUT,
     Entry,
@@ -60,6 +90,17 @@ local new = redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('HSET', KEYS[1], 'value', ARGV[1])
 return new
 """
+_MOVE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'value', ARGV[1], 'version', ARGV[2])
+return 1
+"""
+
+#: The URL schemes of a cluster and of a Sentinel-managed primary (with TLS: ``rediss+…``).
+CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
+SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
+#: Every scheme the store (and a configuration's ``store``) takes.
+SCHEMES = ("redis", "rediss", "unix", *CLUSTER_SCHEMES, *SENTINEL_SCHEMES)
 
 
 def _extended(result: int, key: str) -> None:
@@ -75,6 +116,67 @@ def _saved(result: int, key: str) -> int:
     return int(result)
 
 
+def _hosts(netloc: str, default_port: int) -> list[tuple[str, int]]:
+    """``host:port[,host:port…]`` (credentials stripped) as pairs."""
+    hosts = []
+    for item in netloc.rpartition("@")[2].split(","):
+        host, _, port = item.strip().rpartition(":") if ":" in item else (item, "", "")
+        if not host:
+            host, port = item.strip(), ""
+        try:
+            hosts.append((host.strip("[]"), int(port) if port else default_port))
+        except ValueError:
+            raise ConfigurationError(f"{item!r} is not host:port") from None
+    return hosts
+
+
+def _is_cluster(client: Any) -> bool:
+    return client is not None and hasattr(client, "get_node_from_key")
+
+
+class _Where:
+    """What a URL says: the kind of deployment, the hosts, and the client options (TLS,
+    credentials, database, timeouts)."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in SCHEMES:
+            raise ConfigurationError(
+                f"a Redis store's URL starts with {', '.join(s + '://' for s in SCHEMES)}; "
+                f"not {scheme or 'nothing'}"
+            )
+        self.scheme = scheme
+        self.options: dict[str, Any] = {
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+        }
+        for name, value in parse_qsl(parts.query):
+            self.options[name] = value
+        if parts.username:
+            self.options["username"] = unquote(parts.username)
+        if parts.password:
+            self.options["password"] = unquote(parts.password)
+        if scheme.startswith("rediss"):
+            self.options["ssl"] = True
+        self.service = ""
+        self.hosts: list[tuple[str, int]] = []
+        if scheme in CLUSTER_SCHEMES:
+            self.hosts = _hosts(parts.netloc, 6379)
+        elif scheme in SENTINEL_SCHEMES:
+            self.hosts = _hosts(parts.netloc, 26379)
+            path = [p for p in parts.path.split("/") if p]
+            if not path:
+                raise ConfigurationError(
+                    "a redis+sentinel:// URL names the primary's service: …/mymaster[/db]"
+                )
+            self.service = unquote(path[0])
+            if len(path) > 1:
+                self.options["db"] = int(path[1])
+        if self.scheme in CLUSTER_SCHEMES and not self.hosts:
+            raise ConfigurationError("a redis+cluster:// URL names at least one node")
+
+
 class _RedisTransaction:
     def __init__(self, store: RedisStore, key: str, owner: str) -> None:
         self._store, self._key, self._owner = store, key, owner
@@ -84,15 +186,11 @@ class _RedisTransaction:
 
     def save(self, value: Stored, version: int | None) -> int:
         store = self._store
+        keys = (store._token_key(self._key), store._lock_key(self._key))
+        expected = "" if version is None else str(version)
         with store._errors():
-            result = store._client().eval(
-                _SAVE,
-                2,
-                store._token_key(self._key),
-                store._lock_key(self._key),
-                self._owner,
-                "" if version is None else str(version),
-                encode(value),
+            result = store._write(
+                keys[0], "EVAL", _SAVE, 2, *keys, self._owner, expected, encode(value)
             )
         return _saved(result, self._key)
 
@@ -114,15 +212,11 @@ class _AsyncRedisTransaction:
 
     async def save(self, value: Stored, version: int | None) -> int:
         store = self._store
+        keys = (store._token_key(self._key), store._lock_key(self._key))
+        expected = "" if version is None else str(version)
         with store._errors():
-            result = await store._aclient().eval(
-                _SAVE,
-                2,
-                store._token_key(self._key),
-                store._lock_key(self._key),
-                self._owner,
-                "" if version is None else str(version),
-                encode(value),
+            result = await store._awrite(
+                keys[0], "EVAL", _SAVE, 2, *keys, self._owner, expected, encode(value)
             )
         return _saved(result, self._key)
 
@@ -136,41 +230,184 @@ class _AsyncRedisTransaction:
 
 
 class RedisStore(Reads):
-    """Tokens in Redis at ``url``, under ``prefix``; ``lock_ttl`` bounds how long a dead
-    holder keeps a key locked (longer than any refresh takes)."""
+    """Tokens in Redis at ``url`` (see the module docstring for the forms it takes), under
+    ``prefix``; ``lock_ttl`` bounds how long a dead holder keeps a key locked (a live one
+    extends its lock while it renews); ``timeout`` bounds each socket operation. An
+    application that configures Redis itself passes its own ``client`` (a ``redis.Redis``,
+    ``RedisCluster`` or Sentinel ``master_for`` client) and ``async_client`` (their
+    ``redis.asyncio`` twins) instead of a URL. ``replicas`` (default: 1 on a cluster or
+    behind sentinels given by URL, else 0) and ``replica_timeout`` bound the wait for
+    replicas after a lock or a token is written (see the module docstring)."""
 
     def __init__(
         self,
-        url: str = "redis://127.0.0.1:6379/0",
+        url: str | None = None,
         *,
         prefix: str = "oauthkit",
         lock_ttl: float = 30.0,
+        timeout: float = 5.0,
+        client: Any = None,
+        async_client: Any = None,
+        replicas: int | None = None,
+        replica_timeout: float = 0.25,
     ) -> None:
         self._module = needed("RedisStore", "redis", "redis", "redis.asyncio")
+        if url is None and client is None and async_client is None:
+            url = "redis://127.0.0.1:6379/0"
         self.url = url
+        self._where = _Where(url, timeout) if url is not None else None
         self.prefix = prefix
         self.lock_ttl = lock_ttl
-        self._sync: Any = None
-        self._async: Any = None
+        self._sync: Any = client
+        self._async: Any = async_client
+        self._owns = client is None, async_client is None
+        errors: tuple[type[BaseException], ...] = (self._module.RedisError,)
+        cluster_errors = getattr(self._module.exceptions, "RedisClusterException", None)
+        if cluster_errors is not None:
+            errors += (cluster_errors,)
+        self._failures = errors
+        replicated = self._where is not None and self._where.scheme not in (
+            "redis",
+            "rediss",
+            "unix",
+        )
+        self.replicas = (1 if replicated else 0) if replicas is None else replicas
+        self.replica_timeout = replica_timeout
+        if (
+            self.replicas
+            and self._where is None
+            and any(_is_cluster(c) for c in (client, async_client))
+        ):
+            raise ConfigurationError(
+                "RedisStore(replicas=…) with a cluster client of the application's: give the "
+                "store a redis+cluster:// URL instead (it then writes to each primary "
+                "directly), or replicas=0"
+            )
+        self._nodes: dict[tuple[bool, str, int], Any] = {}
+
+    # -- the clients ------------------------------------------------------------------------
 
     def _client(self) -> Any:
         if self._sync is None:
-            self._sync = self._module.Redis.from_url(self.url)
+            self._sync = self._make(sync=True)
         return self._sync
 
     def _aclient(self) -> Any:
         if self._async is None:
-            self._async = self._module.asyncio.Redis.from_url(self.url)
+            self._async = self._make(sync=False)
         return self._async
 
+    def _make(self, *, sync: bool) -> Any:
+        where = self._where
+        if where is None:
+            colour = "async_client" if not sync else "client"
+            raise ConfigurationError(
+                f"this RedisStore was given its clients, but not {colour}=: pass it too (or a url)"
+            )
+        module = self._module if sync else self._module.asyncio
+        options = dict(where.options)
+        if where.scheme in CLUSTER_SCHEMES:
+            cluster = module.cluster
+            nodes = [cluster.ClusterNode(host, port) for host, port in where.hosts]
+            options.pop("db", None)
+            return cluster.RedisCluster(startup_nodes=nodes, **options)
+        if where.scheme in SENTINEL_SCHEMES:
+            sentinel = module.sentinel
+            watchers = {k: v for k, v in options.items() if k.startswith("socket_")}
+            watchers.update({k: v for k, v in options.items() if k.startswith("ssl")})
+            return sentinel.Sentinel(where.hosts, sentinel_kwargs=watchers, **watchers).master_for(
+                where.service, **options
+            )
+        client_class = self._module.Redis if sync else self._module.asyncio.Redis
+        assert self.url is not None
+        return client_class.from_url(
+            self.url, socket_timeout=options["socket_timeout"],
+            socket_connect_timeout=options["socket_connect_timeout"],
+        )  # fmt: skip
+
+    # -- writes that replicas must have --------------------------------------------------
+
+    def _node(self, sync: bool, host: str, port: int) -> Any:
+        """A plain client of one cluster node (made once), with the URL's options."""
+        name = (sync, host, int(port))
+        if name not in self._nodes:
+            assert self._where is not None
+            options = {k: v for k, v in self._where.options.items() if k != "db"}
+            module = self._module if sync else self._module.asyncio
+            self._nodes[name] = module.Redis(host=host, port=int(port), **options)
+        return self._nodes[name]
+
+    def _rerouted(self, exc: BaseException) -> bool:
+        """A cluster node's ``MOVED`` or ``ASK`` answer (the key's slot is served elsewhere
+        now), or a node that cannot be reached (it failed): the command then goes through the
+        cluster client, which follows the redirect or finds the new primary."""
+        if isinstance(exc, self._module.ConnectionError):
+            return True
+        return str(exc).startswith(("MOVED", "ASK"))
+
+    def _wait_ms(self) -> int:
+        return max(1, int(self.replica_timeout * 1000))
+
+    def _write(self, slot_key: str, *command: Any) -> Any:
+        """``command`` (which writes ``slot_key``) and then, when replicas must have it,
+        ``WAIT`` on the same connection to the primary that holds the key. A redirect (the
+        slot moved) or a node that cannot be reached (it failed) runs the command through the
+        cluster client, which follows it and learns the new layout."""
+        client = self._client()
+        if not self.replicas:
+            return client.execute_command(*command)
+        target = client
+        if _is_cluster(client):
+            node = client.get_node_from_key(slot_key)
+            target = self._node(True, node.host, node.port)
+        try:
+            with target.pipeline(transaction=False) as pipe:
+                pipe.execute_command(*command)
+                pipe.execute_command("WAIT", self.replicas, self._wait_ms())
+                return pipe.execute()[0]
+        except (self._module.ResponseError, self._module.ConnectionError) as exc:
+            if target is client or not self._rerouted(exc):
+                raise
+            return client.execute_command(*command)
+
+    async def _awrite(self, slot_key: str, *command: Any) -> Any:
+        """The ``await`` twin of :meth:`_write`."""
+        client = self._aclient()
+        if not self.replicas:
+            return await client.execute_command(*command)
+        target = client
+        if _is_cluster(client):
+            await client.initialize()
+            node = client.get_node_from_key(slot_key)
+            target = self._node(False, node.host, node.port)
+        try:
+            async with target.pipeline(transaction=False) as pipe:
+                pipe.execute_command(*command)
+                pipe.execute_command("WAIT", self.replicas, self._wait_ms())
+                return (await pipe.execute())[0]
+        except (self._module.ResponseError, self._module.ConnectionError) as exc:
+            if target is client or not self._rerouted(exc):
+                raise
+            return await client.execute_command(*command)
+
+    def _tag(self, key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()[:16]
+
     def _token_key(self, key: str) -> str:
-        return f"{self.prefix}:token:{key}"
+        return f"{self.prefix}:{{{self._tag(key)}}}:token:{key}"
 
     def _lock_key(self, key: str) -> str:
-        return f"{self.prefix}:lock:{key}"
+        return f"{self.prefix}:{{{self._tag(key)}}}:lock:{key}"
 
     def _pending_key(self, handle: str) -> str:
         return f"{self.prefix}:pending:{handle}"
+
+    def _pattern(self) -> str:
+        return f"{self.prefix}:{{*}}:token:*"
+
+    @staticmethod
+    def _name(found: bytes) -> str:
+        return found.decode().split("}:token:", 1)[1]
 
     @staticmethod
     def _ttl_ms(ttl: float) -> int:
@@ -180,12 +417,16 @@ class RedisStore(Reads):
     def _errors(self) -> Iterator[None]:
         try:
             yield
-        except self._module.RedisError as exc:
-            raise StoreError(f"the Redis store at {self._safe_url()} failed: {exc}") from None
+        except self._failures as exc:
+            raise StoreError(
+                f"the Redis store at {self._safe_url()} failed: {type(exc).__name__}: {exc}"
+            ) from None
 
     def _safe_url(self) -> str:
+        if self.url is None:
+            return "the application's client"
         head, _, tail = self.url.rpartition("@")
-        return f"{head.split('//')[0]}//…@{tail}" if head else self.url
+        return f"{head.split('//')[0]}//…@{tail}" if head else self.url.split("?", 1)[0]
 
     @staticmethod
     def _entry(fields: dict[bytes, bytes]) -> Entry | None:
@@ -193,7 +434,7 @@ class RedisStore(Reads):
             return None
         return Entry(decode(fields[b"value"]), int(fields[b"version"]))
 
-    # -- sync ---------------------------------------------------------------------------
+    # -- sync -------------------------------------------------------------------------------
 
     def _load(self, key: str) -> Entry | None:
         with self._errors():
@@ -204,18 +445,19 @@ class RedisStore(Reads):
         return entry.value if entry else None
 
     def put(self, key: str, value: Stored) -> None:
+        token_key = self._token_key(key)
         with self._errors():
-            self._client().eval(_PUT, 1, self._token_key(key), encode(value))
+            self._write(token_key, "EVAL", _PUT, 1, token_key, encode(value))
 
     def delete(self, key: str) -> None:
+        token_key = self._token_key(key)
         with self._errors():
-            self._client().delete(self._token_key(key))
+            self._write(token_key, "DEL", token_key)
 
     def keys(self) -> list[str]:
-        start = len(self._token_key(""))
+        """Every key, from every primary of a cluster."""
         with self._errors():
-            found = self._client().scan_iter(match=self._token_key("*"))
-            return sorted(k.decode()[start:] for k in found)
+            return sorted(self._name(k) for k in self._client().scan_iter(match=self._pattern()))
 
     def put_pending(self, handle: str, record: str, *, ttl: float) -> None:
         """A web flow's record, with Redis's own expiry (``SET NX PX``)."""
@@ -236,8 +478,12 @@ class RedisStore(Reads):
         owner = secrets.token_hex(16)
         client, lock_key = self._client(), self._lock_key(key)
         ttl = int(self.lock_ttl * 1000)
+
+        def take() -> bool:
+            return bool(self._write(lock_key, "SET", lock_key, owner, "NX", "PX", ttl))
+
         with self._errors():
-            wait_for(lambda: bool(client.set(lock_key, owner, nx=True, px=ttl)), key, timeout)
+            wait_for(take, key, timeout)
         try:
             yield _RedisTransaction(self, key, owner)
         finally:
@@ -248,7 +494,25 @@ class RedisStore(Reads):
 
             released(release, key)
 
-    # -- async --------------------------------------------------------------------------
+    def migrate_keys(self) -> int:
+        """Move every token written in the layout of versions before 0.1
+        (``{prefix}:token:{key}``) to this one, keeping its version; a key already in the new
+        layout is left as it is. Run it once, before the new version serves (the old keys are
+        deleted); returns how many were moved."""
+        client, moved = self._client(), 0
+        old = f"{self.prefix}:token:"
+        with self._errors():
+            for found in list(client.scan_iter(match=old + "*")):
+                key = found.decode()[len(old) :]
+                fields = client.hgetall(found)
+                if b"value" in fields:
+                    version = fields.get(b"version", b"1")
+                    args = (fields[b"value"], version)
+                    moved += int(client.eval(_MOVE, 1, self._token_key(key), *args))
+                client.delete(found)
+        return moved
+
+    # -- async ------------------------------------------------------------------------------
 
     async def _aload(self, key: str) -> Entry | None:
         with self._errors():
@@ -259,18 +523,20 @@ class RedisStore(Reads):
         return entry.value if entry else None
 
     async def aput(self, key: str, value: Stored) -> None:
+        token_key = self._token_key(key)
         with self._errors():
-            await self._aclient().eval(_PUT, 1, self._token_key(key), encode(value))
+            await self._awrite(token_key, "EVAL", _PUT, 1, token_key, encode(value))
 
     async def adelete(self, key: str) -> None:
+        token_key = self._token_key(key)
         with self._errors():
-            await self._aclient().delete(self._token_key(key))
+            await self._awrite(token_key, "DEL", token_key)
 
     async def akeys(self) -> list[str]:
-        start = len(self._token_key(""))
+        """The ``await`` twin of :meth:`keys`."""
         with self._errors():
-            found = [k async for k in self._aclient().scan_iter(match=self._token_key("*"))]
-        return sorted(k.decode()[start:] for k in found)
+            found = [k async for k in self._aclient().scan_iter(match=self._pattern())]
+        return sorted(self._name(k) for k in found)
 
     async def aput_pending(self, handle: str, record: str, *, ttl: float) -> None:
         """The ``await`` twin of :meth:`put_pending`."""
@@ -295,7 +561,7 @@ class RedisStore(Reads):
         ttl = int(self.lock_ttl * 1000)
 
         async def take() -> bool:
-            return bool(await client.set(lock_key, owner, nx=True, px=ttl))
+            return bool(await self._awrite(lock_key, "SET", lock_key, owner, "NX", "PX", ttl))
 
         with self._errors():
             await await_for(take, key, timeout)
@@ -311,14 +577,22 @@ class RedisStore(Reads):
                 await areleased(release, key)
 
     def close(self) -> None:
-        """Close the synchronous connection pool."""
-        if self._sync is not None:
+        """Close the synchronous connection pools (a client the application gave stays
+        open)."""
+        if self._sync is not None and self._owns[0]:
             self._sync.close()
+        for (sync, *_), node in list(self._nodes.items()):
+            if sync:
+                node.close()
 
     async def aclose(self) -> None:
-        """Close the asynchronous connection pool."""
-        if self._async is not None:
+        """Close the asynchronous connection pools (a client the application gave stays
+        open)."""
+        if self._async is not None and self._owns[1]:
             await self._async.aclose()
+        for (sync, *_), node in list(self._nodes.items()):
+            if not sync:
+                await node.aclose()
 
     def __repr__(self) -> str:
         return f"RedisStore({self._safe_url()!r}, prefix={self.prefix!r})"
