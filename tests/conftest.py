@@ -19,9 +19,17 @@ import pytest
 from peers import oauth1_authlib, oauth1_oauthlib
 from peers.counting_server import CountingServer, start_counting_server
 from peers.oauth1_common import OAuth1Peer
-from peers.oidc_provider import OIDCPeer, OIDCPeerUnavailable, start_oidc_provider
+from peers.oidc_provider import OIDCPeer, OIDCPeerUnavailable, start_oidc_provider, tls_material
+from peers.pgbouncer import PgBouncerPeer, PgBouncerUnavailable, start_pgbouncer
 from peers.postgres_server import PostgresPeer, PostgresUnavailable, start_postgres
 from peers.redis_server import RedisPeer, RedisUnavailable, start_redis
+from peers.redis_topologies import (
+    ClusterPeer,
+    SentinelPeer,
+    start_cluster,
+    start_sentinel,
+    start_tls,
+)
 
 #: Fixtures that start another project's server.
 PEER_FIXTURES = frozenset(
@@ -36,6 +44,10 @@ PEER_FIXTURES = frozenset(
         "redis_url",
         "postgres",
         "django_databases",
+        "redis_cluster",
+        "redis_sentinel",
+        "redis_tls",
+        "pgbouncer",
     }
 )
 #: Fixtures of a real browser or of the example apps on their servers.
@@ -50,7 +62,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.e2e)
         params = getattr(item, "callspec", None)
         values = [str(v) for v in params.params.values()] if params is not None else []
-        on_peer = any("postgres" in v or "redis" in v for v in values)
+        on_peer = any(p in v for v in values for p in ("postgres", "redis", "pgbouncer"))
         if on_peer or fixtures & PEER_FIXTURES or where.startswith("tests/peers/"):
             item.add_marker(pytest.mark.peer)
         if where.startswith("tests/test_fuzz.py"):
@@ -203,6 +215,42 @@ def redis_url(redis_server: RedisPeer) -> str:
     return redis_server.url
 
 
+def _peer_or_skip(what: str, start: Callable[[], Any]) -> Any:
+    """``start()``; when its program is missing: fail under ``CI=true``, else skip."""
+    try:
+        return start()
+    except (RedisUnavailable, PgBouncerUnavailable) as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{what} unavailable under CI: {exc}", pytrace=False)
+        pytest.skip(f"{what} unavailable: {exc}")
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[ClusterPeer]:
+    """A Redis Cluster (3 primaries, 3 replicas) for the session; tests that kill a node start
+    their own (:func:`peers.redis_topologies.start_cluster`)."""
+    peer = _peer_or_skip("Redis Cluster", start_cluster)
+    yield peer
+    peer.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel() -> Iterator[SentinelPeer]:
+    """A primary, a replica and three sentinels for the session (failover tests start their
+    own)."""
+    peer = _peer_or_skip("Redis Sentinel", start_sentinel)
+    yield peer
+    peer.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_tls() -> Iterator[RedisPeer]:
+    """A TLS-only redis-server; its ``url`` is ``rediss://…?ssl_ca_certs=…``."""
+    peer = _peer_or_skip("Redis over TLS", lambda: start_tls(tls_material()))
+    yield peer
+    peer.stop()
+
+
 # ----------------------------------------------------------------------------- PostgreSQL
 
 
@@ -221,9 +269,20 @@ def postgres() -> Iterator[PostgresPeer]:
 
 
 @pytest.fixture(scope="session")
-def django_databases(postgres: PostgresPeer, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """Django configured in this process with an SQLite file and a PostgreSQL database, both
-    migrated (see ``stores/django_setup.py``); once per session, as Django allows."""
+def pgbouncer(postgres: PostgresPeer) -> Iterator[PgBouncerPeer]:
+    """Debian's pgbouncer in transaction pooling mode in front of the session's PostgreSQL."""
+    peer = _peer_or_skip("PgBouncer", lambda: start_pgbouncer(postgres))
+    yield peer
+    peer.stop()
+
+
+@pytest.fixture(scope="session")
+def django_databases(
+    postgres: PostgresPeer, pgbouncer: PgBouncerPeer, tmp_path_factory: pytest.TempPathFactory
+) -> Any:
+    """Django configured in this process with an SQLite file, a PostgreSQL database and one
+    behind PgBouncer, all migrated (see ``stores/django_setup.py``); once per session, as
+    Django allows."""
     import secrets
 
     from stores.django_setup import configure, databases
@@ -231,7 +290,11 @@ def django_databases(postgres: PostgresPeer, tmp_path_factory: pytest.TempPathFa
     folder = tmp_path_factory.mktemp("django")
     name = "django_" + secrets.token_hex(4)
     postgres.create_database(name)
-    return configure(databases(str(folder / "django.sqlite3"), postgres.port, name))
+    postgres.create_database(name + "_pooled")
+    found = databases(str(folder / "django.sqlite3"), postgres.port, name)
+    found["pgbouncer"] = {**found["postgres"], "NAME": name + "_pooled"}
+    found["pgbouncer"]["PORT"] = str(pgbouncer.port)
+    return configure(found)
 
 
 # ----------------------------------------------------------------------------- counting token server

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .protocol.jsontext import loads
+from .protocol.jsontext import MAX_TEXT
 
 __all__ = ["FORMAT", "KINDS", "read_record", "write_record"]
 
@@ -24,9 +24,21 @@ def write_record(kind: str, data: dict[str, Any]) -> str:
     return json.dumps({"format": FORMAT, "kind": kind, "data": data})
 
 
+#: The standard decoder, made once: a record is what a store wrote (JSON of ours, read on
+#: every request), not a server's answer; :func:`oauthkit.protocol.jsontext.loads` guards
+#: those. The length is capped all the same and nesting beyond the interpreter's recursion
+#: limit is refused.
+_DECODER = json.JSONDecoder()
+
+
 def read_record(text: str | bytes) -> tuple[str, dict[str, Any]]:
     """``(kind, data)`` of a record, or ``ValueError`` when it is not one of ours."""
-    document = loads(text)
+    if len(text) > MAX_TEXT:
+        raise ValueError(f"a record longer than {MAX_TEXT} bytes")
+    try:
+        document = _DECODER.decode(text if isinstance(text, str) else text.decode())
+    except RecursionError:
+        raise ValueError("a record nested too deeply") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ValueError("not an oauthkit record")
     kind, data = document.get("kind"), document.get("data")

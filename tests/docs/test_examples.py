@@ -6,7 +6,8 @@ documented peers: ``$MCP_URL`` (an MCP server built with the ``mcp`` package, pr
 oidc-provider with open registration), ``$OIDC_ISSUER`` (oidc-provider, with its ``service``
 client as ``$SERVICE_CLIENT_ID``/``$SERVICE_CLIENT_SECRET``), ``$FAPI_ISSUER`` (its FAPI 2.0
 profile over https), ``$CIBA_ISSUER`` (CIBA, with a "phone" that approves), ``$REDIS_URL`` and
-``$DATABASE_URL`` for the pages that use them), with the real-browser user
+``$DATABASE_URL``, ``$REDIS_CLUSTER_URL`` and ``$POOLED_DATABASE_URL`` (through PgBouncer)
+for the pages that use them), with the real-browser user
 (``tests/cli/browser_user.sh``) as ``$BROWSER``.
 """
 
@@ -154,7 +155,17 @@ def test_the_page_runs(page: Path, tmp_path: Path, request: pytest.FixtureReques
         key: value
         for key, value in os.environ.items()
         if not key.startswith(
-            ("OAUTHKIT", "XDG_", "BROWSER", "REDIS_URL", "DATABASE_URL", "OIDC", "MCP_URL")
+            (
+                "OAUTHKIT",
+                "XDG_",
+                "BROWSER",
+                "REDIS_URL",
+                "REDIS_CLUSTER_URL",
+                "DATABASE_URL",
+                "POOLED_DATABASE_URL",
+                "OIDC",
+                "MCP_URL",
+            )
         )
     }
     home = tmp_path / "home"
@@ -191,6 +202,13 @@ def test_the_page_runs(page: Path, tmp_path: Path, request: pytest.FixtureReques
         env.update(_ciba_server(request))
     if "REDIS_URL" in text:
         env["REDIS_URL"] = request.getfixturevalue("redis_url")
+    if "REDIS_CLUSTER_URL" in text:
+        cluster = request.getfixturevalue("redis_cluster")
+        cluster.flushall()
+        env["REDIS_CLUSTER_URL"] = cluster.url
+    if "POOLED_DATABASE_URL" in text:
+        pooler = request.getfixturevalue("pgbouncer")
+        env["POOLED_DATABASE_URL"] = pooler.create_database(f"docs_{uuid.uuid4().hex[:12]}")
     if "DATABASE_URL" in text:
         postgres = request.getfixturevalue("postgres")
         env["DATABASE_URL"] = postgres.create_database(f"docs_{uuid.uuid4().hex[:12]}")

@@ -145,14 +145,15 @@ class CountingServer:
         self._faults: list[str] = []
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.host = "127.0.0.1"
         self.port = 0
 
     # -- URLs ------------------------------------------------------------------------------
 
     @property
     def url(self) -> str:
-        """The base URL, ``http://127.0.0.1:<port>`` (no trailing slash)."""
-        return f"http://127.0.0.1:{self.port}"
+        """The base URL, ``http://<host>:<port>`` (no trailing slash)."""
+        return f"http://{self.host}:{self.port}"
 
     @property
     def token_endpoint(self) -> str:
@@ -234,6 +235,13 @@ class CountingServer:
             family = self._families.get(family_id)
             return family is not None and family.active
 
+    def refreshes_in(self, family_id: str) -> int:
+        """How many refreshes of the family were answered with tokens (each rotation adds a
+        refresh token to it; without rotation this is 0)."""
+        with self._lock:
+            family = self._families.get(family_id)
+            return len(family.refresh) - 1 if family is not None and family.refresh else 0
+
     def revoke_family(self, family_id: str) -> None:
         """Revoke every token of the family, as reuse detection would."""
         with self._lock:
@@ -248,7 +256,7 @@ class CountingServer:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        httpd = _Server(("127.0.0.1", 0), _Handler)
+        httpd = _Server((self.host, 0), _Handler)
         httpd.owner = self
         self._httpd = httpd
         self.port = int(httpd.server_address[1])
@@ -606,8 +614,10 @@ def start_counting_server(
     token_delay: float = 0.0,
     rotate: bool = True,
     reuse_detection: bool = True,
+    host: str = "127.0.0.1",
 ) -> CountingServer:
-    """Start a :class:`CountingServer` on ``127.0.0.1`` and a free port; it answers at once.
+    """Start a :class:`CountingServer` on ``host`` (loopback unless a benchmark's own network
+    needs another local address) and a free port; it answers at once.
 
     * ``access_ttl``: seconds an access token lives (float; ``expires_in`` is its ceiling).
     * ``token_delay``: seconds a successful refresh sleeps after rotating, before answering.
@@ -622,6 +632,7 @@ def start_counting_server(
         rotate=rotate,
         reuse_detection=reuse_detection,
     )
+    server.host = host
     server.start()
     atexit.register(server.stop)
     return server

@@ -6,8 +6,8 @@ Config: ``store`` ("sqlite", "redis" or "sqlalchemy"), ``location`` (file path, 
 or database URL; ``table`` names the SQLAlchemyStore's table), ``key``,
 ``client`` (OAuth2Client keyword arguments: client_id, client_secret, token_endpoint, …),
 ``api`` (a URL answering 200 to a valid bearer token), ``threads``, ``calls`` (per thread),
-``mode`` ("requests": wait for a line on stdin, then every thread calls the API, and each
-call's status and duration are reported; "token":
+``mode`` ("requests": wait for a line on stdin, then every thread calls the API, ``pause``
+seconds apart, and each call's status and duration are reported; "token":
 wait for a line, then call ``session.token()`` once; "users": wait for a line, then every
 thread renews the token of each of ``keys`` in turn; "churn": wait for a line, then
 ``cycles`` rounds of lock, load, save and a pending flow put and taken, over ``keys``; "hold": take the key's lock and keep
@@ -124,6 +124,7 @@ def main() -> int:
                 except Exception as exc:  # reported, not raised: the parent asserts
                     errors.append(f"{type(exc).__name__}: {exc}")
                 seconds.append(time.monotonic() - started)
+                time.sleep(config.get("pause", 0))
 
     threads = [threading.Thread(target=work) for _ in range(config["threads"])]
     for thread in threads:

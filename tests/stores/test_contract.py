@@ -1,4 +1,5 @@
-"""One contract, every store: a real SQLite file, a real redis-server, the keyring through a
+"""One contract, every store: a real SQLite file, a real redis-server (alone, as a cluster,
+behind sentinels, over TLS), PostgreSQL (direct and behind PgBouncer), the keyring through a
 real file-backed backend, and memory. Sync and async callers alike."""
 
 from __future__ import annotations
@@ -24,9 +25,14 @@ STORES = [
     "sqlite",
     "keyring",
     "redis",
+    "redis-cluster",
+    "redis-sentinel",
+    "redis-tls",
     "sqlalchemy-postgres",
+    "sqlalchemy-pgbouncer",
     "sqlalchemy-sqlite",
     "django-postgres",
+    "django-pgbouncer",
     "django-sqlite",
 ]
 
@@ -49,12 +55,21 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TokenStore
         yield SQLiteStore(tmp_path / "tokens.sqlite3")
     elif kind == "keyring":
         yield KeyringStore(backend=file_keyring(tmp_path), lock_dir=tmp_path / "locks")
-    elif kind == "redis":
-        redis_store = RedisStore(request.getfixturevalue("redis_url"), lock_ttl=5)
+    elif kind.startswith("redis"):
+        redis_store = RedisStore(redis_of(request, kind), lock_ttl=5)
         yield redis_store
         redis_store.close()
     else:
         yield from database_store(request, tmp_path, kind)
+
+
+def redis_of(request: pytest.FixtureRequest, kind: str) -> str:
+    """The URL of the Redis deployment ``kind`` names, emptied first."""
+    if kind == "redis":
+        return str(request.getfixturevalue("redis_url"))
+    peer = request.getfixturevalue(kind.replace("-", "_"))
+    peer.flushall()
+    return str(peer.url)
 
 
 def database_store(request: pytest.FixtureRequest, tmp_path: Path, kind: str) -> Iterator[Any]:
@@ -78,6 +93,8 @@ def database_store(request: pytest.FixtureRequest, tmp_path: Path, kind: str) ->
 
     if kind == "sqlalchemy-postgres":
         url = request.getfixturevalue("postgres").url()
+    elif kind == "sqlalchemy-pgbouncer":
+        url = request.getfixturevalue("pgbouncer").url()
     else:
         url = f"sqlite:///{tmp_path / 'app.sqlite3'}"
     db_store = SQLAlchemyStore(url, table_name="t_" + secrets.token_hex(6))
@@ -373,6 +390,31 @@ def test_sqlite_refuses_an_entry_it_cannot_read(tmp_path: Path) -> None:
         SQLiteStore(path).get("k")
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "[" * 100_000 + "]" * 100_000,  # nested past the interpreter's recursion limit
+        '{"format": "oauthkit/1", "kind": "oauth2", "data": {"access_token": "'
+        + "x" * 1_100_000
+        + '"}}',
+        '{"format": "oauthkit/1", "kind": "oauth2", "data": []}',
+        "\udcff not JSON",
+    ],
+    ids=["deep", "long", "wrong shape", "not JSON"],
+)
+def test_a_record_that_is_not_ours_is_a_store_error(tmp_path: Path, value: str) -> None:
+    """A store's records are read with the standard decoder (no hostile-server checks: they
+    are the store's own), and anything else is still a StoreError, never a crash."""
+    import sqlite3
+
+    path = tmp_path / "tokens.sqlite3"
+    SQLiteStore(path).put("k", _token())
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE tokens SET value = ?", (value.encode("utf-8", "surrogatepass"),))
+    with pytest.raises(StoreError, match="cannot read"):
+        SQLiteStore(path).get("k")
+
+
 def test_sqlite_uses_wal(tmp_path: Path) -> None:
     import sqlite3
 
@@ -441,9 +483,12 @@ PENDING_STORES = [
     "memory",
     "sqlite",
     "redis",
+    "redis-cluster",
     "sqlalchemy-postgres",
+    "sqlalchemy-pgbouncer",
     "sqlalchemy-sqlite",
     "django-postgres",
+    "django-pgbouncer",
     "django-sqlite",
 ]
 
@@ -454,8 +499,8 @@ def pending_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[An
         yield MemoryStore()
     elif request.param == "sqlite":
         yield SQLiteStore(tmp_path / "tokens.sqlite3")
-    elif request.param == "redis":
-        redis_store = RedisStore(request.getfixturevalue("redis_url"))
+    elif request.param.startswith("redis"):
+        redis_store = RedisStore(redis_of(request, request.param))
         yield redis_store
         redis_store.close()
     else:

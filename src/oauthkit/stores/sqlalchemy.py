@@ -27,6 +27,11 @@ The migration, for a team that manages its schema itself (PostgreSQL)::
     );
     CREATE INDEX oauthkit_tokens_expiry ON oauthkit_tokens (kind, expires_at);
 
+Behind PgBouncer in transaction pooling mode, give the store a URL: the engines it makes
+prepare no statement that another transaction could miss (see :func:`_pooler_safe`), and a
+connection the database closed (a restart, a failover) is replaced and the operation run
+once more.
+
 Sync callers use a sync engine and async callers an async one; given a URL, the store makes
 both (``postgresql+psycopg`` serves both; ``asyncpg`` and ``aiosqlite`` URLs get their sync
 twins ``psycopg`` and ``pysqlite``). Given only an ``Engine``, async callers run in worker
@@ -35,14 +40,16 @@ threads; given only an ``AsyncEngine``, sync callers are refused.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any, TypeVar
 
 try:
     import sqlalchemy as sa
     from sqlalchemy.engine import URL, Connection, Engine, make_url
-    from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+    from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError(
@@ -70,6 +77,8 @@ __all__ = ["SQLAlchemyStore"]
 
 #: How many times create_table looks again after losing a race to create the table.
 CREATE_ATTEMPTS = 3
+#: Seconds a connection attempt to PostgreSQL may take (engines the store makes).
+CONNECT_TIMEOUT = 10
 
 T = TypeVar("T")
 
@@ -80,6 +89,7 @@ _SYNC_TWIN = {
     "psycopg_async": "psycopg",
     "psycopg": "psycopg",
 }
+_ASYNC_DRIVERS = ("asyncpg", "psycopg_async", "aiosqlite")
 _ASYNC_TWIN = {"psycopg": "psycopg", "psycopg2": "psycopg", "pysqlite": "aiosqlite"}
 
 
@@ -112,6 +122,47 @@ def _private_sqlite_file(url: URL) -> None:
         raise StoreError(f"cannot create the token database {path}: {exc}") from None
 
 
+def _pooler_safe(url: URL) -> tuple[URL, dict[str, Any]]:
+    """Engine options for a URL the store makes an engine from: PostgreSQL behind a
+    transaction-pooling PgBouncer gives each transaction any server connection, where a
+    statement prepared by another transaction is missing and a name may already be taken. So
+    no server-side prepared statements with psycopg, and asyncpg's (which SQLAlchemy's dialect
+    always prepares) under names of their own, never cached. Plain PostgreSQL is served alike,
+    planning each primary-key lookup again (``bench/stores.py`` shows what that costs). A connection
+    attempt gives up after :data:`CONNECT_TIMEOUT` seconds (a dead server is a StoreError,
+    never a hang)."""
+    if url.get_backend_name() != "postgresql":
+        return url, {}
+    driver = url.get_driver_name()
+    if driver == "asyncpg":
+        connect = {
+            "statement_cache_size": 0,
+            "prepared_statement_name_func": _statement_name,
+            "timeout": CONNECT_TIMEOUT,
+        }
+        return url.update_query_dict({"prepared_statement_cache_size": "0"}), {
+            "connect_args": connect
+        }
+    if driver in ("psycopg", "psycopg_async"):
+        connect = {"prepare_threshold": None, "connect_timeout": CONNECT_TIMEOUT}
+        return url, {"connect_args": connect}
+    return url, {}
+
+
+def _engine(url: URL) -> Engine:
+    made, options = _pooler_safe(url)
+    return sa.create_engine(made, **options)
+
+
+def _async_engine(url: URL) -> AsyncEngine:
+    made, options = _pooler_safe(url)
+    return create_async_engine(made, **options)
+
+
+def _statement_name() -> str:
+    return f"__oauthkit_{secrets.token_hex(8)}__"
+
+
 def _twin(url: URL, table: dict[str, str], dialects: tuple[str, ...]) -> URL | None:
     if url.get_backend_name() not in dialects:
         return None
@@ -141,19 +192,29 @@ class SQLAlchemyStore(RowStore):
         self._async_url: URL | None = None
         self._autocommit: Engine | None = None
         self._aautocommit: AsyncEngine | None = None
+        made_here = not isinstance(engine, Engine)
         if isinstance(engine, Engine):
             self._engine = engine
         elif isinstance(engine, AsyncEngine):
             self._aengine = engine
             twin = _twin(engine.url, _SYNC_TWIN, ("postgresql", "sqlite"))
-            self._engine = sa.create_engine(twin) if twin is not None else None
+            self._engine = _engine(twin) if twin is not None else None
         else:
             url = make_url(engine)
             sync_url = _twin(url, _SYNC_TWIN, ("postgresql", "sqlite")) or url
-            self._engine = sa.create_engine(sync_url)
-            if self._aengine is None:
+            self._engine = _engine(sync_url)
+            if self._aengine is None and url.get_driver_name() in _ASYNC_DRIVERS:
+                self._async_url = url  # the async driver the URL names
+            elif self._aengine is None:
                 self._async_url = _twin(sync_url, _ASYNC_TWIN, ("postgresql", "sqlite"))
         self.lease_seconds = lease_seconds
+        #: psycopg, when reads go to the driver directly (see _read_directly).
+        self._direct: Any = None
+        self._direct_sql: dict[str, str] = {}
+        if made_here and self._engine is not None and self._engine.dialect.driver == "psycopg":
+            import psycopg
+
+            self._direct = psycopg
         #: False until the table is known to exist (made on first use when missing, unless
         #: ``create_missing=False``: a team that manages its schema itself).
         self._ready = not create_missing
@@ -180,6 +241,12 @@ class SQLAlchemyStore(RowStore):
         self._select_locked = self._select.with_for_update()
         self._take = sa.delete(self.table).where(where).returning(*row)
         self._keys = sa.select(columns.key).where(columns.kind == sa.bindparam("kind"))
+        if self._direct is not None and self._engine is not None:
+            dialect = self._engine.dialect
+            self._direct_sql = {
+                "get": str(self._select.compile(dialect=dialect)),
+                "keys": str(self._keys.order_by(columns.key).compile(dialect=dialect)),
+            }
 
     # -- engines --------------------------------------------------------------------------
 
@@ -193,7 +260,7 @@ class SQLAlchemyStore(RowStore):
 
     def _async(self) -> AsyncEngine | None:
         if self._aengine is None and self._async_url is not None:
-            self._aengine = create_async_engine(self._async_url)
+            self._aengine = _async_engine(self._async_url)
             self._async_url = None
         return self._aengine
 
@@ -246,33 +313,93 @@ class SQLAlchemyStore(RowStore):
         except (StoreError, ConfigurationError):
             raise
         except SQLAlchemyError as exc:
-            text = str(exc).lower()
-            name = self.table.fullname
-            if ("no such table" in text or "does not exist" in text) and name.split(".")[
-                -1
-            ] in text:
-                raise StoreError(
-                    f"the table {name} does not exist: call store.create_table() once (in async "
-                    "code: await store.acreate_table()), or apply the migration in "
-                    "oauthkit.stores.sqlalchemy's documentation"
-                ) from None
-            # Not chained: the driver's error text carries the statement's parameters,
-            # a token's record among them.
-            raise StoreError(f"the token table {name} failed: {type(exc).__name__}") from None
+            raise self._failure(exc) from None
+
+    def _failure(self, exc: Exception) -> StoreError:
+        """The StoreError for a database error (SQLAlchemy's, or the driver's own)."""
+        name = self.table.fullname
+        state = _sqlstate(exc)
+        if state == "42P01" or (state is None and _no_such_table(exc, name)):
+            return StoreError(
+                f"the table {name} does not exist: call store.create_table() once (in async "
+                "code: await store.acreate_table()), or apply the migration in "
+                "oauthkit.stores.sqlalchemy's documentation"
+            )
+        if state in ("26000", "42P05"):
+            return StoreError(
+                f"the token table {name} failed: a prepared statement was missing or taken "
+                "(a transaction-pooling PgBouncer in front?): give the store a URL, or make "
+                "the engine with prepared statements off (psycopg: prepare_threshold=None)"
+            )
+        # Not chained: the driver's error text carries the statement's parameters,
+        # a token's record among them.
+        return StoreError(f"the token table {name} failed: {type(exc).__name__}")
 
     # -- running the row store's plans ----------------------------------------------------
 
     def _run(self, making: Making[T], *, writes: bool) -> T:
-        """One plan in one short transaction; a plan that only reads, autocommitted."""
+        """One plan in one short transaction; a plan that only reads, autocommitted. A
+        connection the server had closed (a restart, a failover, a pooler's recycling) is
+        found out by its first use; SQLAlchemy then drops every pooled connection as old and
+        the plan runs once more on a new one."""
         if not self._ready:
             self.create_table()
+        if not writes and self._direct is not None:
+            return self._read_directly(making)
+        with self._errors():
+            try:
+                return self._run_once(making, writes)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+            return self._run_once(making, writes)
+
+    def _run_once(self, making: Making[T], writes: bool) -> T:
         if writes:
-            with self._errors(), self._sync().begin() as connection:
+            with self._sync().begin() as connection:
                 return drive(making(), lambda op: self._execute(connection, op))
         if self._autocommit is None:  # made once: each execution_options() costs 0.4 ms
             self._autocommit = self._sync().execution_options(isolation_level="AUTOCOMMIT")
-        with self._errors(), self._autocommit.connect() as connection:
+        with self._autocommit.connect() as connection:
             return drive(making(), lambda op: self._execute(connection, op))
+
+    def _read_directly(self, making: Making[T]) -> T:
+        """A plan that only reads, on a pooled psycopg connection itself, autocommitted:
+        SQLAlchemy's execution machinery costs more than the lookup does (``bench/stores.py``).
+        Only for an engine the store made (one of the application's keeps its event hooks).
+        A connection the server had closed drops the pool's connections and the plan runs
+        once more on a new one, as :meth:`_run` does."""
+        assert self._direct is not None
+        for attempt in (0, 1):
+            with self._errors():
+                pooled = self._sync().raw_connection()
+            connection: Any = pooled.driver_connection
+            try:
+                connection.autocommit = True
+                try:
+                    return drive(making(), partial(self._execute_directly, connection))
+                finally:
+                    if not connection.broken:
+                        connection.autocommit = False
+            except self._direct.Error as exc:
+                if connection.broken:  # a restart, a failover, a pooler that dropped it
+                    pooled.invalidate()
+                    self._sync().dispose(close=False)  # the others are as old
+                    if attempt == 0:
+                        continue
+                raise self._failure(exc) from None
+            finally:
+                pooled.close()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _execute_directly(self, connection: Any, op: Operation) -> Any:
+        if isinstance(op, Get) and not op.lock:
+            found = connection.execute(self._direct_sql["get"], _at(op)).fetchone()
+            return Row(found[0], int(found[1]), found[2]) if found is not None else None
+        if isinstance(op, Keys):
+            rows = connection.execute(self._direct_sql["keys"], {"kind": op.kind}).fetchall()
+            return [row[0] for row in rows]
+        raise AssertionError(f"{type(op).__name__} is not a read")  # pragma: no cover
 
     async def _arun(self, making: Making[T], *, writes: bool) -> T:
         """The ``await`` twin of :meth:`_run` (a store given only an ``Engine`` runs it in a
@@ -282,15 +409,26 @@ class SQLAlchemyStore(RowStore):
             return await _in_thread(self._run, making, writes)  # type: ignore[no-any-return]
         if not self._ready:
             await self.acreate_table()
-        if writes:
-            with self._errors():
-                async with engine.begin() as connection:
-                    return await adrive(making(), lambda op: self._aexecute(connection, op))
+        with self._errors():
+            try:
+                return await self._arun_once(engine, making, writes)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+            return await self._arun_once(engine, making, writes)
+
+    async def _arun_once(self, engine: AsyncEngine, making: Making[T], writes: bool) -> T:
+        # SQLAlchemy's asyncpg dialect prepares every statement, then runs it: two implicit
+        # transactions when autocommitted, which a transaction-pooling PgBouncer may give to
+        # two server connections (the second lacks the statement). In one transaction both
+        # are on one.
+        if writes or engine.url.get_driver_name() == "asyncpg":
+            async with engine.begin() as connection:
+                return await adrive(making(), lambda op: self._aexecute(connection, op))
         if self._aautocommit is None:
             self._aautocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
-        with self._errors():
-            async with self._aautocommit.connect() as connection:
-                return await adrive(making(), lambda op: self._aexecute(connection, op))
+        async with self._aautocommit.connect() as connection:
+            return await adrive(making(), lambda op: self._aexecute(connection, op))
 
     def _statement(self, op: Operation) -> tuple[Any, dict[str, Any]]:
         """The statement of a row operation and its parameters."""
@@ -350,6 +488,27 @@ class SQLAlchemyStore(RowStore):
         engine = self._engine or self._aengine
         url = engine.url.render_as_string(hide_password=True) if engine is not None else "?"
         return f"SQLAlchemyStore({url!r}, table={self.table.fullname!r})"
+
+
+def _sqlstate(exc: Exception) -> str | None:
+    """The SQLSTATE of a driver's error, itself or wrapped by SQLAlchemy (psycopg:
+    ``sqlstate``, asyncpg: ``sqlstate`` through SQLAlchemy's adaption, psycopg2: ``pgcode``),
+    or ``None``."""
+    for error in (exc, getattr(exc, "orig", None)):
+        for attribute in ("sqlstate", "pgcode"):
+            state = getattr(error, attribute, None) or getattr(
+                getattr(error, "__cause__", None), attribute, None
+            )
+            if isinstance(state, str):
+                return state
+    return None
+
+
+def _no_such_table(exc: Exception, name: str) -> bool:
+    """SQLite's and MySQL's words for a missing table (they have no SQLSTATE for it)."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    table = name.split(".")[-1].lower()
+    return table in text and ("no such table" in text or "doesn't exist" in text)
 
 
 def _at(op: Get | Take) -> dict[str, str]:

@@ -25,7 +25,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from django.db import DatabaseError, IntegrityError, connections, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connections,
+    transaction,
+)
 from django.db.models import F
 
 from ...drivers import drive
@@ -76,6 +83,7 @@ class DjangoStore(RowStore):
     def _do(self, work: Callable[[], T], *, writes: bool = True) -> T:
         """``work`` in one transaction (on SQLite, one that takes the write lock first when
         it ``writes``); database failures become :class:`StoreError`."""
+        reconnected = False
         for pause in (*LOCKED_RETRIES, None):
             try:
                 with self._atomic(writes):
@@ -87,8 +95,25 @@ class DjangoStore(RowStore):
                 if "database is locked" in text and pause is not None:
                     time.sleep(pause)
                     continue
+                if "database is locked" not in text and pause is not None and not reconnected:
+                    reconnected = self._reconnect(exc)
+                    if reconnected:
+                        continue
                 raise self._failed(text, exc) from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _reconnect(self, exc: DatabaseError) -> bool:
+        """After a connection's failure (``OperationalError``, ``InterfaceError``: a server
+        restarted, failed over, or a pooler that recycled the connection), whether to run
+        the work once more: on a new connection if this one is gone. Django replaces dead
+        connections itself only between requests; a worker, a script or a long request would
+        keep failing. Never inside the app's own transaction (its work is lost anyway)."""
+        connection = connections[self.using]
+        if connection.in_atomic_block or not isinstance(exc, OperationalError | InterfaceError):
+            return False
+        if connection.connection is not None and not connection.is_usable():
+            connection.close()  # the next use opens a new one
+        return True
 
     def _failed(self, text: str, exc: DatabaseError) -> StoreError:
         if "oauthkit_tokens" in text and ("no such table" in text or "does not exist" in text):
