@@ -236,11 +236,25 @@ async def test_the_applications_own_clients(redis_url: str, redis_cluster: Clust
         ("memcached://127.0.0.1:1", "starts with"),
         ("redis+sentinel://127.0.0.1:26379", "service"),
         ("redis+cluster://127.0.0.1:x", "host:port"),
+        ("redis+cluster://127.0.0.1:7000?socket_timeout=soon", "not a number"),
     ],
 )
 def test_a_wrong_url_says_what_is_wrong(url: str, says: str) -> None:
     with pytest.raises(ConfigurationError, match=says):
         RedisStore(url)
+
+
+def test_a_clusters_url_options_are_typed() -> None:
+    store = RedisStore("rediss+cluster://a:7000,b:7001?socket_timeout=2&ssl_ca_certs=/ca.pem")
+    assert store._where is not None
+    assert store._where.hosts == [("a", 7000), ("b", 7001)]
+    assert store._where.options["socket_timeout"] == 2.0
+    assert store._where.options["ssl"] is True
+    assert store._where.options["ssl_ca_certs"] == "/ca.pem"
+    sentinel = RedisStore("redis+sentinel://s1,s2:26380/mymaster/3")
+    assert sentinel._where is not None
+    assert sentinel._where.hosts == [("s1", 26379), ("s2", 26380)]
+    assert (sentinel._where.service, sentinel._where.options["db"]) == ("mymaster", 3)
 
 
 def test_the_configuration_takes_every_form(

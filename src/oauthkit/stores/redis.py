@@ -134,6 +134,22 @@ def _is_cluster(client: Any) -> bool:
     return client is not None and hasattr(client, "get_node_from_key")
 
 
+#: Query options of a URL that are numbers (redis-py's ``from_url`` reads them so for a
+#: single server; a cluster's or a sentinel's options are read here).
+_NUMBERS = {"socket_timeout": float, "socket_connect_timeout": float, "db": int,
+            "health_check_interval": float, "max_connections": int}  # fmt: skip
+
+
+def _option(name: str, value: str) -> Any:
+    kind = _NUMBERS.get(name)
+    if kind is None:
+        return value
+    try:
+        return kind(value)
+    except ValueError:
+        raise ConfigurationError(f"the Redis URL's {name}={value[:40]!r} is not a number") from None
+
+
 class _Where:
     """What a URL says: the kind of deployment, the hosts, and the client options (TLS,
     credentials, database, timeouts)."""
@@ -152,7 +168,7 @@ class _Where:
             "socket_connect_timeout": timeout,
         }
         for name, value in parse_qsl(parts.query):
-            self.options[name] = value
+            self.options[name] = _option(name, value)
         if parts.username:
             self.options["username"] = unquote(parts.username)
         if parts.password:
