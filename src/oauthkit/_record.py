@@ -1,7 +1,8 @@
 """The record a token store keeps for a key, in one place for the stores
 (:mod:`oauthkit.stores.base`) and the command's fast path (:mod:`oauthkit.cli.fast`), which
 must read it with the standard library alone: a JSON object ``{"format": "oauthkit/1",
-"kind": "oauth2" | "oauth1" | "client", "data": {…}}``."""
+"kind": "oauth2" | "oauth1" | "client", "data": {…}}``, or that record sealed (encrypted at
+rest, :mod:`oauthkit.stores.encryption`): ``oauthkit/aes-256-gcm:{key id}:{base64url}``."""
 
 from __future__ import annotations
 
@@ -10,13 +11,42 @@ from typing import Any
 
 from .protocol.jsontext import MAX_TEXT
 
-__all__ = ["FORMAT", "KINDS", "read_record", "write_record"]
+__all__ = [
+    "FORMAT",
+    "KINDS",
+    "SEALED",
+    "SEALED_RAW",
+    "read_record",
+    "sealed_with",
+    "write_record",
+]
 
 #: The format of every record this version writes and reads.
 FORMAT = "oauthkit/1"
 #: What a record can hold: an OAuth 2 token, OAuth 1.0a token credentials, or a client's
 #: dynamic registration (RFC 7591).
 KINDS = ("oauth2", "oauth1", "client")
+#: How a sealed record begins: the cipher, then the id of the key that sealed it. A record in
+#: clear begins with ``{``, so the two are told apart by their first character. A store that
+#: keeps bytes (SQLite, Redis) keeps the sealed bytes as they are, after :data:`SEALED_RAW`;
+#: one that keeps text, in base64 after :data:`SEALED`.
+SEALED = "oauthkit/aes-256-gcm:"
+SEALED_RAW = b"oauthkit/aes-256-gcm/raw:"
+
+
+def sealed_with(record: str | bytes) -> str | None:
+    """The key id of a sealed record, or ``None`` for a record in clear."""
+    if isinstance(record, bytes):
+        if record.startswith(SEALED_RAW):
+            end = record.find(b":", len(SEALED_RAW))
+            return record[len(SEALED_RAW) : end].decode("ascii", "replace") if end > 0 else ""
+        if not record.startswith(b"oauthkit/"):
+            return None
+        record = record[:100].decode("ascii", "replace")
+    if not record.startswith(SEALED):
+        return None
+    end = record.find(":", len(SEALED))
+    return record[len(SEALED) : end] if end > 0 else ""
 
 
 def write_record(kind: str, data: dict[str, Any]) -> str:

@@ -13,7 +13,7 @@ from cli.harness import make_cli
 from oauthkit import Session, Token
 from oauthkit.errors import ConfigurationError
 from oauthkit.sandbox import Sandbox
-from oauthkit.stores import SQLiteStore
+from oauthkit.stores import Encryption, SQLiteStore
 
 CONFIG = """
 store = "{store}"
@@ -78,3 +78,43 @@ def test_from_config_names_what_is_wrong(config: Path) -> None:
         Session.from_config("nope")
     with pytest.raises(ConfigurationError, match=r"OAuth 1\.0a provider"):
         Session.from_config("old")
+
+
+def test_a_store_encrypted_at_rest_for_the_command_and_programs(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """store_keys_env: a token saved in clear before is encrypted by ``oauthkit store
+    rekey``, then read by the fast path, the full command and Session.from_config; the keys
+    missing, or lacking the one that sealed it, is one line and exit 1."""
+    from oauthkit.cli.fast import fresh_token
+
+    session = Session.from_config("sandbox")
+    token = session.client.client_credentials()
+    session.save(token)  # in clear, as before store_keys_env
+    config.write_text('store_keys_env = "OAUTHKIT_STORE_KEYS"\n' + config.read_text())
+    cli = make_cli(tmp_path)
+    cli.env.update(OAUTHKIT_CONFIG=str(config))
+    unset = cli.run("token", "sandbox")
+    assert unset.returncode == 1
+    assert unset.stderr.strip().splitlines() == [
+        "oauthkit: $OAUTHKIT_STORE_KEYS is not set: it holds the token store's keys, "
+        "kid:key[,kid:key…] (make one with  oauthkit store keygen KID)"
+    ]
+    key = cli.run("store", "keygen", "k1").stdout.strip()
+    assert Encryption.parse(key).key_ids == ("k1",)
+    cli.env["OAUTHKIT_STORE_KEYS"] = key
+    rekeyed = cli.run("store", "rekey")
+    assert rekeyed.returncode == 0, rekeyed.stderr
+    assert "1 entry of" in rekeyed.stderr and "now under key k1" in rekeyed.stderr
+    files = [tmp_path / "t.sqlite3", tmp_path / "t.sqlite3-wal"]
+    assert token.access_token.encode() not in b"".join(f.read_bytes() for f in files if f.exists())
+    printed = cli.run("token", "sandbox")
+    assert (printed.returncode, printed.stdout.strip()) == (0, token.access_token)
+    monkeypatch.setenv("OAUTHKIT_STORE_KEYS", key)
+    assert fresh_token("sandbox") == token.access_token  # the fast path opens it itself
+    assert Session.from_config("sandbox").token().access_token == token.access_token
+    cli.env["OAUTHKIT_STORE_KEYS"] = Encryption.generate("k2")  # k1 dropped too early
+    lacking = cli.run("token", "sandbox")
+    assert lacking.returncode == 1
+    [line] = lacking.stderr.strip().splitlines()
+    assert "'sandbox' is encrypted with the key id 'k1'" in line and "aes-256-gcm" not in line

@@ -3,7 +3,8 @@
     python session_worker.py '<json config>'
 
 Config: ``store`` ("sqlite", "redis" or "sqlalchemy"), ``location`` (file path, Redis URL
-or database URL; ``table`` names the SQLAlchemyStore's table), ``key``,
+or database URL; ``table`` names the SQLAlchemyStore's table), ``store_keys`` (the store's
+keys, ``kid:key,…``: its entries encrypted), ``key``,
 ``client`` (OAuth2Client keyword arguments: client_id, client_secret, token_endpoint, …),
 ``api`` (a URL answering 200 to a valid bearer token), ``threads``, ``calls`` (per thread),
 ``mode`` ("requests": wait for a line on stdin, then every thread calls the API, ``pause``
@@ -24,14 +25,16 @@ from typing import Any
 import httpx2
 
 from oauthkit import OAuth2Client, Session
-from oauthkit.stores import RedisStore, SQLiteStore
+from oauthkit.stores import Encryption, RedisStore, SQLiteStore
 
 
 def main() -> int:
     config: dict[str, Any] = json.loads(sys.argv[1])
     store: Any
+    sealed = config.get("store_keys")
+    encryption = Encryption.parse(sealed) if sealed else None
     if config["store"] == "sqlite":
-        store = SQLiteStore(config["location"])
+        store = SQLiteStore(config["location"], encryption=encryption)
     elif config["store"] == "django":
         sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
         from stores.django_setup import configure
@@ -39,7 +42,11 @@ def main() -> int:
         configure(config["databases"])
         from oauthkit.web.django.store import DjangoStore
 
-        store = DjangoStore(config["location"], lease_seconds=config.get("lease_seconds", 120))
+        store = DjangoStore(
+            config["location"],
+            lease_seconds=config.get("lease_seconds", 120),
+            encryption=encryption,
+        )
     elif config["store"] == "sqlalchemy":
         from oauthkit.stores import SQLAlchemyStore
 
@@ -47,9 +54,12 @@ def main() -> int:
             config["location"],
             table_name=config["table"],
             lease_seconds=config.get("lease_seconds", 120),
+            encryption=encryption,
         )
     else:
-        store = RedisStore(config["location"], lock_ttl=config.get("lock_ttl", 30))
+        store = RedisStore(
+            config["location"], lock_ttl=config.get("lock_ttl", 30), encryption=encryption
+        )
     if config["mode"] == "hold":  # take the key's lock and keep it until killed
         with store.lock(config["key"]):
             print("locked", flush=True)

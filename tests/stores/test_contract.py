@@ -16,7 +16,14 @@ import pytest
 from oauthkit import OAuth1Credentials, Token
 from oauthkit.errors import ConfigurationError, LockTimeout, StoreConflict, StoreError
 from oauthkit.protocol.oauth2.registration import ClientRegistration
-from oauthkit.stores import KeyringStore, MemoryStore, RedisStore, SQLiteStore, TokenStore
+from oauthkit.stores import (
+    Encryption,
+    KeyringStore,
+    MemoryStore,
+    RedisStore,
+    SQLiteStore,
+    TokenStore,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -34,7 +41,14 @@ STORES = [
     "django-postgres",
     "django-pgbouncer",
     "django-sqlite",
+    # the same contract with every entry encrypted at rest, one of each store class
+    "sqlite+encrypted",
+    "redis-cluster+encrypted",
+    "sqlalchemy-postgres+encrypted",
+    "django-postgres+encrypted",
 ]
+#: The keys of the encrypted variants (a fresh pair per run).
+KEYS = Encryption.parse(f"{Encryption.generate('k2')},{Encryption.generate('k1')}")
 
 
 def file_keyring(path: Path) -> Any:
@@ -48,19 +62,25 @@ def file_keyring(path: Path) -> Any:
 
 @pytest.fixture(params=STORES)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TokenStore]:
-    kind = request.param
+    yield from make_store(request, tmp_path, request.param)
+
+
+def make_store(request: pytest.FixtureRequest, tmp_path: Path, name: str) -> Iterator[Any]:
+    """The store ``name`` names (``+encrypted``: with :data:`KEYS`)."""
+    kind, _, sealed = name.partition("+")
+    options: dict[str, Any] = {"encryption": KEYS} if sealed else {}
     if kind == "memory":
         yield MemoryStore()
     elif kind == "sqlite":
-        yield SQLiteStore(tmp_path / "tokens.sqlite3")
+        yield SQLiteStore(tmp_path / "tokens.sqlite3", **options)
     elif kind == "keyring":
         yield KeyringStore(backend=file_keyring(tmp_path), lock_dir=tmp_path / "locks")
     elif kind.startswith("redis"):
-        redis_store = RedisStore(redis_of(request, kind), lock_ttl=5)
+        redis_store = RedisStore(redis_of(request, kind), lock_ttl=5, **options)
         yield redis_store
         redis_store.close()
     else:
-        yield from database_store(request, tmp_path, kind)
+        yield from database_store(request, tmp_path, kind, **options)
 
 
 def redis_of(request: pytest.FixtureRequest, kind: str) -> str:
@@ -72,9 +92,11 @@ def redis_of(request: pytest.FixtureRequest, kind: str) -> str:
     return str(peer.url)
 
 
-def database_store(request: pytest.FixtureRequest, tmp_path: Path, kind: str) -> Iterator[Any]:
+def database_store(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str, **options: Any
+) -> Iterator[Any]:
     """A SQLAlchemyStore in a table of this test's own (on the session's PostgreSQL, or in
-    an SQLite file), or a DjangoStore on an emptied table."""
+    an SQLite file), or a DjangoStore on an emptied table; ``options`` go to the store."""
     if kind.startswith("django-"):
         request.getfixturevalue("django_databases")
         from oauthkit.web.django.models import StoredEntry
@@ -87,7 +109,7 @@ def database_store(request: pytest.FixtureRequest, tmp_path: Path, kind: str) ->
 
         with ThreadPoolExecutor(1) as pool:
             pool.submit(lambda: StoredEntry.objects.using(alias).all().delete()).result()
-        yield DjangoStore(alias)
+        yield DjangoStore(alias, **options)
         return
     from oauthkit.stores import SQLAlchemyStore
 
@@ -97,7 +119,7 @@ def database_store(request: pytest.FixtureRequest, tmp_path: Path, kind: str) ->
         url = request.getfixturevalue("pgbouncer").url()
     else:
         url = f"sqlite:///{tmp_path / 'app.sqlite3'}"
-    db_store = SQLAlchemyStore(url, table_name="t_" + secrets.token_hex(6))
+    db_store = SQLAlchemyStore(url, table_name="t_" + secrets.token_hex(6), **options)
     db_store.create_table()
     yield db_store
     db_store.dispose()
@@ -490,21 +512,16 @@ PENDING_STORES = [
     "django-postgres",
     "django-pgbouncer",
     "django-sqlite",
+    "sqlite+encrypted",
+    "redis-cluster+encrypted",
+    "sqlalchemy-postgres+encrypted",
+    "django-postgres+encrypted",
 ]
 
 
 @pytest.fixture(params=PENDING_STORES)
 def pending_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    if request.param == "memory":
-        yield MemoryStore()
-    elif request.param == "sqlite":
-        yield SQLiteStore(tmp_path / "tokens.sqlite3")
-    elif request.param.startswith("redis"):
-        redis_store = RedisStore(redis_of(request, request.param))
-        yield redis_store
-        redis_store.close()
-    else:
-        yield from database_store(request, tmp_path, request.param)
+    yield from make_store(request, tmp_path, request.param)
 
 
 def test_a_pending_flow_is_taken_once(pending_store: Any) -> None:

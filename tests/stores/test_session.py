@@ -23,7 +23,7 @@ import pytest
 
 from oauthkit import AsyncOAuth2Client, OAuth2Client, Session, Token
 from oauthkit.errors import ReauthenticationRequired, StoreConflict, StoreError, TransportError
-from oauthkit.stores import MemoryStore, RedisStore, SQLiteStore
+from oauthkit.stores import Encryption, MemoryStore, RedisStore, SQLiteStore
 from oauthkit.stores.base import Stored
 from peers.counting_server import CLIENT_ID, CLIENT_SECRET, CountingServer
 from peers.oidc_provider import BASIC_SECRET, REDIRECT_URI, OIDCPeer
@@ -328,10 +328,12 @@ def _processes_cross_expiry(
     api: str,
     processes: int,
     threads: int,
+    store_keys: str | None = None,
 ) -> list[dict[str, Any]]:
     config = {
         "store": store_kind,
         "location": location,
+        "store_keys": store_keys,
         "key": KEY,
         "client": client,
         "api": api,
@@ -342,11 +344,17 @@ def _processes_cross_expiry(
     return _go(_start_workers(processes, config))
 
 
+#: The keys of the tests run again with the store encrypted at rest.
+STORE_KEYS = Encryption.generate("k1")
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["clear", "encrypted"])
 def test_four_processes_ten_threads_one_sqlite_file(
-    counting_server: CountingServer, tmp_path: Path
+    counting_server: CountingServer, tmp_path: Path, encrypted: bool
 ) -> None:
     path = tmp_path / "shared.sqlite3"
-    store = SQLiteStore(path)
+    keys = STORE_KEYS if encrypted else None
+    store = SQLiteStore(path, encryption=Encryption.parse(keys) if keys else None)
     _seed_due(counting_server, store)
     counting_server.set(token_delay=0.1)
     results = _processes_cross_expiry(
@@ -357,12 +365,16 @@ def test_four_processes_ten_threads_one_sqlite_file(
         counting_server.api_url,
         processes=4,
         threads=10,
+        store_keys=keys,
     )
     for result in results:
         assert result["errors"] == []
         assert result["statuses"] == [200] * 30
     assert counting_server.counts["refresh_token"] == 1
     assert counting_server.counts["api_refused"] == 0
+    files = [path, path.with_name(path.name + "-wal")]
+    written = b"".join(f.read_bytes() for f in files if f.exists())
+    assert (b'"rt-' in written) is not encrypted  # refresh tokens in clear, or not
 
 
 def test_four_processes_one_redis(counting_server: CountingServer, redis_url: str) -> None:
@@ -463,14 +475,16 @@ def test_oidc_four_processes_on_one_sqlite_file(
 # ------------------------------------------------------------------------------ crash safety
 
 
+@pytest.mark.parametrize("encrypted", [False, True], ids=["clear", "encrypted"])
 def test_kill_9_during_refresh_never_leaves_a_silently_stale_token(
-    counting_server: CountingServer, tmp_path: Path
+    counting_server: CountingServer, tmp_path: Path, encrypted: bool
 ) -> None:
     """Kill a refreshing process at random moments (before the request, while the server has
     already rotated, after the answer, after the commit), many times. Afterwards the session
     either hands out a token that works, or says to sign in again — nothing else."""
     path = tmp_path / "crash.sqlite3"
-    store = SQLiteStore(path)
+    keys = STORE_KEYS if encrypted else None
+    store = SQLiteStore(path, encryption=Encryption.parse(keys) if keys else None)
     counting_server.set(token_delay=0.15)
     rng = random.Random(5849)
     outcomes = {"worked": 0, "sign_in_again": 0, "rotation_lost": 0}
@@ -480,6 +494,7 @@ def test_kill_9_during_refresh_never_leaves_a_silently_stale_token(
         "key": KEY,
         "client": _client_args(counting_server),
         "mode": "token",
+        "store_keys": keys,
     }
     with _client(counting_server) as client:
         for _ in range(20):

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from oauthkit import Token
+from oauthkit.errors import ConfigurationError
 
 
 def _in_thread(work: Any) -> Any:
@@ -118,3 +119,40 @@ def test_the_system_check_reports_a_configuration_that_cannot_work(
         errors = [m for m in run_checks() if m.id == "oauthkit.E001"]
         views._flow = None
     assert len(errors) == 1 and "names no store" in errors[0].msg
+
+
+def test_store_keys_env_encrypts_the_project_database(
+    django: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OAUTHKIT["STORE_KEYS_ENV"]: the Django store seals every entry; a row written in clear
+    before is read, and ``manage.py oauthkit_store_rekey`` seals it."""
+    from django.core.management import call_command
+    from django.test import override_settings
+
+    from oauthkit.stores import Encryption
+    from oauthkit.web.django.models import StoredEntry
+    from oauthkit.web.django.store import DjangoStore
+
+    monkeypatch.setenv("APP_TOKEN_KEYS", Encryption.generate("k1"))
+    from django.conf import settings
+
+    rows = StoredEntry.objects.using("sqlite")
+    _in_thread(lambda: rows.all().delete())
+    _in_thread(lambda: DjangoStore("sqlite").put("user:1:sandbox", Token("in-clear-before")))
+    options = {**settings.OAUTHKIT, "STORE_KEYS_ENV": "APP_TOKEN_KEYS"}
+    with override_settings(OAUTHKIT=options):
+        django._flow = None
+        store = _in_thread(lambda: django.flow().store)
+        assert store.encryption.kid == "k1"
+        _in_thread(lambda: store.put("user:2:sandbox", Token("sealed-secret")))
+        assert _in_thread(lambda: store.get("user:1:sandbox")) == Token("in-clear-before")
+        out = io.StringIO()
+        _in_thread(lambda: call_command("oauthkit_store_rekey", stdout=out))
+        assert out.getvalue().strip() == "2 entries now under key k1"
+        data = _in_thread(lambda: list(rows.values_list("data", flat=True)))
+        assert data and not any("in-clear-before" in d or "sealed-secret" in d for d in data)
+        assert _in_thread(lambda: store.get("user:1:sandbox")) == Token("in-clear-before")
+    with override_settings(OAUTHKIT={**options, "STORE": None}):
+        django._flow = None
+        with pytest.raises(ConfigurationError, match=r"STORE_KEYS_ENV.*is for"):
+            django.flow()

@@ -74,7 +74,9 @@ class _Context:
         if self._store is None:
             from ..config.factories import open_store
 
-            self._store = open_store(self._store_spec or self.config.store)
+            self._store = open_store(
+                self._store_spec or self.config.store, keys_env=self.config.store_keys_env
+            )
         return self._store
 
 
@@ -556,6 +558,41 @@ def logout(context: _Context, name: str, revoke: bool) -> None:
         )
     context.store.delete(name)
     _say(f"Signed out of {name}.")
+
+
+@cli.group()
+def store() -> None:
+    """The token store's keys: encryption at rest (store_keys_env in the configuration)."""
+
+
+@store.command()
+@click.argument("kid")
+def keygen(kid: str) -> None:
+    """Print a new key entry KID:KEY (32 random bytes) for the store's key list.
+
+    Put it in front of the list in the variable store_keys_env names (the first key
+    encrypts, every one listed decrypts), then run  oauthkit store rekey."""
+    from ..stores.encryption import Encryption
+
+    click.echo(Encryption.generate(kid))
+
+
+@store.command()
+@pass_context
+def rekey(context: _Context) -> None:
+    """Encrypt every entry of the store under the first of its keys.
+
+    Entries in clear are encrypted and entries of older keys sealed anew, each under its
+    renewal lock, so programs using the store meanwhile lose nothing."""
+    if context.config.store_keys_env is None:
+        _fail(
+            f"{context.config.path} names no store_keys_env: add  store_keys_env = "
+            '"OAUTHKIT_STORE_KEYS"  at its top and put the keys in that variable '
+            "(oauthkit store keygen KID makes one)"
+        )
+    written = context.store.rekey()
+    plural = "entry" if written == 1 else "entries"
+    _say(f"{written} {plural} of {_where(context)} now under key {context.store.encryption.kid}.")
 
 
 @cli.command()

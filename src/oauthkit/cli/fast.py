@@ -1,6 +1,7 @@
 """``oauthkit token NAME`` without the HTTP stack: read the stored token straight from the
 SQLite store and print it when it is not due. Standard library only (and oauthkit's own
-stdlib-only modules).
+stdlib-only modules) — but for a store encrypted at rest (``store_keys_env``), whose entry is
+opened with :class:`~oauthkit.stores.encryption.Encryption` (AES-GCM of ``cryptography``).
 
 It reads the configuration and resolves the store exactly as the full command does
 (:func:`~oauthkit.config.file.load_config`, :func:`~oauthkit.config.file.store_file`), so the
@@ -11,11 +12,12 @@ which gives the answer or the proper error.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from datetime import datetime
 
-from .._record import read_record
+from .._record import read_record, sealed_with
 from .._timing import renew_at
 
 __all__ = ["fresh_token"]
@@ -38,6 +40,9 @@ def fresh_token(name: str) -> str | None:
         config = load_config()
         if name not in config.providers:
             return None
+        keys_env = config.store_keys_env
+        if keys_env is not None and not os.environ.get(keys_env, "").strip():
+            return None  # the keys are missing: the full command says so
         path = store_file(config.store)
         if path is None or not path.is_file() or path.is_symlink():
             return None
@@ -48,7 +53,14 @@ def fresh_token(name: str) -> str | None:
             connection.close()
         if row is None:
             return None
-        kind, token = read_record(row[0])
+        text = row[0]
+        if sealed_with(text) is not None:
+            if keys_env is None:
+                return None  # the full command says the store has no keys
+            from ..stores.encryption import TOKEN, Encryption
+
+            text = Encryption.from_env(keys_env).open(text, TOKEN, name)
+        kind, token = read_record(text)
         if kind != "oauth2":
             return None
         if (token.get("extra") or {}).get("oauthkit_refused_at"):

@@ -27,29 +27,43 @@ __all__ = ["api_base", "make_oauth1_client", "make_oauth2_client", "open_store",
 DATABASE_SCHEMES = ("postgresql", "postgres", "sqlite+", "mysql", "mariadb")
 
 
-def open_store(spec: str | None) -> TokenStore:
+def open_store(spec: str | None, *, keys_env: str | None = None) -> TokenStore:
     """The store a ``--store`` value or the config's ``store`` names: a file path (SQLite),
     a Redis URL (``redis://``, ``rediss://``, ``unix://``, ``redis+cluster://``,
     ``redis+sentinel://``: see :class:`~oauthkit.stores.RedisStore`), ``keyring``, a
     database URL (``postgresql+psycopg://…``: its table is created on first use if missing);
-    default the SQLite store in the user data folder."""
+    default the SQLite store in the user data folder. ``keys_env`` (the configuration's
+    ``store_keys_env``) names the environment variable of the store's keys: its entries are
+    then encrypted at rest (:mod:`oauthkit.stores.encryption`)."""
     from ..stores.sqlite import SQLiteStore
 
+    encryption = None
+    if keys_env is not None:
+        if spec in ("keyring", "memory"):
+            raise ConfigurationError(
+                f"store_keys_env does not apply to the {spec} store (the OS keyring encrypts "
+                "its entries itself; memory keeps nothing at rest): remove it or choose "
+                "another store"
+            )
+        from ..stores.encryption import Encryption
+
+        encryption = Encryption.from_env(keys_env)
     path = store_file(spec)
     if path is not None:
-        return SQLiteStore(path)
+        return SQLiteStore(path, encryption=encryption)
     assert spec is not None
     from ..stores.redis import SCHEMES as REDIS_SCHEMES
 
     if spec.startswith(tuple(f"{scheme}://" for scheme in REDIS_SCHEMES)):
         from ..stores.redis import RedisStore
 
-        return RedisStore(spec)
+        return RedisStore(spec, encryption=encryption)
     if spec.startswith(DATABASE_SCHEMES) and "://" in spec:
         from ..stores.sqlalchemy import SQLAlchemyStore
 
         url = "postgresql" + spec[len("postgres") :] if spec.startswith("postgres:") else spec
-        return SQLAlchemyStore(url)  # its table is made on first use when missing
+        # its table is made on first use when missing
+        return SQLAlchemyStore(url, encryption=encryption)
     if spec == "keyring":
         from ..stores.keyring import KeyringStore
 

@@ -217,7 +217,7 @@ class ProviderConfig:
 class Config:
     """The whole file: the providers and the store to use."""
 
-    __slots__ = ("path", "providers", "store", "web")
+    __slots__ = ("path", "providers", "store", "store_keys_env", "web")
 
     def __init__(
         self,
@@ -225,11 +225,14 @@ class Config:
         path: Path,
         providers: Mapping[str, ProviderConfig],
         store: str | None = None,
+        store_keys_env: str | None = None,
         web: Mapping[str, Any] | None = None,
     ) -> None:
         self.path = path
         self.providers = providers
         self.store = store
+        #: The environment variable that holds the store's keys (encryption at rest).
+        self.store_keys_env = store_keys_env
         self.web = dict(web or {})
 
     def __repr__(self) -> str:
@@ -304,7 +307,7 @@ def load_config(path: Path | None = None) -> Config:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"{path}: malformed TOML: {exc}") from None
-    unknown_top = sorted(set(document) - {"store", "providers", "web"})
+    unknown_top = sorted(set(document) - {"store", "store_keys_env", "providers", "web"})
     if unknown_top:
         hint = " (tables are [providers.NAME])" if "provider" in unknown_top else ""
         raise ConfigurationError(
@@ -313,6 +316,12 @@ def load_config(path: Path | None = None) -> Config:
     store = document.get("store")
     if store is not None and not isinstance(store, str):
         raise ConfigurationError(f"{path}: 'store' must be a string")
+    keys_env = document.get("store_keys_env")
+    if keys_env is not None and (not isinstance(keys_env, str) or not keys_env.strip()):
+        raise ConfigurationError(
+            f"{path}: 'store_keys_env' names an environment variable, e.g. "
+            '"OAUTHKIT_STORE_KEYS" (the keys themselves never go in this file)'
+        )
     web = document.get("web", {})
     if not isinstance(web, dict) or set(web) - _WEB_KEYS:
         raise ConfigurationError(
@@ -357,7 +366,7 @@ def load_config(path: Path | None = None) -> Config:
         providers[name] = ProviderConfig(name=name, type=kind, values=values, source=where)
     if store is not None and store_file(store) is not None and store != "sqlite":
         store = _beside(path, store)
-    return Config(path=path, providers=providers, store=store, web=web)
+    return Config(path=path, providers=providers, store=store, store_keys_env=keys_env, web=web)
 
 
 #: Keys that name files: relative paths are the configuration file's folder's.

@@ -123,7 +123,13 @@ class Session:
                 "is nothing to renew; sign requests with OAuth1Client and the stored credentials"
             )
         client = make_oauth2_client(provider)
-        return cls(client, store if store is not None else open_store(config.store), key=name)
+        return cls(
+            client,
+            store
+            if store is not None
+            else open_store(config.store, keys_env=config.store_keys_env),
+            key=name,
+        )
 
     # -- the token in memory --------------------------------------------------------------
 

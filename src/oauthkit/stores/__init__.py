@@ -2,7 +2,8 @@
 
 ``MemoryStore`` and ``SQLiteStore`` (the default) are always here; ``KeyringStore``,
 ``RedisStore`` and ``SQLAlchemyStore`` need the extras ``keyring``, ``redis`` and
-``sqlalchemy`` and are imported on first use.
+``sqlalchemy`` and are imported on first use. ``Encryption`` keeps their entries encrypted at
+rest (:mod:`oauthkit.stores.encryption`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .base import Entry, TokenStore
+from .encryption import Encryption
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
 
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     from .sqlalchemy import SQLAlchemyStore
 
 __all__ = [
+    "Encryption",
     "Entry",
     "KeyringStore",
     "MemoryStore",

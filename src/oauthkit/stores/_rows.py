@@ -36,11 +36,10 @@ from .base import (
     DEFAULT_LOCK_TIMEOUT,
     Entry,
     Reads,
+    Sealing,
     Stored,
     areleased,
     await_for,
-    decode,
-    encode,
     released,
     wait_for,
 )
@@ -159,9 +158,9 @@ def check_key(key: str) -> str:
 # -- the plans ------------------------------------------------------------------------------
 
 
-def get_plan(key: str) -> Plan[Entry | None]:
+def get_plan(key: str) -> Plan[Row | None]:
     row: Row | None = yield Get(TOKEN, key)
-    return Entry(decode(row.data), row.version) if row is not None else None
+    return row
 
 
 def put_plan(key: str, text: str) -> Plan[None]:
@@ -241,8 +240,9 @@ def save_plan(key: str, owner: str, text: str, version: int | None) -> Plan[int]
 # -- the store ------------------------------------------------------------------------------
 
 
-class RowStore(Reads):
-    """Every operation of a token store over the plans above; a backend runs the plans."""
+class RowStore(Reads, Sealing):
+    """Every operation of a token store over the plans above; a backend runs the plans.
+    Records are sealed before a plan sees them and opened after (``encryption``)."""
 
     lease_seconds: float = LEASE_SECONDS
 
@@ -255,22 +255,25 @@ class RowStore(Reads):
     async def _arun(self, making: Making[T], *, writes: bool) -> T:
         """The ``await`` twin of :meth:`_run`."""
 
+    def _entry(self, key: str, row: Row | None) -> Entry | None:
+        return Entry(self._decode(key, row.data), row.version) if row is not None else None
+
     def _get(self, key: str) -> Stored | None:
-        entry = self._run(lambda: get_plan(key), writes=False)
-        return entry.value if entry else None
+        row = self._run(lambda: get_plan(key), writes=False)
+        return self._decode(key, row.data) if row is not None else None
 
     async def _aget(self, key: str) -> Stored | None:
-        entry = await self._arun(lambda: get_plan(key), writes=False)
-        return entry.value if entry else None
+        row = await self._arun(lambda: get_plan(key), writes=False)
+        return self._decode(key, row.data) if row is not None else None
 
     def put(self, key: str, value: Stored) -> None:
         """Store ``value`` under ``key`` (a new version)."""
-        text = encode(value)
+        text = self._encode(key, value)
         self._run(lambda: put_plan(check_key(key), text), writes=True)
 
     async def aput(self, key: str, value: Stored) -> None:
         """The ``await`` twin of :meth:`put`."""
-        text = encode(value)
+        text = self._encode(key, value)
         await self._arun(lambda: put_plan(check_key(key), text), writes=True)
 
     def delete(self, key: str) -> None:
@@ -291,19 +294,23 @@ class RowStore(Reads):
 
     def put_pending(self, handle: str, record: str, *, ttl: float) -> None:
         """A web flow's record until ``ttl`` seconds from now."""
-        self._run(lambda: put_pending_plan(handle, record, ttl), writes=True)
+        text = self._seal_pending(handle, record)
+        self._run(lambda: put_pending_plan(handle, text, ttl), writes=True)
 
     async def aput_pending(self, handle: str, record: str, *, ttl: float) -> None:
         """The ``await`` twin of :meth:`put_pending`."""
-        await self._arun(lambda: put_pending_plan(handle, record, ttl), writes=True)
+        text = self._seal_pending(handle, record)
+        await self._arun(lambda: put_pending_plan(handle, text, ttl), writes=True)
 
     def take_pending(self, handle: str) -> str | None:
         """The record under ``handle``, taken: of two callers only one gets it."""
-        return self._run(lambda: take_pending_plan(handle), writes=True)
+        found = self._run(lambda: take_pending_plan(handle), writes=True)
+        return self._open_pending(handle, found) if found is not None else None
 
     async def atake_pending(self, handle: str) -> str | None:
         """The ``await`` twin of :meth:`take_pending`."""
-        return await self._arun(lambda: take_pending_plan(handle), writes=True)
+        found = await self._arun(lambda: take_pending_plan(handle), writes=True)
+        return self._open_pending(handle, found) if found is not None else None
 
     @contextmanager
     def lock(self, key: str, *, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[_Holder]:
@@ -356,10 +363,11 @@ class _Holder:
         self._store, self._key, self._owner = store, key, owner
 
     def load(self) -> Entry | None:
-        return self._store._run(lambda: get_plan(self._key), writes=False)
+        row = self._store._run(lambda: get_plan(self._key), writes=False)
+        return self._store._entry(self._key, row)
 
     def save(self, value: Stored, version: int | None) -> int:
-        text = encode(value)
+        text = self._store._encode(self._key, value)
         return self._store._run(
             lambda: save_plan(self._key, self._owner, text, version), writes=True
         )
@@ -375,10 +383,11 @@ class _AsyncHolder:
         self._store, self._key, self._owner = store, key, owner
 
     async def load(self) -> Entry | None:
-        return await self._store._arun(lambda: get_plan(self._key), writes=False)
+        row = await self._store._arun(lambda: get_plan(self._key), writes=False)
+        return self._store._entry(self._key, row)
 
     async def save(self, value: Stored, version: int | None) -> int:
-        text = encode(value)
+        text = self._store._encode(self._key, value)
         return await self._store._arun(
             lambda: save_plan(self._key, self._owner, text, version), writes=True
         )

@@ -9,13 +9,16 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractContextManager, asynccontextmanager
-from typing import Any, NamedTuple, Protocol, TypeAlias, TypeVar, overload
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeAlias, TypeVar, overload
 
-from .._record import read_record, write_record
+from .._record import read_record, sealed_with, write_record
 from ..errors import ConfigurationError, LockTimeout, StoreError
 from ..protocol.oauth1.credentials import OAuth1Credentials
 from ..protocol.oauth2.registration import ClientRegistration
 from ..protocol.oauth2.token import Token
+
+if TYPE_CHECKING:
+    from .encryption import Encryption
 
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
@@ -24,6 +27,7 @@ __all__ = [
     "Entry",
     "PendingFlows",
     "Reads",
+    "Sealing",
     "Stored",
     "TokenStore",
     "Transaction",
@@ -169,6 +173,78 @@ def decode(text: str | bytes) -> Stored:
         return OAuth1Credentials.from_dict(data)  # a consumer secret of old is ignored
     except (ValueError, KeyError, TypeError) as exc:
         raise StoreError(f"the store holds an entry oauthkit cannot read: {exc}") from None
+
+
+class Sealing:
+    """A store whose entries may be encrypted at rest (``encryption=``, see
+    :mod:`oauthkit.stores.encryption`): its records go through :meth:`_encode` and
+    :meth:`_decode`, its pending web flows through :meth:`_seal_pending` and
+    :meth:`_open_pending`. Without keys, records are kept in clear; with keys, every write is
+    sealed and a record written in clear before is still read (and sealed at its next write,
+    or by :meth:`rekey`). A store of bytes (SQLite, Redis) keeps sealed records as bytes
+    (the ``_raw`` twins), sparing the base64 that a store of text needs."""
+
+    encryption: Encryption | None = None
+
+    def _encode(self, key: str, value: Stored) -> str:
+        text = encode(value)
+        return text if self.encryption is None else self.encryption.seal(text, "token", key)
+
+    def _encode_raw(self, key: str, value: Stored) -> str | bytes:
+        text = encode(value)
+        return text if self.encryption is None else self.encryption.seal_raw(text, "token", key)
+
+    def _decode(self, key: str, text: str | bytes) -> Stored:
+        return decode(self._opened("token", key, text))
+
+    def _seal_pending(self, handle: str, record: str) -> str:
+        if self.encryption is None:
+            return record
+        return self.encryption.seal(record, "pending", handle)
+
+    def _seal_pending_raw(self, handle: str, record: str) -> str | bytes:
+        if self.encryption is None:
+            return record
+        return self.encryption.seal_raw(record, "pending", handle)
+
+    def _open_pending(self, handle: str, record: str | bytes) -> str:
+        opened = self._opened("pending", handle, record)
+        return opened if isinstance(opened, str) else opened.decode()
+
+    def _opened(self, kind: str, key: str, text: str | bytes) -> str | bytes:
+        """``text`` in clear: opened when sealed (a :class:`StoreError` when this store has
+        no keys, or not that one), as it is when it was written in clear."""
+        kid = sealed_with(text)
+        if kid is None:
+            return text  # in clear: written before the store had keys
+        if self.encryption is None:
+            what = f"the entry {key!r:.200}" if kind == "token" else "a pending sign-in"
+            raise StoreError(
+                f"{what} is encrypted (key id {kid!r:.70}) and this store was given no keys: "
+                "pass encryption=Encryption.from_env(…) (store_keys_env in the configuration, "
+                'OAUTHKIT["STORE_KEYS_ENV"] in Django)'
+            )
+        return self.encryption.opened(text, kid, kind, key)
+
+    def rekey(self) -> int:
+        """Write every entry again under the first key (entries in clear sealed, entries of
+        older keys sealed anew): each under its renewal lock and by compare-and-set on its
+        version, so workers that renew tokens meanwhile lose nothing. Returns how many
+        entries were written. Pending web flows are not rewritten: they expire within
+        minutes, so keep an old key listed that long after a rotation."""
+        if self.encryption is None:
+            raise ConfigurationError(
+                "rekey needs the store's keys: encryption=Encryption.from_env(…)"
+            )
+        store: Any = self
+        written, keys = 0, store.keys()  # (a store, not a dict)
+        for key in keys:
+            with store.lock(key) as held:
+                entry = held.load()
+                if entry is not None:
+                    held.save(entry.value, entry.version)
+                    written += 1
+        return written
 
 
 def wait_for(take: Callable[[], bool], key: str, timeout: float) -> None:

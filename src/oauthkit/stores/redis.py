@@ -40,7 +40,7 @@ import hashlib
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import anyio
@@ -50,15 +50,17 @@ from .base import (
     DEFAULT_LOCK_TIMEOUT,
     Entry,
     Reads,
+    Sealing,
     Stored,
     areleased,
     await_for,
-    decode,
-    encode,
     needed,
     released,
     wait_for,
 )
+
+if TYPE_CHECKING:
+    from .encryption import Encryption
 
 __all__ = ["RedisStore"]
 
@@ -202,12 +204,8 @@ class _RedisTransaction:
 
     def save(self, value: Stored, version: int | None) -> int:
         store = self._store
-        keys = (store._token_key(self._key), store._lock_key(self._key))
-        expected = "" if version is None else str(version)
         with store._errors():
-            result = store._write(
-                keys[0], "EVAL", _SAVE, 2, *keys, self._owner, expected, encode(value)
-            )
+            result = store._write(*store._save_command(self._key, self._owner, value, version))
         return _saved(result, self._key)
 
     def extend(self, seconds: float) -> None:
@@ -228,11 +226,9 @@ class _AsyncRedisTransaction:
 
     async def save(self, value: Stored, version: int | None) -> int:
         store = self._store
-        keys = (store._token_key(self._key), store._lock_key(self._key))
-        expected = "" if version is None else str(version)
         with store._errors():
             result = await store._awrite(
-                keys[0], "EVAL", _SAVE, 2, *keys, self._owner, expected, encode(value)
+                *store._save_command(self._key, self._owner, value, version)
             )
         return _saved(result, self._key)
 
@@ -245,7 +241,7 @@ class _AsyncRedisTransaction:
         _extended(result, self._key)
 
 
-class RedisStore(Reads):
+class RedisStore(Reads, Sealing):
     """Tokens in Redis at ``url`` (see the module docstring for the forms it takes), under
     ``prefix``; ``lock_ttl`` bounds how long a dead holder keeps a key locked (a live one
     extends its lock while it renews); ``timeout`` bounds each socket operation. An
@@ -253,7 +249,8 @@ class RedisStore(Reads):
     ``RedisCluster`` or Sentinel ``master_for`` client) and ``async_client`` (their
     ``redis.asyncio`` twins) instead of a URL. ``replicas`` (default: 1 on a cluster or
     behind sentinels given by URL, else 0) and ``replica_timeout`` bound the wait for
-    replicas after a lock or a token is written (see the module docstring)."""
+    replicas after a lock or a token is written (see the module docstring). ``encryption``
+    seals every entry (:mod:`oauthkit.stores.encryption`)."""
 
     def __init__(
         self,
@@ -266,7 +263,9 @@ class RedisStore(Reads):
         async_client: Any = None,
         replicas: int | None = None,
         replica_timeout: float = 0.25,
+        encryption: Encryption | None = None,
     ) -> None:
+        self.encryption = encryption
         self._module = needed("RedisStore", "redis", "redis", "redis.asyncio")
         if url is None and client is None and async_client is None:
             url = "redis://127.0.0.1:6379/0"
@@ -444,17 +443,26 @@ class RedisStore(Reads):
         head, _, tail = self.url.rpartition("@")
         return f"{head.split('//')[0]}//…@{tail}" if head else self.url.split("?", 1)[0]
 
-    @staticmethod
-    def _entry(fields: dict[bytes, bytes]) -> Entry | None:
+    def _save_command(
+        self, key: str, owner: str, value: Stored, version: int | None
+    ) -> tuple[Any, ...]:
+        """The compare-and-set of a lock's holder (:data:`_SAVE`), to send to the key's
+        primary: where to, then the command."""
+        keys = (self._token_key(key), self._lock_key(key))
+        expected = "" if version is None else str(version)
+        sealed = self._encode_raw(key, value)
+        return keys[0], "EVAL", _SAVE, 2, *keys, owner, expected, sealed
+
+    def _entry(self, key: str, fields: dict[bytes, bytes]) -> Entry | None:
         if not fields or b"value" not in fields:
             return None
-        return Entry(decode(fields[b"value"]), int(fields[b"version"]))
+        return Entry(self._decode(key, fields[b"value"]), int(fields[b"version"]))
 
     # -- sync -------------------------------------------------------------------------------
 
     def _load(self, key: str) -> Entry | None:
         with self._errors():
-            return self._entry(self._client().hgetall(self._token_key(key)))
+            return self._entry(key, self._client().hgetall(self._token_key(key)))
 
     def _get(self, key: str) -> Stored | None:
         entry = self._load(key)
@@ -463,7 +471,7 @@ class RedisStore(Reads):
     def put(self, key: str, value: Stored) -> None:
         token_key = self._token_key(key)
         with self._errors():
-            self._write(token_key, "EVAL", _PUT, 1, token_key, encode(value))
+            self._write(token_key, "EVAL", _PUT, 1, token_key, self._encode_raw(key, value))
 
     def delete(self, key: str) -> None:
         token_key = self._token_key(key)
@@ -478,13 +486,18 @@ class RedisStore(Reads):
     def put_pending(self, handle: str, record: str, *, ttl: float) -> None:
         """A web flow's record, with Redis's own expiry (``SET NX PX``)."""
         with self._errors():
-            self._client().set(self._pending_key(handle), record, nx=True, px=self._ttl_ms(ttl))
+            self._client().set(
+                self._pending_key(handle),
+                self._seal_pending_raw(handle, record),
+                nx=True,
+                px=self._ttl_ms(ttl),
+            )
 
     def take_pending(self, handle: str) -> str | None:
         """``GETDEL``: atomic, so a replayed callback finds nothing."""
         with self._errors():
             found = self._client().getdel(self._pending_key(handle))
-        return found.decode() if found is not None else None
+        return self._open_pending(handle, found) if found is not None else None
 
     @contextmanager
     def lock(
@@ -532,7 +545,7 @@ class RedisStore(Reads):
 
     async def _aload(self, key: str) -> Entry | None:
         with self._errors():
-            return self._entry(await self._aclient().hgetall(self._token_key(key)))
+            return self._entry(key, await self._aclient().hgetall(self._token_key(key)))
 
     async def _aget(self, key: str) -> Stored | None:
         entry = await self._aload(key)
@@ -541,7 +554,7 @@ class RedisStore(Reads):
     async def aput(self, key: str, value: Stored) -> None:
         token_key = self._token_key(key)
         with self._errors():
-            await self._awrite(token_key, "EVAL", _PUT, 1, token_key, encode(value))
+            await self._awrite(token_key, "EVAL", _PUT, 1, token_key, self._encode_raw(key, value))
 
     async def adelete(self, key: str) -> None:
         token_key = self._token_key(key)
@@ -558,14 +571,17 @@ class RedisStore(Reads):
         """The ``await`` twin of :meth:`put_pending`."""
         with self._errors():
             await self._aclient().set(
-                self._pending_key(handle), record, nx=True, px=self._ttl_ms(ttl)
+                self._pending_key(handle),
+                self._seal_pending_raw(handle, record),
+                nx=True,
+                px=self._ttl_ms(ttl),
             )
 
     async def atake_pending(self, handle: str) -> str | None:
         """The ``await`` twin of :meth:`take_pending`."""
         with self._errors():
             found = await self._aclient().getdel(self._pending_key(handle))
-        return found.decode() if found is not None else None
+        return self._open_pending(handle, found) if found is not None else None
 
     @asynccontextmanager
     async def alock(

@@ -28,7 +28,7 @@ The migration, for a team that manages its schema itself (PostgreSQL)::
     CREATE INDEX oauthkit_tokens_expiry ON oauthkit_tokens (kind, expires_at);
 
 Behind PgBouncer in transaction pooling mode, give the store a URL: the engines it makes
-prepare no statement that another transaction could miss (see :func:`_pooler_safe`), and a
+prepare no statement that another transaction could miss (see :func:`_engine_options`), and a
 connection the database closed (a restart, a failover) is replaced and the operation run
 once more.
 
@@ -72,6 +72,7 @@ from ._rows import (
     Take,
 )
 from .base import _in_thread
+from .encryption import Encryption
 
 __all__ = ["SQLAlchemyStore"]
 
@@ -79,6 +80,8 @@ __all__ = ["SQLAlchemyStore"]
 CREATE_ATTEMPTS = 3
 #: Seconds a connection attempt to PostgreSQL may take (engines the store makes).
 CONNECT_TIMEOUT = 10
+#: Seconds a write waits for another's lock on SQLite (engines the store makes).
+SQLITE_BUSY_TIMEOUT = 30.0
 
 T = TypeVar("T")
 
@@ -122,7 +125,7 @@ def _private_sqlite_file(url: URL) -> None:
         raise StoreError(f"cannot create the token database {path}: {exc}") from None
 
 
-def _pooler_safe(url: URL) -> tuple[URL, dict[str, Any]]:
+def _engine_options(url: URL) -> tuple[URL, dict[str, Any]]:
     """Engine options for a URL the store makes an engine from: PostgreSQL behind a
     transaction-pooling PgBouncer gives each transaction any server connection, where a
     statement prepared by another transaction is missing and a name may already be taken. So
@@ -130,7 +133,13 @@ def _pooler_safe(url: URL) -> tuple[URL, dict[str, Any]]:
     always prepares) under names of their own, never cached. Plain PostgreSQL is served alike,
     planning each primary-key lookup again (``bench/stores.py`` shows what that costs). A connection
     attempt gives up after :data:`CONNECT_TIMEOUT` seconds (a dead server is a StoreError,
-    never a hang)."""
+    never a hang). On SQLite a writer waits up to :data:`SQLITE_BUSY_TIMEOUT` seconds for
+    another's lock (the driver's own 5 s ran out with fifty tasks renewing one key on a busy
+    machine: "database is locked"), unless the URL says ``?timeout=``."""
+    if url.get_backend_name() == "sqlite":
+        if "timeout" in url.query:
+            return url, {}
+        return url, {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT}}
     if url.get_backend_name() != "postgresql":
         return url, {}
     driver = url.get_driver_name()
@@ -150,12 +159,12 @@ def _pooler_safe(url: URL) -> tuple[URL, dict[str, Any]]:
 
 
 def _engine(url: URL) -> Engine:
-    made, options = _pooler_safe(url)
+    made, options = _engine_options(url)
     return sa.create_engine(made, **options)
 
 
 def _async_engine(url: URL) -> AsyncEngine:
-    made, options = _pooler_safe(url)
+    made, options = _engine_options(url)
     return create_async_engine(made, **options)
 
 
@@ -175,7 +184,8 @@ def _twin(url: URL, table: dict[str, str], dialects: tuple[str, ...]) -> URL | N
 class SQLAlchemyStore(RowStore):
     """Tokens, pending web flows and renewal leases in one table of the app's database; see
     the module docstring. ``engine`` is a URL, an ``Engine`` or an ``AsyncEngine``;
-    ``async_engine`` adds the async twin of a given ``Engine``."""
+    ``async_engine`` adds the async twin of a given ``Engine``; ``encryption`` seals every
+    entry (:mod:`oauthkit.stores.encryption`)."""
 
     def __init__(
         self,
@@ -186,7 +196,9 @@ class SQLAlchemyStore(RowStore):
         schema: str | None = None,
         lease_seconds: float = LEASE_SECONDS,
         create_missing: bool = True,
+        encryption: Encryption | None = None,
     ) -> None:
+        self.encryption = encryption
         self._engine: Engine | None = None
         self._aengine: AsyncEngine | None = async_engine
         self._async_url: URL | None = None

@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .._paths import data_file
 from ..errors import StoreConflict, StoreError
@@ -30,12 +31,14 @@ from .base import (
     DEFAULT_LOCK_TIMEOUT,
     BlockingStore,
     Entry,
+    Sealing,
     Stored,
     Transaction,
-    decode,
-    encode,
     wait_for,
 )
+
+if TYPE_CHECKING:
+    from .encryption import Encryption
 
 __all__ = ["SQLiteStore", "default_path"]
 
@@ -163,7 +166,10 @@ class _SQLiteTransaction:
     """The holder of a key's lease reads and compare-and-sets it, each in a short
     transaction of its own: nothing is locked while the holder talks to a server."""
 
-    def __init__(self, connection: sqlite3.Connection, key: str, owner: str) -> None:
+    def __init__(
+        self, store: SQLiteStore, connection: sqlite3.Connection, key: str, owner: str
+    ) -> None:
+        self._store = store
         self._connection = connection
         self._key = key
         self._owner = owner
@@ -175,10 +181,10 @@ class _SQLiteTransaction:
             ).fetchone()
         except sqlite3.Error as exc:
             raise StoreError(f"the token store failed: {exc}") from None
-        return Entry(decode(row[0]), row[1]) if row else None
+        return Entry(self._store._decode(self._key, row[0]), row[1]) if row else None
 
     def save(self, value: Stored, version: int | None) -> int:
-        text = encode(value)
+        text = self._store._encode_raw(self._key, value)
         try:
             self._connection.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
@@ -215,7 +221,7 @@ class _SQLiteTransaction:
                 f"the lease on {self._key!r} ran out: another holder may be renewing it"
             )
 
-    def _compare_and_set(self, text: str, version: int | None) -> int:
+    def _compare_and_set(self, text: str | bytes, version: int | None) -> int:
         try:
             if version is None:
                 cursor = self._connection.execute(
@@ -236,12 +242,13 @@ class _SQLiteTransaction:
         return (version or 0) + 1
 
 
-class SQLiteStore(BlockingStore):
+class SQLiteStore(BlockingStore, Sealing):
     """Tokens in one SQLite file, shared safely by threads and processes of one machine.
 
     ``path`` defaults to :func:`default_path`. ``timeout`` is SQLite's busy timeout (how long
     a write waits for another process's lock). ``lease_seconds`` is how long a renewal's
     lease lasts unless its holder extends it (a holder that hangs loses its key after it).
+    ``encryption`` seals every entry (:mod:`oauthkit.stores.encryption`).
     """
 
     def __init__(
@@ -250,8 +257,10 @@ class SQLiteStore(BlockingStore):
         *,
         timeout: float = 10.0,
         lease_seconds: float | None = None,
+        encryption: Encryption | None = None,
     ) -> None:
         self.path = Path(path) if path is not None else default_path()
+        self.encryption = encryption
         self.timeout = timeout
         self.lease_seconds = lease_seconds
         self._ready = False
@@ -384,10 +393,10 @@ class SQLiteStore(BlockingStore):
     def _get(self, key: str) -> Stored | None:
         with self._connection() as connection:
             row = connection.execute("SELECT value FROM tokens WHERE key = ?", (key,)).fetchone()
-        return decode(row[0]) if row else None
+        return self._decode(key, row[0]) if row else None
 
     def put(self, key: str, value: Stored) -> None:
-        text = encode(value)
+        text = self._encode_raw(key, value)
         with self._connection() as connection:
             connection.execute(
                 "INSERT INTO tokens (key, value, version, updated_at) VALUES (?, ?, 1, ?) "
@@ -408,6 +417,16 @@ class SQLiteStore(BlockingStore):
             rows = connection.execute("SELECT key FROM tokens ORDER BY key").fetchall()
         return [row[0] for row in rows]
 
+    def rekey(self) -> int:
+        """See :meth:`~oauthkit.stores.base.Sealing.rekey`; then the write-ahead log, which
+        still holds the entries as they were (in clear, or under an older key), is
+        checkpointed and emptied (``secure_delete`` has overwritten the old rows in the
+        file)."""
+        written = super().rekey()
+        with self._connection() as connection:
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return written
+
     def put_pending(self, handle: str, record: str, *, ttl: float) -> None:
         """Keep a web flow's record (expired ones are purged on the way, through an index)."""
         now = time.time()
@@ -419,7 +438,7 @@ class SQLiteStore(BlockingStore):
                     connection.execute("DELETE FROM pending WHERE expires_at <= ?", (now,))
                     connection.execute(
                         "INSERT INTO pending (handle, record, expires_at) VALUES (?, ?, ?)",
-                        (handle, record, now + ttl),
+                        (handle, self._seal_pending_raw(handle, record), now + ttl),
                     )
                     connection.execute("COMMIT")
                 except BaseException:
@@ -441,7 +460,7 @@ class SQLiteStore(BlockingStore):
                 connection.execute(_TOKEN_SYNC)
         if row is None or row[1] <= time.time():
             return None
-        return str(row[0])
+        return self._open_pending(handle, row[0])
 
     @contextmanager
     def lock(self, key: str, *, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[Transaction]:
@@ -456,7 +475,7 @@ class SQLiteStore(BlockingStore):
         try:
             wait_for(lambda: self._take_lease(connection, key, owner), key, timeout)
             try:
-                yield _SQLiteTransaction(connection, key, owner)
+                yield _SQLiteTransaction(self, connection, key, owner)
             finally:
                 with contextlib.suppress(sqlite3.Error):
                     connection.execute(

@@ -138,7 +138,11 @@ class WebFlow(Accounts):
             name: WebProvider.from_resolved(ResolvedProvider(table))
             for name, table in config.providers.items()
         }
-        return cls(providers, store or open_store(config.store), **{**config.web, **options})
+        return cls(
+            providers,
+            store or open_store(config.store, keys_env=config.store_keys_env),
+            **{**config.web, **options},
+        )
 
     # -- names ----------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@
         "ON_SIGN_IN": "myapp.auth.signed_in",        # (request, completed) -> None
         "STORE": "django",                    # tokens in the project's database (DjangoStore)
         "DATABASE": "default",                # the DATABASES alias of that store
+        "STORE_KEYS_ENV": "OAUTHKIT_STORE_KEYS",  # its entries encrypted with these keys
         "LOGIN_URL": "/login/",               # /connect/… when not logged in: here, ?next=…
     }
     urlpatterns = [path("", include("oauthkit.web.django.urls"))]   # or .async_urls
@@ -30,6 +31,9 @@ The settings (``OAUTHKIT``):
   (``DjangoStore``, table ``oauthkit_tokens``: ``python manage.py migrate oauthkit``); on
   SQLite, its write transactions take the lock up front, so ``startproject``'s settings do.
 - ``DATABASE``: the alias of that database (``"default"``).
+- ``STORE_KEYS_ENV``: the environment variable that holds that store's keys
+  (``kid:key[,kid:key…]``, :mod:`oauthkit.stores.encryption`): every entry is then encrypted
+  at rest; ``python manage.py oauthkit_store_rekey`` rewrites them all under the first key.
 - ``LOGIN_URL``: where ``/connect/…`` sends a browser that is not logged in to the app (with
   ``?next=`` back); without it, a 401.
 

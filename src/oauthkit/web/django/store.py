@@ -50,6 +50,7 @@ from ...stores._rows import (
     Take,
 )
 from ...stores.base import _in_thread
+from ...stores.encryption import Encryption
 from .models import StoredEntry
 
 __all__ = ["DjangoStore"]
@@ -61,10 +62,18 @@ LOCKED_RETRIES = (0.05, 0.2, 0.5, 1.0)
 
 class DjangoStore(RowStore):
     """Tokens, pending web flows and renewal leases in the ``oauthkit_tokens`` table of the
-    database ``using`` (a ``DATABASES`` alias)."""
+    database ``using`` (a ``DATABASES`` alias); ``encryption`` seals every entry
+    (:mod:`oauthkit.stores.encryption`; ``OAUTHKIT["STORE_KEYS_ENV"]`` in the settings)."""
 
-    def __init__(self, using: str = "default", *, lease_seconds: float = LEASE_SECONDS) -> None:
+    def __init__(
+        self,
+        using: str = "default",
+        *,
+        lease_seconds: float = LEASE_SECONDS,
+        encryption: Encryption | None = None,
+    ) -> None:
         self.using = using
+        self.encryption = encryption
         self.lease_seconds = lease_seconds
 
     def _rows(self) -> Any:

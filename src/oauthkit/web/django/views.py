@@ -15,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ...drivers import adrive, drive
-from ...errors import OAuthKitError
+from ...errors import ConfigurationError, OAuthKitError
 from .. import routes
 from ..flow import WebFlow
 
@@ -49,15 +49,24 @@ def flow() -> WebFlow:
     ``OAUTHKIT["CONFIG"]`` (else ``$OAUTHKIT_CONFIG``); with ``OAUTHKIT["STORE"] = "django"``
     its tokens and pending sign-ins live in the project's database
     (:class:`~oauthkit.web.django.store.DjangoStore`, on ``OAUTHKIT["DATABASE"]``, default
-    ``"default"``), else in the configuration's store."""
+    ``"default"``; encrypted at rest with the keys in the environment variable
+    ``OAUTHKIT["STORE_KEYS_ENV"]`` names), else in the configuration's store."""
     global _flow
     with _guard:
         if _flow is None:
             store = None
+            keys_env = _setting("STORE_KEYS_ENV")
             if _setting("STORE") == "django":
+                from ...stores.encryption import Encryption
                 from .store import DjangoStore
 
-                store = DjangoStore(_setting("DATABASE") or "default")
+                encryption = Encryption.from_env(keys_env) if keys_env else None
+                store = DjangoStore(_setting("DATABASE") or "default", encryption=encryption)
+            elif keys_env:
+                raise ConfigurationError(
+                    'OAUTHKIT["STORE_KEYS_ENV"] is for OAUTHKIT["STORE"] = "django"; the '
+                    "configuration file's store takes store_keys_env in the file"
+                )
             _flow = WebFlow.from_config(_setting("CONFIG"), store=store)
         return _flow
 
