@@ -6,10 +6,12 @@ of a million users, and 1,000 users' tokens falling due at once under 4 worker p
 1. Read latency (p50, p99) of ``store.get(key)`` for a random user at 1 thousand, 100
    thousand and 1 million users in PostgreSQL (SQLAlchemyStore), SQLite (SQLiteStore) and
    Redis (RedisStore), each next to the same run's baseline: the same lookup made with the
-   database's own driver (psycopg, sqlite3, redis-py). PostgreSQL twice: against psycopg as
-   it comes (a statement used 5 times is prepared), and against psycopg with no prepared
-   statement, as any lookup that must work behind a transaction-pooling PgBouncer (the
-   store's own engine is made so). Flat means the figures at 1M are those at 1k.
+   database's own driver (psycopg, sqlite3, redis-py). PostgreSQL three times: the store as
+   made from a URL against psycopg as it comes (a statement used 5 times is prepared) and
+   against psycopg with no prepared statement, as any lookup that must work behind a
+   transaction-pooling PgBouncer (the store's own engine is made so); and the store made
+   with ``?prepare_threshold=5`` (no pooler in front) against psycopg as it comes. Flat
+   means the figures at 1M are those at 1k.
 2. A request through ``Session(...).auth()`` for a random one of the 1M users (a fresh token
    read from PostgreSQL, then the request) next to the bare request, against a local server.
 3. 1,000 users whose tokens are all due, renewed by 4 processes that each walk all of them:
@@ -122,6 +124,8 @@ def reads(sizes: list[int], folder: Path, postgres: Any, redis_url: str) -> None
     dsn = f"host=127.0.0.1 port={postgres.port} user=oauthkit dbname=postgres"
     pg = SQLAlchemyStore(postgres.url(), table_name="bench_tokens")
     pg.create_table()
+    # With no transaction pooler in front, the application may let psycopg prepare.
+    prepared = SQLAlchemyStore(postgres.url() + "?prepare_threshold=5", table_name="bench_tokens")
     sqlite_path = folder / "bench.sqlite3"
     lite = SQLiteStore(sqlite_path)
     lite.keys()  # creates the file and its schema
@@ -137,6 +141,10 @@ def reads(sizes: list[int], folder: Path, postgres: Any, redis_url: str) -> None
     raw_red = redis.Redis.from_url(redis_url)
     stores: dict[str, tuple[Callable[[str], Any], Callable[[str], Any]]] = {
         "PostgreSQL": (pg.get, lambda k: raw_pg.execute(lookup, (k,)).fetchone()),
+        "PostgreSQL, both prepared": (
+            prepared.get,
+            lambda k: raw_pg.execute(lookup, (k,)).fetchone(),
+        ),
         "PostgreSQL, unprepared": (
             pg.get,
             lambda k: raw_pg_unprepared.execute(lookup, (k,)).fetchone(),
@@ -168,6 +176,7 @@ def reads(sizes: list[int], folder: Path, postgres: Any, redis_url: str) -> None
     raw_pg_unprepared.close()
     raw_lite.close()
     pg.dispose()
+    prepared.dispose()
 
 
 # -- 2. Session.auth() for a random user ---------------------------------------------------

@@ -357,6 +357,34 @@ def test_lookups_use_the_primary_key_index(postgres: PostgresPeer, table: str) -
     db_store.dispose()
 
 
+@pytest.mark.parametrize("query", ["", "?prepare_threshold=1"], ids=["pooler-safe", "prepared"])
+def test_prepared_statements_only_when_the_url_asks(
+    postgres: PostgresPeer, table: str, query: str
+) -> None:
+    """Behind a transaction-pooling PgBouncer nothing may be prepared, so a store made from a
+    URL prepares nothing; with no pooler in front the URL may let psycopg prepare."""
+    db_store = SQLAlchemyStore(postgres.url() + query, table_name=table)
+    db_store.create_table()
+    db_store.put("k", Token("t"))
+    for _ in range(4):
+        assert db_store.get("k") == Token("t")
+    pooled = db_store._sync().raw_connection()
+    try:
+        cursor = pooled.driver_connection.execute("SELECT count(*) FROM pg_prepared_statements")
+        prepared = cursor.fetchone()[0]
+    finally:
+        pooled.close()
+    assert (prepared > 0) is bool(query)
+    db_store.dispose()
+
+
+def test_a_prepare_threshold_that_is_not_a_number_is_named() -> None:
+    from oauthkit.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=r"prepare_threshold= takes a whole number"):
+        SQLAlchemyStore("postgresql+psycopg://app@127.0.0.1:1/app?prepare_threshold=many")
+
+
 def test_schema_and_table_name_are_the_apps_choice(postgres: PostgresPeer, table: str) -> None:
     import sqlalchemy as sa
 

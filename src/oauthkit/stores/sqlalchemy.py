@@ -131,7 +131,9 @@ def _engine_options(url: URL) -> tuple[URL, dict[str, Any]]:
     statement prepared by another transaction is missing and a name may already be taken. So
     no server-side prepared statements with psycopg, and asyncpg's (which SQLAlchemy's dialect
     always prepares) under names of their own, never cached. Plain PostgreSQL is served alike,
-    planning each primary-key lookup again (``bench/stores.py`` shows what that costs). A connection
+    planning each primary-key lookup again (``bench/stores.py`` shows what that costs), unless
+    the URL says ``?prepare_threshold=5`` (psycopg then prepares a statement used five
+    times: for PostgreSQL with no transaction pooler in front). A connection
     attempt gives up after :data:`CONNECT_TIMEOUT` seconds (a dead server is a StoreError,
     never a hang). On SQLite a writer waits up to :data:`SQLITE_BUSY_TIMEOUT` seconds for
     another's lock (the driver's own 5 s ran out with fifty tasks renewing one key on a busy
@@ -153,9 +155,26 @@ def _engine_options(url: URL) -> tuple[URL, dict[str, Any]]:
             "connect_args": connect
         }
     if driver in ("psycopg", "psycopg_async"):
-        connect = {"prepare_threshold": None, "connect_timeout": CONNECT_TIMEOUT}
+        connect: dict[str, Any] = {"prepare_threshold": None, "connect_timeout": CONNECT_TIMEOUT}
+        given = url.query.get("prepare_threshold")
+        if given is not None:  # the application's own choice: no transaction pooler in front
+            connect["prepare_threshold"] = _threshold(given)
+            url = url.difference_update_query(["prepare_threshold"])
         return url, {"connect_args": connect}
     return url, {}
+
+
+def _threshold(given: str | tuple[str, ...]) -> int | None:
+    """psycopg's ``prepare_threshold`` from a URL (``?prepare_threshold=5``; ``none``: never)."""
+    text = given[-1] if isinstance(given, tuple) else given
+    if text.strip().lower() in ("", "none"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigurationError(
+            f"?prepare_threshold= takes a whole number or none, not {text!r:.20}"
+        ) from None
 
 
 def _engine(url: URL) -> Engine:
