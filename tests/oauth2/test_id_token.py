@@ -206,3 +206,88 @@ def test_without_an_issuer_the_id_token_is_kept_unchecked() -> None:
         next(step)
     assert done.value.value.id_claims is None
     assert time.time() > 0
+
+
+# -- what the request asked of the sign-in (OIDC Core §3.1.2.1, §3.1.3.7 items 12-13) --------
+
+
+@pytest.mark.parametrize(
+    ("auth_time", "checks", "message"),
+    [
+        (None, {"max_age": 600}, "no auth_time, which max_age=600 makes required"),
+        (0, {"max_age": 600}, "signed in 1800000000 s ago, more than max_age=600"),
+        (NOW - 700, {"max_age": 600}, "more than max_age=600"),
+        (True, {"max_age": 600}, "no auth_time"),
+        ("1800000000", {"max_age": 600}, "no auth_time"),
+        (None, {"after": NOW - 5}, "no auth_time, which prompt=login makes required"),
+        (NOW - 3600, {"after": NOW - 5}, "auth_time is before the request"),
+    ],
+    ids=["missing", "epoch", "too-old", "bool", "text", "login-missing", "login-old"],
+)
+def test_a_sign_in_older_than_asked_is_refused(
+    auth_time: Any, checks: dict[str, Any], message: str
+) -> None:
+    """Glewlwyd answered max_age=600 with auth_time 0 (1970): a server that ignores max_age
+    must not silently defeat the re-authentication the app asked for."""
+    token = _sign(_claims(auth_time=auth_time))
+    with pytest.raises(IdTokenError, match=message):
+        _check(token, authentication=checks)
+
+
+def test_a_recent_sign_in_passes_within_the_leeway() -> None:
+    assert _check(_sign(_claims(auth_time=NOW - 630)), authentication={"max_age": 600})
+    assert _check(_sign(_claims(auth_time=NOW - 30)), authentication={"after": NOW})
+    assert _check(_sign(_claims(auth_time=0)))  # nothing asked: nothing checked
+
+
+def test_require_acr_checks_the_acr_granted() -> None:
+    checks = {"acr": ["urn:mfa", "urn:strong"]}
+    assert _check(_sign(_claims(acr="urn:mfa")), authentication=checks)
+    for acr in (None, "urn:password"):
+        with pytest.raises(IdTokenError, match=r"acr .* is none of the acr_values asked for"):
+            _check(_sign(_claims(acr=acr)), authentication=checks)
+
+
+def test_a_refreshed_id_token_keeps_the_original_auth_time() -> None:
+    previous = {"iss": ISSUER, "sub": "alice", "auth_time": NOW - 100}
+    assert _check(_sign(_claims(nonce=None, auth_time=NOW - 100)), nonce=None, previous=previous)
+    assert _check(_sign(_claims(nonce=None)), nonce=None, previous=previous)  # left out: fine
+    with pytest.raises(IdTokenError, match="changed auth_time"):
+        _check(_sign(_claims(nonce=None, auth_time=NOW)), nonce=None, previous=previous)
+
+
+def test_what_the_request_asks_is_kept_with_it() -> None:
+    from oauthkit.errors import ConfigurationError
+    from oauthkit.protocol.oauth2.authorization import (
+        AuthorizationRequest,
+        authentication_checks,
+    )
+
+    checks = authentication_checks(
+        {"max_age": "600", "prompt": "login consent", "acr_values": "urn:mfa urn:strong"},
+        require_acr=True,
+        now=NOW,
+    )
+    assert checks == {"max_age": 600, "after": NOW, "acr": ["urn:mfa", "urn:strong"]}
+    assert authentication_checks({"acr_values": "urn:mfa"}, require_acr=False, now=NOW) is None
+    with pytest.raises(ConfigurationError, match="max_age is a number of seconds"):
+        authentication_checks({"max_age": "soon"}, require_acr=False, now=NOW)
+    with pytest.raises(ConfigurationError, match="require_acr=True needs the acr_values"):
+        authentication_checks({}, require_acr=True, now=NOW)
+    request = AuthorizationRequest(
+        url="https://id.example/a?x",
+        state="s",
+        client_id="cid",
+        redirect_uri=None,
+        scope="openid",
+        code_verifier="v",
+        code_challenge_method="S256",
+        nonce="n",
+        issuer=ISSUER,
+        iss_required=False,
+        created_at=NOW,
+        authentication=checks,
+    )
+    assert AuthorizationRequest.from_dict(request.to_dict()).authentication == checks
+    older = {k: v for k, v in request.to_dict().items() if k != "authentication"}
+    assert AuthorizationRequest.from_dict(older).authentication is None  # kept by a version before

@@ -123,6 +123,25 @@ def test_basic_secret_with_reserved_characters_is_form_encoded(oidc_provider: OI
         _login(raw, oidc_provider)
 
 
+@pytest.mark.parametrize("asked", [{"max_age": 600}, {"prompt": "login consent"}])
+def test_max_age_and_prompt_login_get_a_checked_auth_time(
+    oidc_provider: OIDCPeer, asked: dict[str, Any]
+) -> None:
+    """OIDC Core §3.1.2.1: asked for, the ID token carries auth_time, which is checked; a
+    refreshed ID token keeps it (§12.2)."""
+    with _client(oidc_provider, "basic") as client:
+        request = client.authorization_request(**asked)
+        assert request.authentication is not None
+        started = time.time()
+        token = client.exchange_code(request, oidc_provider.approve(request.url))
+        assert token.id_claims is not None
+        auth_time = token.id_claims["auth_time"]
+        assert started - 60 <= auth_time <= time.time() + 1
+        refreshed = client.refresh(token)
+        assert refreshed.id_claims is not None
+        assert refreshed.id_claims.get("auth_time", auth_time) == auth_time
+
+
 def test_public_client_on_an_arbitrary_loopback_port(oidc_provider: OIDCPeer) -> None:
     with _client(oidc_provider, "public", redirect_uri="http://127.0.0.1:54321/callback") as client:
         assert client.config.auth.method == "none"

@@ -155,12 +155,12 @@ def _engine_options(url: URL) -> tuple[URL, dict[str, Any]]:
             "connect_args": connect
         }
     if driver in ("psycopg", "psycopg_async"):
-        connect: dict[str, Any] = {"prepare_threshold": None, "connect_timeout": CONNECT_TIMEOUT}
+        arguments: dict[str, Any] = {"prepare_threshold": None, "connect_timeout": CONNECT_TIMEOUT}
         given = url.query.get("prepare_threshold")
         if given is not None:  # the application's own choice: no transaction pooler in front
-            connect["prepare_threshold"] = _threshold(given)
+            arguments["prepare_threshold"] = _threshold(given)
             url = url.difference_update_query(["prepare_threshold"])
-        return url, {"connect_args": connect}
+        return url, {"connect_args": arguments}
     return url, {}
 
 

@@ -66,6 +66,7 @@ class AuthorizationRequest:
 
     __slots__ = (
         "_used",
+        "authentication",
         "client_id",
         "code_challenge_method",
         "code_verifier",
@@ -95,9 +96,12 @@ class AuthorizationRequest:
         iss_required: bool,
         created_at: float,
         response_mode: str | None = None,
+        authentication: Mapping[str, Any] | None = None,
     ) -> None:
         self.url = url
         self.response_mode = response_mode
+        #: What the ID token must show of the sign-in (:func:`authentication_checks`).
+        self.authentication = dict(authentication) if authentication else None
         self.state = state
         self.client_id = client_id
         self.redirect_uri = redirect_uri
@@ -133,9 +137,12 @@ class AuthorizationRequest:
     def from_dict(cls, data: Mapping[str, Any]) -> AuthorizationRequest:
         """Take back what :meth:`to_dict` gave."""
         try:
-            named = [name for name in cls.__slots__ if name not in ("_used", "response_mode")]
+            optional = ("_used", "response_mode", "authentication")
+            named = [name for name in cls.__slots__ if name not in optional]
             request = cls(
-                **{name: data[name] for name in named}, response_mode=data.get("response_mode")
+                **{name: data[name] for name in named},
+                response_mode=data.get("response_mode"),
+                authentication=data.get("authentication"),
             )
         except (KeyError, TypeError) as exc:
             raise ConfigurationError(f"not a serialized AuthorizationRequest: {exc}") from None
@@ -203,7 +210,10 @@ def build_authorization_request(
     the parameters are pushed to the server first (RFC 9126) and the URL carries only
     ``request_uri``. Under the FAPI 2.0 profile the request is always pushed, and with
     message signing also signed, asking for a JWT response (:mod:`.fapi`)."""
-    par, jar, extra = fapi.authorization_options(config, par=par, jar=jar, extra=extra or {})
+    extra = dict(extra or {})
+    require_acr = bool(extra.pop("require_acr", False))
+    authentication = authentication_checks(extra, require_acr=require_acr, now=time.time())
+    par, jar, extra = fapi.authorization_options(config, par=par, jar=jar, extra=extra)
     metadata = yield from server_metadata(config, cache)
     if config.profile is not None:
         fapi.check_server(config, metadata)
@@ -238,7 +248,7 @@ def build_authorization_request(
             raise ConfigurationError(
                 f"{name!r} is set by oauthkit; pass scope= or configure the client instead"
             )
-        values = [value] if isinstance(value, str) else list(value)
+        values = [value] if isinstance(value, str | int) else list(value)  # max_age=600 too
         params += [(name, str(v)) for v in values]
     params = hook_authorization_params(config.hooks, params)
     if jar:
@@ -267,7 +277,37 @@ def build_authorization_request(
         ),
         created_at=time.time(),
         response_mode=_response_mode(extra),
+        authentication=authentication,
     )
+
+
+def authentication_checks(
+    extra: Mapping[str, Any], *, require_acr: bool, now: float
+) -> dict[str, Any] | None:
+    """What the ID token must then show of the sign-in (OIDC Core §3.1.2.1): with ``max_age``
+    an ``auth_time`` no older than that (§3.1.3.7 item 13); with ``prompt=login`` an
+    ``auth_time`` after the request was made; with ``acr_values`` and ``require_acr=True``
+    an ``acr`` among them (item 12). ``None``: nothing to check."""
+    checks: dict[str, Any] = {}
+    if extra.get("max_age") is not None:
+        try:
+            checks["max_age"] = int(extra["max_age"])
+        except (TypeError, ValueError):
+            raise ConfigurationError(
+                f"max_age is a number of seconds, not {extra['max_age']!r:.30}"
+            ) from None
+        if checks["max_age"] < 0:
+            raise ConfigurationError("max_age is a number of seconds, 0 or more")
+    prompt = extra.get("prompt")
+    if isinstance(prompt, str) and "login" in prompt.split():
+        checks["after"] = now
+    if require_acr:
+        values = extra.get("acr_values")
+        wanted = values.split() if isinstance(values, str) else list(values or ())
+        if not wanted:
+            raise ConfigurationError("require_acr=True needs the acr_values to require")
+        checks["acr"] = [str(value) for value in wanted]
+    return checks or None
 
 
 def _response_mode(extra: Mapping[str, str | Iterable[str]] | None) -> str | None:

@@ -75,7 +75,11 @@ def exchange_code(
             "Core §3.1.3.3 requires one (the authorization server is not acting as an OpenID "
             "provider)"
         )
-    return (yield from checked_id_token(config, cache, token, nonce=request.nonce))
+    return (
+        yield from checked_id_token(
+            config, cache, token, nonce=request.nonce, authentication=request.authentication
+        )
+    )
 
 
 def _check_same_client(

@@ -206,12 +206,15 @@ def validate_id_token(
     now: float | None = None,
     previous: Mapping[str, Any] | None = None,
     min_rsa_bits: int = 0,
+    authentication: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """OIDC Core §3.1.3.7: check ``id_token`` and return its claims.
 
     ``keys`` is the provider's JWKS; an HMAC algorithm (allowed only when listed in
     ``algorithms``) is keyed with ``client_secret`` alone. ``previous`` is the claims of the
-    ID token being refreshed: ``iss`` and ``sub`` must not change (OIDC Core §12.2). Raises
+    ID token being refreshed: ``iss`` and ``sub`` must not change, nor ``auth_time`` when it
+    is there (OIDC Core §12.2). ``authentication`` is what the authorization request asked
+    of the sign-in (:func:`~.authorization.authentication_checks`). Raises
     :class:`IdTokenError`, or ``LookupError`` when no key matches the ``kid`` (the caller
     fetches the JWKS again and retries once).
     """
@@ -235,11 +238,53 @@ def validate_id_token(
     alg = str(header["alg"])
     _check_hash(claims, "at_hash", access_token, alg, "the access token (OIDC Core §3.1.3.8)")
     _check_hash(claims, "c_hash", code, alg, "the code (OIDC Core §3.3.2.11)")
+    if authentication:
+        _check_authentication(claims, authentication, min(leeway, MAX_LEEWAY), now)
     if previous is not None:
         for name in ("iss", "sub"):
             if claims.get(name) != previous.get(name):
                 raise IdTokenError(f"the refreshed ID token changed {name} (OIDC Core §12.2)")
+        if "auth_time" in claims and claims["auth_time"] != previous.get("auth_time"):
+            raise IdTokenError(
+                "the refreshed ID token changed auth_time: it must stay the time of the "
+                "original sign-in (OIDC Core §12.2)"
+            )
     return claims
+
+
+def _check_authentication(
+    claims: Mapping[str, Any], checks: Mapping[str, Any], leeway: float, now: float | None
+) -> None:
+    """OIDC Core §3.1.2.1 and §3.1.3.7 items 12–13: the sign-in the request asked for."""
+    now = time.time() if now is None else now
+    max_age, after = checks.get("max_age"), checks.get("after")
+    if max_age is not None or after is not None:
+        asked = f"max_age={max_age}" if max_age is not None else "prompt=login"
+        at = claims.get("auth_time")
+        if (
+            isinstance(at, bool)
+            or not isinstance(at, int | float)
+            or not -MAX_TIME <= at <= MAX_TIME
+        ):
+            raise IdTokenError(
+                f"the ID token has no auth_time, which {asked} makes required (OIDC Core §3.1.2.1)"
+            )
+        if max_age is not None and now - at > max_age + leeway:
+            raise IdTokenError(
+                f"the user last signed in {int(now - at)} s ago, more than max_age={max_age} "
+                "allows: the provider did not sign them in again (OIDC Core §3.1.3.7 item 13)"
+            )
+        if after is not None and at < float(after) - leeway:
+            raise IdTokenError(
+                "prompt=login asked for a new sign-in, but the ID token's auth_time is before "
+                "the request: the provider did not sign the user in again (OIDC Core §3.1.2.1)"
+            )
+    wanted = checks.get("acr")
+    if wanted is not None and claims.get("acr") not in wanted:
+        raise IdTokenError(
+            f"the ID token's acr {claims.get('acr')!r:.60} is none of the acr_values asked for "
+            f"({' '.join(wanted)}) (OIDC Core §3.1.3.7 item 12)"
+        )
 
 
 def verify_jws(
@@ -360,6 +405,7 @@ def checked_id_token(
     *,
     nonce: str | None = None,
     previous: Mapping[str, Any] | None = None,
+    authentication: Mapping[str, Any] | None = None,
 ) -> Step[Token]:
     """OIDC Core §3.1.3.7: validate the token's ID token (when there is one and the issuer
     is known) and keep its claims in ``Token.id_claims``; fetch the JWKS when needed, and
@@ -397,6 +443,7 @@ def checked_id_token(
                 now=config.clock(),
                 previous=previous,
                 min_rsa_bits=fapi.min_rsa_bits(config),
+                authentication=authentication,
             )
         except LookupError:
             allowed = config.clock() - jwks.refetched_at >= JWKS_REFETCH_INTERVAL
