@@ -377,8 +377,12 @@ def test_four_processes_ten_threads_one_sqlite_file(
     assert (b'"rt-' in written) is not encrypted  # refresh tokens in clear, or not
 
 
-def test_four_processes_one_redis(counting_server: CountingServer, redis_url: str) -> None:
-    store = RedisStore(redis_url)
+@pytest.mark.parametrize("encrypted", [False, True], ids=["clear", "encrypted"])
+def test_four_processes_one_redis(
+    counting_server: CountingServer, redis_url: str, encrypted: bool
+) -> None:
+    keys = STORE_KEYS if encrypted else None
+    store = RedisStore(redis_url, encryption=Encryption.parse(keys) if keys else None)
     _seed_due(counting_server, store)
     counting_server.set(token_delay=0.1)
     results = _processes_cross_expiry(
@@ -389,6 +393,7 @@ def test_four_processes_one_redis(counting_server: CountingServer, redis_url: st
         counting_server.api_url,
         processes=4,
         threads=5,
+        store_keys=keys,
     )
     for result in results:
         assert result["errors"] == []
