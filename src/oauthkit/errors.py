@@ -76,6 +76,7 @@
     │   ├── StoreConflict                        a compare-and-set write lost: someone wrote first
     │   └── LockTimeout (also TimeoutError)      the store's lock for a key was not had in time
     ├── ReauthenticationRequired                 the credentials are gone: sign in again
+    │   └── StepUpRequired                       a resource wants a stronger sign-in (RFC 9470)
     └── SandboxError                             the local sandbox provider (oauthkit.sandbox)
         └── ApprovalError                        its consent page refused or was not found
 
@@ -154,6 +155,7 @@ __all__ = [
     "RequestAlreadyUsed",
     "SlowDown",
     "StateMismatch",
+    "StepUpRequired",
     "StoreConflict",
     "StoreError",
     "TemporarilyUnavailable",
@@ -630,6 +632,29 @@ class LockTimeout(StoreError, TimeoutError):
 
 class ReauthenticationRequired(OAuthKitError):
     """The stored credentials cannot be used or renewed: the user must sign in again."""
+
+
+class StepUpRequired(ReauthenticationRequired):
+    """RFC 9470 §3: the resource wants a stronger or more recent sign-in than the token
+    carries (``insufficient_user_authentication``). Sign in again with ``acr_values`` (the
+    authentication context classes it accepts, or ``None``) and ``max_age`` (seconds, or
+    ``None``) in the authorization request."""
+
+    def __init__(
+        self, message: str, *, acr_values: tuple[str, ...] | None, max_age: int | None
+    ) -> None:
+        super().__init__(message)
+        self.acr_values = acr_values
+        self.max_age = max_age
+
+    def authorization_params(self) -> dict[str, str]:
+        """What to add to the authorization request: ``acr_values``, ``max_age``."""
+        params = {}
+        if self.acr_values:
+            params["acr_values"] = " ".join(self.acr_values)
+        if self.max_age is not None:
+            params["max_age"] = str(self.max_age)
+        return params
 
 
 #: RFC 6749 §5.2 (and extensions) ``error`` codes and the class each becomes.

@@ -44,6 +44,7 @@ from .errors import (
     InvalidClient,
     OAuthKitError,
     ReauthenticationRequired,
+    StepUpRequired,
 )
 from .protocol.http import Step
 from .protocol.oauth2.authorization import AuthorizationRequest
@@ -138,9 +139,32 @@ def _browser_available() -> bool:
     return True
 
 
-#: How long a step-up sign-in for a scope (RFC 6750 §3.1 ``insufficient_scope``) is not
-#: asked for again when the resource still refuses it (seconds).
+#: How long a step-up sign-in — for a scope (RFC 6750 §3.1 ``insufficient_scope``), or a
+#: stronger or more recent authentication (RFC 9470 ``insufficient_user_authentication``) — is
+#: not asked for again when the resource still refuses it (seconds).
 STEP_UP_MEMORY = 600.0
+#: The challenges that ask for more than the token has, and a sign-in that gives it.
+_STEP_UPS = ("insufficient_scope", "insufficient_user_authentication")
+#: The challenge of a StepUpRequired the session's auth raised.
+_STEP_UP = ResourceChallenge(scheme="bearer", error="insufficient_user_authentication")
+
+
+def _with_openid(scope: str | None, server: ServerMetadata) -> str | None:
+    """A step-up's scope at an OpenID provider: with ``openid``, which ``acr_values`` and
+    ``max_age`` belong to (OIDC Core §3.1.2.1; oidc-provider refuses them without it) and
+    which brings the ID token whose ``auth_time`` and ``acr`` are then checked."""
+    supported = server.raw.get("scopes_supported")
+    wanted = (scope or "").split()
+    if not isinstance(supported, list) or "openid" not in supported or "openid" in wanted:
+        return scope
+    return " ".join(["openid", *wanted])
+
+
+def _memory_key(challenge: ResourceChallenge, step_up: StepUpRequired | None) -> str:
+    """What a step-up sign-in is remembered by: the scope, or the authentication asked for."""
+    if step_up is not None:
+        return f"authentication {step_up.acr_values} {step_up.max_age}"
+    return challenge.scope or ""
 
 
 def for_resource(
@@ -275,6 +299,11 @@ class ResourceAuth(httpx2.Auth):
         for attempt in range(2):
             try:
                 response = yield from session.auth().sync_auth_flow(request)
+            except StepUpRequired as exc:
+                if attempt == 1 or self._asked_lately(_STEP_UP, exc):
+                    raise
+                session = self._authorize(_STEP_UP, session, exc)
+                continue
             except (ReauthenticationRequired, InvalidClient) as exc:
                 if attempt == 1:
                     raise
@@ -310,6 +339,11 @@ class ResourceAuth(httpx2.Auth):
                     outgoing = await flow.asend(response)
             except StopAsyncIteration:
                 pass
+            except StepUpRequired as exc:
+                if attempt == 1 or self._asked_lately(_STEP_UP, exc):
+                    raise
+                session = await anyio.to_thread.run_sync(self._authorize, _STEP_UP, session, exc)
+                continue
             except (ReauthenticationRequired, InvalidClient) as exc:
                 if attempt == 1:
                     raise
@@ -343,14 +377,14 @@ class ResourceAuth(httpx2.Auth):
             return ResourceChallenge(scheme="bearer") if status == 401 else None
         if status == 403 and challenge.error != "insufficient_scope":
             return None
-        if challenge.error == "insufficient_scope" and self._asked_lately(challenge):
+        if challenge.error == "insufficient_scope" and self._asked_lately(challenge, None):
             # Signed in for this scope a moment ago and still refused: the user (or the
             # server) does not grant it. The 403 is the answer, not one sign-in per call.
             return None
         return challenge
 
-    def _asked_lately(self, challenge: ResourceChallenge) -> bool:
-        asked = self._stepped_up.get(challenge.scope or "")
+    def _asked_lately(self, challenge: ResourceChallenge, step_up: StepUpRequired | None) -> bool:
+        asked = self._stepped_up.get(_memory_key(challenge, step_up))
         return asked is not None and time.monotonic() - asked < STEP_UP_MEMORY
 
     # -- without a request of the caller's ------------------------------------------------------
@@ -443,28 +477,37 @@ class ResourceAuth(httpx2.Auth):
 
     # -- authorizing ------------------------------------------------------------------------------
 
-    def _authorize(self, challenge: ResourceChallenge, before: Session | None) -> Session:
+    def _authorize(
+        self,
+        challenge: ResourceChallenge,
+        before: Session | None,
+        step_up: StepUpRequired | None = None,
+    ) -> Session:
         """Discover, get a client, sign in, save: the session to retry with. One at a time
-        in this process; a second caller finds the first one's session."""
+        in this process; a second caller finds the first one's session. A step-up (RFC 9470
+        §4) signs in with the ``acr_values`` and ``max_age`` the resource asked for."""
         with self._guard:
             current = self._session
             if current is not None and current is not before:
                 return current
-            if challenge.error == "insufficient_scope":
-                self._stepped_up[challenge.scope or ""] = time.monotonic()
+            if challenge.error in _STEP_UPS:
+                self._stepped_up[_memory_key(challenge, step_up)] = time.monotonic()
+            extra = step_up.authorization_params() if step_up is not None else {}
             resource = self._discover_resource(challenge)
             issuer = resource.authorization_servers[0]
             server = self._discover_server(issuer)
             scope = self._scope(challenge, resource, before)
+            if step_up is not None:
+                scope = _with_openid(scope, server)
             registration = self._registration(issuer, server, scope)
             try:
-                token = self._sign_in(registration, scope)
+                token = self._sign_in(registration, scope, extra)
             except InvalidClient:
                 # The registration is gone at the server (deleted, or its secret expired
                 # early): register again, once, and sign in with the new client.
                 self._drop_registration(issuer, registration.client_id)
                 registration = self._registration(issuer, server, scope)
-                token = self._sign_in(registration, scope)
+                token = self._sign_in(registration, scope, extra)
             session = Session(self._client(registration, scope), self.store, key=self.key)
             session.save(token.replace(extra={**token.extra, ISSUER: issuer}))
             self._session = session
@@ -505,7 +548,7 @@ class ResourceAuth(httpx2.Auth):
         if self.scope is not None:
             return self.scope
         wanted = (challenge.scope or " ".join(resource.scopes_supported)).split()
-        if challenge.error == "insufficient_scope" and before is not None:
+        if challenge.error in _STEP_UPS and before is not None:
             held = self.store.get(self.key, Token)
             wanted = [*(held.scope.split() if held and held.scope else []), *wanted]
         return " ".join(dict.fromkeys(wanted)) or None
@@ -587,7 +630,9 @@ class ResourceAuth(httpx2.Auth):
         assert self.client_metadata_url is not None
         return ClientRegistration(issuer=issuer, client_id=self.client_metadata_url)
 
-    def _sign_in(self, registration: ClientRegistration, scope: str | None) -> Token:
+    def _sign_in(
+        self, registration: ClientRegistration, scope: str | None, extra: Mapping[str, str]
+    ) -> Token:
         client = self._client(registration, scope)
         device = self.sign_in if isinstance(self.sign_in, DeviceSignIn) else None
         offered = "device_authorization_endpoint" in client.metadata().endpoints
@@ -609,7 +654,8 @@ class ResourceAuth(httpx2.Auth):
         made: list[AuthorizationRequest] = []
 
         def begin(redirect_uri: str) -> AuthorizationRequest:
-            request = client.authorization_request(redirect_uri=redirect_uri)
+            asked: dict[str, Any] = dict(extra)  # acr_values, max_age of a step-up
+            request = client.authorization_request(redirect_uri=redirect_uri, **asked)
             made.append(request)
             return request
 

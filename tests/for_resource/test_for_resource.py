@@ -24,8 +24,10 @@ import requests
 
 from cli.conftest import ChromiumUser
 from for_resource.conftest import Protected
-from oauthkit import Token, for_resource
+from oauthkit import OAuth2Client, Token, for_resource
 from oauthkit.auth.httpx import HttpxAuth
+from oauthkit.auth.requests import RequestsOAuth2Auth
+from oauthkit.errors import StepUpRequired
 from oauthkit.protocol.oauth2.authorization import AuthorizationRequest
 from oauthkit.protocol.oauth2.registration import ClientRegistration, delete_registration
 from oauthkit.stores import SQLiteStore
@@ -302,6 +304,59 @@ def test_insufficient_scope_signs_in_again_for_the_wider_scope_once(
         assert held_during_step_up == [None, READ]  # the old token stayed until the new one
         asked = [parse_qs(urlsplit(url).query)["scope"] for url in signed]
         assert asked == [[READ], [f"{READ} {ADMIN}"]]
+    finally:
+        resource.stop()
+
+
+def test_insufficient_user_authentication_signs_in_again_with_acr_and_max_age_once(
+    start_oidc: Callable[..., Any], tmp_path: Path
+) -> None:
+    """RFC 9470: the resource wants a fresh, stronger sign-in; the session's auth raises
+    StepUpRequired, for_resource signs in again once with its acr_values and max_age, and a
+    resource that refuses every sign-in costs one step-up, not one per call."""
+    from for_resource.scoped_server import ADMIN, READ, ScopedResource
+    from peers.oidc_provider import SERVICE_SECRET
+
+    resource = ScopedResource(("service", SERVICE_SECRET))
+    try:
+        peer = start_oidc(registration=True, resources={resource.url: f"{READ} {ADMIN}"})
+        resource.issuer = peer.issuer
+        store = SQLiteStore(tmp_path / "tokens.sqlite3")
+        signed: list[str] = []
+        auth = for_resource(
+            resource.url, store=store, sign_in=_approving(peer, signed), client_name="t"
+        )
+        with httpx2.Client(auth=auth) as http:
+            assert http.get(resource.url + "/read").status_code == 200
+            first = store.get(auth.key, Token)
+            with httpx2.Client(auth=OAuth2Client("x", issuer=peer.issuer).auth(first)) as plain:
+                with pytest.raises(StepUpRequired) as refused:
+                    plain.get(resource.url + "/strong")
+            assert refused.value.acr_values == ("urn:mfa", "urn:strong")
+            assert refused.value.max_age == 0
+            assert refused.value.authorization_params() == {
+                "acr_values": "urn:mfa urn:strong",
+                "max_age": "0",
+            }
+            with pytest.raises(StepUpRequired, match="acr_values='urn:mfa urn:strong'"):
+                requests.get(
+                    resource.url + "/strong",
+                    auth=RequestsOAuth2Auth(OAuth2Client("x", issuer=peer.issuer), first),
+                )
+            answer = http.get(resource.url + "/strong")
+            assert answer.status_code == 200, answer.text
+            assert http.get(resource.url + "/strong").status_code == 200  # no third sign-in
+            assert len(signed) == 2
+            step_up = parse_qs(urlsplit(signed[1]).query)
+            assert step_up["acr_values"] == ["urn:mfa urn:strong"]
+            assert step_up["max_age"] == ["0"]
+            for _ in range(2):  # the same step-up was made a moment ago: the error, no sign-in
+                with pytest.raises(StepUpRequired):
+                    http.get(resource.url + "/never")
+            assert len(signed) == 2
+            token = store.get(auth.key, Token)
+            assert token is not None and token.id_claims is not None  # openid added: checked
+            assert "auth_time" in token.id_claims
     finally:
         resource.stop()
 

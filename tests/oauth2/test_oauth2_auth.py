@@ -17,7 +17,7 @@ import httpx2
 import pytest
 
 from oauthkit import AsyncOAuth2Client, OAuth2Client, Token
-from oauthkit.errors import ReauthenticationRequired
+from oauthkit.errors import ReauthenticationRequired, StepUpRequired
 
 pytestmark = pytest.mark.anyio
 
@@ -130,6 +130,45 @@ def test_insufficient_scope_is_not_a_reason_to_refresh(
     with httpx2.Client(transport=httpx2.MockTransport(server), auth=client.auth(_token())) as api:
         assert api.get(API).status_code == 401
     assert server.grants == []
+
+
+@pytest.mark.parametrize(
+    ("challenge", "acr_values", "max_age"),
+    [
+        (
+            'Bearer error="insufficient_user_authentication", acr_values="a b", max_age=5',
+            ("a", "b"),
+            5,
+        ),
+        ('Bearer error="insufficient_user_authentication"', None, None),
+        ('Bearer error="insufficient_user_authentication", max_age="soon"', None, None),
+    ],
+    ids=["both", "neither", "unreadable-max-age"],
+)
+async def test_insufficient_user_authentication_is_step_up_required_not_a_refresh(
+    client: OAuth2Client,
+    server: FakeServer,
+    challenge: str,
+    acr_values: tuple[str, ...] | None,
+    max_age: int | None,
+) -> None:
+    """RFC 9470 §3, sync and async alike: no renewal would help, so none is made."""
+    server.current = "other"
+    server.challenge = challenge
+    with httpx2.Client(transport=httpx2.MockTransport(server), auth=client.auth(_token())) as api:
+        with pytest.raises(StepUpRequired) as sync:
+            api.get(API)
+    transport = httpx2.MockTransport(server)
+    async with httpx2.AsyncClient(transport=transport, auth=client.auth(_token())) as api:
+        with pytest.raises(StepUpRequired) as both:
+            await api.get(API)
+    for raised in (sync.value, both.value):
+        assert (raised.acr_values, raised.max_age) == (acr_values, max_age)
+        assert isinstance(raised, ReauthenticationRequired)
+    assert server.grants == []
+    server.challenge = 'DPoP error="insufficient_user_authentication"'  # not the token's scheme
+    with httpx2.Client(transport=httpx2.MockTransport(server), auth=client.auth(_token())) as api:
+        assert api.get(API).status_code == 401
 
 
 def test_a_streamed_body_is_not_replayed(client: OAuth2Client, server: FakeServer) -> None:

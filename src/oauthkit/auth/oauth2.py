@@ -21,11 +21,12 @@ from ..errors import (
     InvalidGrant,
     LockTimeout,
     ReauthenticationRequired,
+    StepUpRequired,
     StoreError,
     TemporarilyUnavailable,
     TransportError,
 )
-from ..protocol.oauth2.bearer import authorization_header, challenge_error
+from ..protocol.oauth2.bearer import authorization_header, challenge_error, step_up
 from ..protocol.oauth2.dpop import make_proof, wants_nonce
 from ..protocol.oauth2.token import Token
 from ..protocol.url_policy import is_loopback_host
@@ -269,8 +270,35 @@ def _where(request: httpx2.Request) -> str:
     return f"{request.method} {request.url.copy_with(query=None, fragment=None)}"
 
 
+def check_step_up(status: int, www_authenticate: str | None, token: Token, where: str) -> None:
+    """RFC 9470 §3: a 401 whose challenge of the token's own scheme says
+    ``insufficient_user_authentication`` is :class:`~oauthkit.errors.StepUpRequired`, with
+    the ``acr_values`` and ``max_age`` the resource asks for: no renewal would help, only a
+    new sign-in."""
+    if status != 401:
+        return
+    found = step_up(www_authenticate, token.token_type)
+    if found is None:
+        return
+    acr_values, max_age = found
+    wanted = [f"acr_values={' '.join(acr_values)!r}"] if acr_values else []
+    wanted += [f"max_age={max_age}"] if max_age is not None else []
+    raise StepUpRequired(
+        f"{where} asks for a stronger or more recent sign-in (RFC 9470 "
+        f"insufficient_user_authentication{': ' + ', '.join(wanted) if wanted else ''}): "
+        "sign in again with those in the authorization request",
+        acr_values=acr_values,
+        max_age=max_age,
+    )
+
+
 def _retrying(request: httpx2.Request) -> None:
     log.info("%s answered 401 invalid_token: renewing the token and retrying once", _where(request))
+
+
+def _step_up(request: httpx2.Request, response: httpx2.Response, token: Token) -> None:
+    if response.status_code == 401:  # the cheap test first: this runs on every response
+        check_step_up(401, response.headers.get("www-authenticate"), token, _where(request))
 
 
 #: The stream types of a body held in memory (httpx's is added by oauthkit.auth.httpx).
@@ -481,8 +509,10 @@ class OAuth2Auth(HoldsToken, httpx2.Auth):
             response = yield request
         if self._retry(holder, replayable, request, response, current.token):
             _retrying(request)
-            self._authorize(request, holder.renew(current))
+            current = holder.renew(current)
+            self._authorize(request, current)
             response = yield request
+        _step_up(request, response, current.token)
         return response
 
     async def async_auth_flow(
@@ -501,5 +531,7 @@ class OAuth2Auth(HoldsToken, httpx2.Auth):
             response = yield request
         if self._retry(holder, replayable, request, response, current.token):
             _retrying(request)
-            self._authorize(request, await holder.arenew(current))
-            yield request
+            current = await holder.arenew(current)
+            self._authorize(request, current)
+            response = yield request
+        _step_up(request, response, current.token)

@@ -18,7 +18,7 @@ except ImportError as exc:
 from ..protocol.oauth1.credentials import OAuth1Credentials
 from ..protocol.oauth1.signing import Signer
 from ..protocol.oauth2.token import Token
-from .oauth2 import HoldsToken, SessionBacked, origin_of
+from .oauth2 import HoldsToken, SessionBacked, check_step_up, origin_of
 
 __all__ = [
     "RequestsOAuth1Auth",
@@ -96,6 +96,7 @@ class RequestsOAuth2Auth(HoldsToken, requests.auth.AuthBase):
         sent = request.headers.get("Authorization")
         holder = self.holder or self._sync_holder()
         current = holder.current
+        _step_up(response, current.token)
         replayable = request.body is None or isinstance(request.body, bytes | str)
         if (
             not replayable
@@ -121,7 +122,16 @@ class RequestsOAuth2Auth(HoldsToken, requests.auth.AuthBase):
         again = response.connection.send(retry, **kwargs)
         again.history.append(response)
         again.request = retry
+        _step_up(again, current.token)
         return again
+
+
+def _step_up(response: requests.Response, token: Token) -> None:
+    """RFC 9470: see :func:`~oauthkit.auth.oauth2.check_step_up`."""
+    if response.status_code == 401:
+        url = urlsplit(response.url or "")._replace(query="", fragment="").geturl()
+        where = f"{response.request.method} {url}"
+        check_step_up(401, response.headers.get("www-authenticate"), token, where)
 
 
 class RequestsSessionAuth(SessionBacked, RequestsOAuth2Auth):

@@ -93,6 +93,21 @@ def challenge_error(www_authenticate: str | None, scheme: str = "Bearer") -> str
     return None
 
 
+def step_up(
+    www_authenticate: str | None, scheme: str = "Bearer"
+) -> tuple[tuple[str, ...] | None, int | None] | None:
+    """RFC 9470 §3: ``(acr_values, max_age)`` of an ``insufficient_user_authentication``
+    challenge of ``scheme`` (either ``None`` when absent or unreadable), else ``None``."""
+    wanted = scheme.lower()
+    for name, params in parse_challenges(www_authenticate):
+        if name != wanted or params.get("error") != "insufficient_user_authentication":
+            continue
+        acr = tuple(params.get("acr_values", "").split()) or None
+        age = params.get("max_age", "").strip()
+        return acr, int(age) if age.isdigit() and len(age) < 10 else None
+    return None
+
+
 def bearer_challenge_error(www_authenticate: str | None) -> str | None:
     """:func:`challenge_error` of a ``Bearer`` challenge."""
     return challenge_error(www_authenticate, "Bearer")
