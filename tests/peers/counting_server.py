@@ -42,7 +42,8 @@ done), ``429:N`` (``Retry-After: N`` seconds), ``429-date:N`` (``Retry-After`` a
 date N seconds ahead), ``unavailable`` (``400 {"error": "temporarily_unavailable"}``),
 ``hang:N`` (N seconds of silence, then the request is served), ``bare-400`` / ``bare-401``
 (no body, no challenge), ``invalid_client`` (``401`` with a ``Basic`` challenge).
-``api-429:N`` faults wait for the next ``GET /api`` instead.
+``api-429:N`` faults wait for the next ``GET /api`` instead, as does ``api-step-up`` (a
+``401`` whose challenge says ``insufficient_user_authentication``, RFC 9470).
 
 Counting (under a lock, see :attr:`CountingServer.counts`): every ``/token`` request under
 its ``grant_type`` value (``"refresh_token"``, ``"client_credentials"``, any other value, or
@@ -503,6 +504,13 @@ class _Handler(BaseHTTPRequestHandler):
             if fault is not None and fault.startswith("api-429:"):
                 wait = fault.split(":", 1)[1]
                 self._send_json(429, {"error": "rate_limited"}, {"Retry-After": wait})
+                return
+            if fault == "api-step-up":
+                challenge = (
+                    'Bearer error="insufficient_user_authentication", acr_values="urn:mfa", '
+                    "max_age=300"
+                )
+                self._send_json(401, {}, {"WWW-Authenticate": challenge})
                 return
             status, payload, challenge = owner._api_request(self.headers.get("Authorization"))
             headers = {"WWW-Authenticate": challenge} if challenge else {}

@@ -165,15 +165,19 @@ class WebFlow(Accounts):
         user: str | None,
         return_to: str | None = "/",
         client_address: str | None = None,
+        step_up: Mapping[str, str] | None = None,
     ) -> Begun:
         """Start a flow for ``user`` (``None``: sign in as the provider's user); RFC 6749
         §4.1.1 with PKCE, state and nonce, or RFC 5849 §2.1-2.2 (:func:`plans.begin
         <oauthkit.web.plans.begin>`). An anonymous sign-in counts against
         ``client_address``'s share of :attr:`signin_limit`
-        (:class:`~oauthkit.errors.TooManySignIns`)."""
+        (:class:`~oauthkit.errors.TooManySignIns`). ``step_up`` (``acr_values``,
+        ``max_age``) asks for the stronger or more recent sign-in a resource wanted
+        (RFC 9470 §4)."""
         self._limit(user, client_address)
         p = self.provider(provider)
-        return self._drive(plans.begin(self.settings, p, request_url, user, return_to), p)
+        plan = plans.begin(self.settings, p, request_url, user, return_to, step_up)
+        return self._drive(plan, p)
 
     async def abegin(
         self,
@@ -183,11 +187,13 @@ class WebFlow(Accounts):
         user: str | None,
         return_to: str | None = "/",
         client_address: str | None = None,
+        step_up: Mapping[str, str] | None = None,
     ) -> Begun:
         """The ``await`` twin of :meth:`begin`."""
         self._limit(user, client_address)
         p = self.provider(provider)
-        return await self._adrive(plans.begin(self.settings, p, request_url, user, return_to), p)
+        plan = plans.begin(self.settings, p, request_url, user, return_to, step_up)
+        return await self._adrive(plan, p)
 
     def _limit(self, user: str | None, client_address: str | None) -> None:
         if user is None and client_address and self.signin_limit is not None:

@@ -222,16 +222,24 @@ def _mix_up(began_with: str, arrived_at: str) -> ProviderMismatch:
 
 
 def begin(
-    settings: Settings, p: WebProvider, request_url: str, user: str | None, return_to: str | None
+    settings: Settings,
+    p: WebProvider,
+    request_url: str,
+    user: str | None,
+    return_to: str | None,
+    step_up: Mapping[str, str] | None = None,
 ) -> Plan[Begun]:
     """RFC 6749 §4.1.1 with PKCE, state and nonce, or RFC 5849 §2.1-2.2, for ``user``
-    (``None``: sign in as the provider's user); the pending flow kept, the cookie made."""
+    (``None``: sign in as the provider's user); the pending flow kept, the cookie made.
+    ``step_up``: the ``acr_values`` and ``max_age`` a resource asked for (RFC 9470 §4; OAuth
+    2 only)."""
     back = safe_return_path(return_to)
     redirect_uri = settings.redirect_uri(p.name, request_url)
     secure = redirect_uri.startswith("https:")
     request: dict[str, Any]
     if p.kind == "oauth2":
-        extra = {"response_mode": p.response_mode} if p.response_mode else None
+        extra = {"response_mode": p.response_mode} if p.response_mode else {}
+        extra |= {k: v for k, v in (step_up or {}).items() if k in ("acr_values", "max_age")}
         authorization = yield from p.oauth2.steps.authorization_request(
             p.scope, redirect_uri=redirect_uri, extra=extra, par=p.par, jar=p.jar
         )

@@ -27,6 +27,7 @@ from ..errors import (
     ConfigurationError,
     OAuthKitError,
     ReauthenticationRequired,
+    StepUpRequired,
     TemporarilyUnavailable,
     TransportError,
 )
@@ -177,11 +178,28 @@ def _begin(incoming: Incoming, user: str | None) -> Route:
                 "user": user,
                 "return_to": incoming.arg("next"),
                 "client_address": incoming.client_address,
+                "step_up": step_up_asked(incoming.arg("acr_values"), incoming.arg("max_age")),
             },
         )
     except OAuthKitError as exc:
         return _failed(exc)
     return _redirect(begun.url, 302, ("Set-Cookie", begun.cookie.header()), *CALLBACK_HEADERS)
+
+
+def step_up_asked(acr_values: str | None, max_age: str | None) -> dict[str, str] | None:
+    """``?acr_values=…&max_age=…`` of ``/connect`` or ``/signin`` (what a relay's
+    ``step_up_required`` answer named, RFC 9470 §4), checked: they only ever ask the provider
+    for a stronger or more recent sign-in."""
+    asked: dict[str, str] = {}
+    if acr_values:
+        if len(acr_values) > 512 or not acr_values.isprintable():
+            raise ConfigurationError("acr_values: at most 512 printable characters")
+        asked["acr_values"] = acr_values
+    if max_age:
+        if not (max_age.isdigit() and len(max_age) < 10):
+            raise ConfigurationError("max_age: a number of seconds")
+        asked["max_age"] = max_age
+    return asked or None
 
 
 def callback(incoming: Incoming) -> Route:
@@ -284,6 +302,11 @@ def _relay_answer(response: Any) -> tuple[int, Any]:
 def _relay_refused(provider: str, exc: OAuthKitError) -> tuple[int, Any]:
     if isinstance(exc, TemporarilyUnavailable | TransportError):
         return 503, {"error": "temporarily_unavailable", "provider": provider, "reason": str(exc)}
+    if isinstance(exc, StepUpRequired):  # RFC 9470: connect again with these
+        step_up = {"acr_values": " ".join(exc.acr_values or ()) or None, "max_age": exc.max_age}
+        return 401, {"error": "step_up_required", "provider": provider, "reason": str(exc)} | {
+            name: value for name, value in step_up.items() if value is not None
+        }
     if isinstance(exc, ReauthenticationRequired):
         return 401, {"error": "sign_in_required", "provider": provider, "reason": str(exc)}
     if isinstance(exc, ConfigurationError):
