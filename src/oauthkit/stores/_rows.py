@@ -294,12 +294,12 @@ class RowStore(Reads, Sealing):
 
     def put_pending(self, handle: str, record: str, *, ttl: float) -> None:
         """A web flow's record until ``ttl`` seconds from now."""
-        text = self._seal_pending(handle, record)
+        text = self._seal(PENDING, handle, record)
         self._run(lambda: put_pending_plan(handle, text, ttl), writes=True)
 
     async def aput_pending(self, handle: str, record: str, *, ttl: float) -> None:
         """The ``await`` twin of :meth:`put_pending`."""
-        text = self._seal_pending(handle, record)
+        text = self._seal(PENDING, handle, record)
         await self._arun(lambda: put_pending_plan(handle, text, ttl), writes=True)
 
     def take_pending(self, handle: str) -> str | None:

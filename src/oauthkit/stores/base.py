@@ -16,6 +16,7 @@ from ..errors import ConfigurationError, LockTimeout, StoreError
 from ..protocol.oauth1.credentials import OAuth1Credentials
 from ..protocol.oauth2.registration import ClientRegistration
 from ..protocol.oauth2.token import Token
+from .encryption import PENDING, TOKEN, describe
 
 if TYPE_CHECKING:
     from .encryption import Encryption
@@ -178,37 +179,33 @@ def decode(text: str | bytes) -> Stored:
 class Sealing:
     """A store whose entries may be encrypted at rest (``encryption=``, see
     :mod:`oauthkit.stores.encryption`): its records go through :meth:`_encode` and
-    :meth:`_decode`, its pending web flows through :meth:`_seal_pending` and
-    :meth:`_open_pending`. Without keys, records are kept in clear; with keys, every write is
-    sealed and a record written in clear before is still read (and sealed at its next write,
-    or by :meth:`rekey`). A store of bytes (SQLite, Redis) keeps sealed records as bytes
-    (the ``_raw`` twins), sparing the base64 that a store of text needs."""
+    :meth:`_decode`, its pending web flows through :meth:`_seal` and :meth:`_open_pending`.
+    Without keys, records are kept in clear; with keys, every write is sealed and a record
+    written in clear before is still read (and sealed at its next write, or by
+    :meth:`rekey`). A store of bytes (SQLite, Redis) keeps sealed records as bytes (the
+    ``_raw`` twins), sparing the base64 that a store of text needs."""
 
     encryption: Encryption | None = None
 
+    def _seal(self, kind: str, key: str, text: str) -> str:
+        """``text`` sealed as ``kind`` under ``key`` (as it is without keys)."""
+        return text if self.encryption is None else self.encryption.seal(text, kind, key)
+
+    def _seal_raw(self, kind: str, key: str, text: str) -> str | bytes:
+        """:meth:`_seal` for a store of bytes."""
+        return text if self.encryption is None else self.encryption.seal_raw(text, kind, key)
+
     def _encode(self, key: str, value: Stored) -> str:
-        text = encode(value)
-        return text if self.encryption is None else self.encryption.seal(text, "token", key)
+        return self._seal(TOKEN, key, encode(value))
 
     def _encode_raw(self, key: str, value: Stored) -> str | bytes:
-        text = encode(value)
-        return text if self.encryption is None else self.encryption.seal_raw(text, "token", key)
+        return self._seal_raw(TOKEN, key, encode(value))
 
     def _decode(self, key: str, text: str | bytes) -> Stored:
-        return decode(self._opened("token", key, text))
-
-    def _seal_pending(self, handle: str, record: str) -> str:
-        if self.encryption is None:
-            return record
-        return self.encryption.seal(record, "pending", handle)
-
-    def _seal_pending_raw(self, handle: str, record: str) -> str | bytes:
-        if self.encryption is None:
-            return record
-        return self.encryption.seal_raw(record, "pending", handle)
+        return decode(self._opened(TOKEN, key, text))
 
     def _open_pending(self, handle: str, record: str | bytes) -> str:
-        opened = self._opened("pending", handle, record)
+        opened = self._opened(PENDING, handle, record)
         return opened if isinstance(opened, str) else opened.decode()
 
     def _opened(self, kind: str, key: str, text: str | bytes) -> str | bytes:
@@ -218,11 +215,10 @@ class Sealing:
         if kid is None:
             return text  # in clear: written before the store had keys
         if self.encryption is None:
-            what = f"the entry {key!r:.200}" if kind == "token" else "a pending sign-in"
             raise StoreError(
-                f"{what} is encrypted (key id {kid!r:.70}) and this store was given no keys: "
-                "pass encryption=Encryption.from_env(…) (store_keys_env in the configuration, "
-                'OAUTHKIT["STORE_KEYS_ENV"] in Django)'
+                f"{describe(kind, key)} is encrypted (key id {kid!r:.70}) and this store was "
+                "given no keys: pass encryption=Encryption.from_env(…) (store_keys_env in the "
+                'configuration, OAUTHKIT["STORE_KEYS_ENV"] in Django)'
             )
         return self.encryption.opened(text, kid, kind, key)
 

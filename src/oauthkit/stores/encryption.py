@@ -37,7 +37,7 @@ from typing import Any
 from .._record import SEALED, SEALED_RAW, sealed_with
 from ..errors import ConfigurationError, StoreError
 
-__all__ = ["KEY_BYTES", "PENDING", "TOKEN", "Encryption", "Unwrap"]
+__all__ = ["KEY_BYTES", "PENDING", "TOKEN", "Encryption", "Unwrap", "describe"]
 
 #: AES-256: a key is 32 bytes.
 KEY_BYTES = 32
@@ -57,7 +57,8 @@ def _bound(kind: str, key: str) -> bytes:
     return f"oauthkit/1\x00{kind}\x00{key}".encode()
 
 
-def _what(kind: str, key: str) -> str:
+def describe(kind: str, key: str) -> str:
+    """An entry as messages name it (a pending sign-in's handle is nobody's business)."""
     return f"the entry {key!r:.200}" if kind == TOKEN else "a pending sign-in"
 
 
@@ -194,7 +195,7 @@ class Encryption:
         cipher = self._ciphers.get(kid)
         if cipher is None:
             raise StoreError(
-                f"{_what(kind, key)} is encrypted with the key id {kid!r:.70}, which is not "
+                f"{describe(kind, key)} is encrypted with the key id {kid!r:.70}, which is not "
                 f"among this store's keys ({', '.join(self._ciphers)}): add it to {self.source}"
             )
         try:
@@ -207,7 +208,7 @@ class Encryption:
             return str(cipher.decrypt(nonce, sealed, _bound(kind, key)).decode())
         except (self._invalid, ValueError, binascii.Error):
             raise StoreError(
-                f"{_what(kind, key)} fails authentication under the key id {kid!r}: it was "
+                f"{describe(kind, key)} fails authentication under the key id {kid!r}: it was "
                 "altered, or copied from another entry or store (nothing of it is used)"
             ) from None
 

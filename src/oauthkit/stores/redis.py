@@ -58,6 +58,7 @@ from .base import (
     released,
     wait_for,
 )
+from .encryption import PENDING
 
 if TYPE_CHECKING:
     from .encryption import Encryption
@@ -488,7 +489,7 @@ class RedisStore(Reads, Sealing):
         with self._errors():
             self._client().set(
                 self._pending_key(handle),
-                self._seal_pending_raw(handle, record),
+                self._seal_raw(PENDING, handle, record),
                 nx=True,
                 px=self._ttl_ms(ttl),
             )
@@ -572,7 +573,7 @@ class RedisStore(Reads, Sealing):
         with self._errors():
             await self._aclient().set(
                 self._pending_key(handle),
-                self._seal_pending_raw(handle, record),
+                self._seal_raw(PENDING, handle, record),
                 nx=True,
                 px=self._ttl_ms(ttl),
             )

@@ -36,6 +36,7 @@ from .base import (
     Transaction,
     wait_for,
 )
+from .encryption import PENDING
 
 if TYPE_CHECKING:
     from .encryption import Encryption
@@ -438,7 +439,7 @@ class SQLiteStore(BlockingStore, Sealing):
                     connection.execute("DELETE FROM pending WHERE expires_at <= ?", (now,))
                     connection.execute(
                         "INSERT INTO pending (handle, record, expires_at) VALUES (?, ?, ?)",
-                        (handle, self._seal_pending_raw(handle, record), now + ttl),
+                        (handle, self._seal_raw(PENDING, handle, record), now + ttl),
                     )
                     connection.execute("COMMIT")
                 except BaseException:

@@ -303,10 +303,16 @@ def _relay_refused(provider: str, exc: OAuthKitError) -> tuple[int, Any]:
     if isinstance(exc, TemporarilyUnavailable | TransportError):
         return 503, {"error": "temporarily_unavailable", "provider": provider, "reason": str(exc)}
     if isinstance(exc, StepUpRequired):  # RFC 9470: connect again with these
-        step_up = {"acr_values": " ".join(exc.acr_values or ()) or None, "max_age": exc.max_age}
-        return 401, {"error": "step_up_required", "provider": provider, "reason": str(exc)} | {
-            name: value for name, value in step_up.items() if value is not None
+        body: dict[str, Any] = {
+            "error": "step_up_required",
+            "provider": provider,
+            "reason": str(exc),
         }
+        if exc.acr_values:
+            body["acr_values"] = " ".join(exc.acr_values)
+        if exc.max_age is not None:
+            body["max_age"] = exc.max_age
+        return 401, body
     if isinstance(exc, ReauthenticationRequired):
         return 401, {"error": "sign_in_required", "provider": provider, "reason": str(exc)}
     if isinstance(exc, ConfigurationError):

@@ -218,6 +218,7 @@ def validate_id_token(
     :class:`IdTokenError`, or ``LookupError`` when no key matches the ``kid`` (the caller
     fetches the JWKS again and retries once).
     """
+    now = time.time() if now is None else now
     header, claims = verify_jws(
         id_token,
         keys=keys,
@@ -233,7 +234,7 @@ def validate_id_token(
         client_id=client_id,
         nonce=nonce,
         leeway=min(leeway, MAX_LEEWAY),
-        now=time.time() if now is None else now,
+        now=now,
     )
     alg = str(header["alg"])
     _check_hash(claims, "at_hash", access_token, alg, "the access token (OIDC Core §3.1.3.8)")
@@ -253,10 +254,9 @@ def validate_id_token(
 
 
 def _check_authentication(
-    claims: Mapping[str, Any], checks: Mapping[str, Any], leeway: float, now: float | None
+    claims: Mapping[str, Any], checks: Mapping[str, Any], leeway: float, now: float
 ) -> None:
     """OIDC Core §3.1.2.1 and §3.1.3.7 items 12–13: the sign-in the request asked for."""
-    now = time.time() if now is None else now
     max_age, after = checks.get("max_age"), checks.get("after")
     if max_age is not None or after is not None:
         asked = f"max_age={max_age}" if max_age is not None else "prompt=login"
